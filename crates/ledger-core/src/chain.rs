@@ -1,0 +1,287 @@
+//! Block production and validation, and [`Ledger`]: a chain with its
+//! mempool, ready to embed.
+//!
+//! Time comes from the caller (`time` arguments), never from a clock, so a
+//! run replays exactly from its inputs.
+
+use crate::block::Block;
+use crate::error::CoreError;
+use crate::execution::{execute_block, execute_genesis};
+use crate::genesis::Genesis;
+use crate::mempool::{Admission, Mempool};
+use crate::primitives::{Address, Balance};
+use crate::sealed::{Sealable, Sealed};
+use crate::state::{BlockChanges, ChainTip, StateCommit, StateRead};
+use crate::status::TransactionStatus;
+use crate::transaction::{RawTransaction, VerifiedTransaction};
+use crate::vm::{ContractEngine, NoContracts};
+
+/// Limits of a chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainConfig {
+    /// Most transactions in one block.
+    pub max_block_transactions: usize,
+    /// Most transactions pending in the mempool.
+    pub max_pending: usize,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            max_block_transactions: 10_000,
+            max_pending: 100_000,
+        }
+    }
+}
+
+/// Builds and executes the block after `parent` from `candidates` (in
+/// order, at most `max_transactions`, skipping any already applied or
+/// repeated), with timestamp `time` or the parent's if `time` is earlier.
+/// `None` when no candidate is left: empty blocks are never produced.
+#[allow(clippy::too_many_arguments)]
+pub fn produce_block<S, E>(
+    state: &S,
+    parent: ChainTip,
+    candidates: Vec<VerifiedTransaction>,
+    max_transactions: usize,
+    time: u32,
+    coinbase: Address,
+    reward: Balance,
+    engine: &mut E,
+) -> Result<Option<BlockChanges>, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
+    let mut seen = std::collections::HashSet::new();
+    let mut transactions = Vec::with_capacity(candidates.len().min(max_transactions));
+    for tx in candidates {
+        if transactions.len() == max_transactions {
+            break;
+        }
+        let hash = tx.hash();
+        if seen.insert(hash) && state.transaction(&hash)?.is_none() {
+            transactions.push(tx.into_sealed());
+        }
+    }
+    if transactions.is_empty() {
+        return Ok(None);
+    }
+    let block = Block {
+        depth: parent.depth + 1,
+        nonce: 0,
+        timestamp: time.max(parent.timestamp),
+        previous_block_hash: parent.hash,
+        coinbase,
+        transactions,
+    };
+    execute_block(state, block.seal(), reward, engine).map(Some)
+}
+
+/// Validates a block produced elsewhere against `state` (whose tip must be
+/// its parent) and executes it: the seam a replicated consensus engine
+/// drives. Checks the block rules, every signature and that no
+/// transaction is applied twice.
+pub fn validate_block<S, E>(
+    state: &S,
+    block: Block,
+    max_transactions: usize,
+    reward: Balance,
+    engine: &mut E,
+) -> Result<BlockChanges, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
+    let block = block.seal();
+    let invalid = |reason: String| CoreError::InvalidBlock {
+        hash: block.hash(),
+        depth: block.depth,
+        reason,
+    };
+    let tip = state
+        .tip()?
+        .ok_or_else(|| invalid("the chain has no genesis yet".into()))?;
+    if Some(block.depth) != tip.depth.checked_add(1) {
+        return Err(invalid(format!(
+            "depth must be {}",
+            tip.depth.saturating_add(1)
+        )));
+    }
+    if block.previous_block_hash != tip.hash {
+        return Err(invalid(format!(
+            "previous hash {} is not the top block {}",
+            block.previous_block_hash, tip.hash
+        )));
+    }
+    if block.timestamp < tip.timestamp {
+        return Err(invalid(format!(
+            "timestamp {} is earlier than the parent's {}",
+            block.timestamp, tip.timestamp
+        )));
+    }
+    if block.transactions.is_empty() {
+        return Err(invalid("a block holds at least one transaction".into()));
+    }
+    if block.transactions.len() > max_transactions {
+        return Err(invalid(format!(
+            "{} transactions, at most {max_transactions} allowed",
+            block.transactions.len()
+        )));
+    }
+    for tx in &block.transactions {
+        tx.clone()
+            .verify()
+            .map_err(|error| invalid(error.to_string()))?;
+    }
+    execute_block(state, block, reward, engine)
+}
+
+/// A chain on a store, with its mempool and contract engine: what a node
+/// or an embedding program drives.
+///
+/// ```
+/// use ledger_core::{ChainConfig, Genesis, Ledger, MemoryStore, Transaction, Balance, SecretKey};
+///
+/// let mut ledger = Ledger::open(MemoryStore::new(), Genesis::dev(), ChainConfig::default())?;
+/// let key = Genesis::dev_key();
+/// let to = SecretKey::generate().address();
+/// let tx = Transaction::signed(&key, to, Balance::from(100), 5, 1_735_700_000, vec![]);
+/// let status = ledger.push(&tx.to_raw())?;
+/// assert_eq!(status.status_code, ledger_core::StatusCode::Pending);
+/// let block = ledger.produce_block(1_735_700_001, key.address())?.expect("one pending");
+/// assert_eq!(block.block.depth, 1);
+/// # Ok::<(), ledger_core::CoreError>(())
+/// ```
+pub struct Ledger<S, E = NoContracts> {
+    store: S,
+    genesis: Genesis,
+    config: ChainConfig,
+    mempool: Mempool,
+    engine: E,
+}
+
+impl<S: StateCommit> Ledger<S, NoContracts> {
+    /// Opens the chain of `genesis` on `store` without smart contracts.
+    pub fn open(store: S, genesis: Genesis, config: ChainConfig) -> Result<Self, CoreError> {
+        Ledger::open_with_engine(store, genesis, config, NoContracts)
+    }
+}
+
+impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
+    /// Opens the chain of `genesis` on `store`: an empty store gets the
+    /// genesis block; a store holding another chain is refused.
+    pub fn open_with_engine(
+        store: S,
+        genesis: Genesis,
+        config: ChainConfig,
+        engine: E,
+    ) -> Result<Self, CoreError> {
+        genesis.check()?;
+        let block = genesis.block();
+        match store.genesis_hash()? {
+            None => store.commit(&execute_genesis(block)?)?,
+            Some(stored) if stored != block.hash() => {
+                return Err(CoreError::GenesisMismatch {
+                    stored,
+                    configured: block.hash(),
+                })
+            }
+            Some(_) => {}
+        }
+        Ok(Ledger {
+            store,
+            genesis,
+            config,
+            mempool: Mempool::new(config.max_pending),
+            engine,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The mempool.
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    /// The top block.
+    pub fn tip(&self) -> Result<ChainTip, CoreError> {
+        self.store.tip()?.ok_or_else(|| CoreError::Inconsistent {
+            reason: "the store lost its genesis block".into(),
+        })
+    }
+
+    /// Admission of a wire transaction: all checks of ledger-rules.md, in
+    /// order. Form and signature failures are statuses, not errors; an
+    /// error is a full mempool or a storage failure.
+    pub fn push(&mut self, raw: &RawTransaction) -> Result<TransactionStatus, CoreError> {
+        match VerifiedTransaction::from_raw(raw) {
+            Ok(tx) => Ok(self.admit(tx)?.status()),
+            Err(error) => Ok(TransactionStatus::from_admission_error(&error)),
+        }
+    }
+
+    /// Admission of a transaction whose signature was already checked.
+    pub fn admit(&mut self, tx: VerifiedTransaction) -> Result<Admission, CoreError> {
+        self.mempool.admit(tx, &self.store)
+    }
+
+    /// Produces, commits and returns the next block from the oldest pending
+    /// transactions, at `time` (or the parent's time, if later). `None` if
+    /// nothing is pending.
+    pub fn produce_block(
+        &mut self,
+        time: u32,
+        coinbase: Address,
+    ) -> Result<Option<BlockChanges>, CoreError> {
+        let candidates = self.mempool.select(self.config.max_block_transactions);
+        let changes = produce_block(
+            &self.store,
+            self.tip()?,
+            candidates,
+            self.config.max_block_transactions,
+            time,
+            coinbase,
+            self.genesis.block_reward,
+            &mut self.engine,
+        )?;
+        if let Some(changes) = &changes {
+            self.commit(changes)?;
+        }
+        Ok(changes)
+    }
+
+    /// Validates, executes and commits a block produced elsewhere.
+    pub fn import_block(&mut self, block: Block) -> Result<BlockChanges, CoreError> {
+        let changes = validate_block(
+            &self.store,
+            block,
+            self.config.max_block_transactions,
+            self.genesis.block_reward,
+            &mut self.engine,
+        )?;
+        self.commit(&changes)?;
+        Ok(changes)
+    }
+
+    fn commit(&mut self, changes: &BlockChanges) -> Result<(), CoreError> {
+        self.store.commit(changes)?;
+        self.mempool
+            .remove(changes.transactions.iter().map(|(hash, _)| hash));
+        Ok(())
+    }
+
+    /// The block at `depth`.
+    pub fn block_at(&self, depth: u64) -> Result<Option<Sealed<Block>>, CoreError> {
+        self.store.block_at(depth)
+    }
+}

@@ -1,0 +1,375 @@
+//! Applying a block to the state (ledger-rules.md, "Admission and execution").
+//!
+//! [`execute_block`] is a pure function of the state before the block and
+//! the block: it reads through [`StateRead`], collects every change in an
+//! overlay and returns them as one [`BlockChanges`], which a store commits
+//! atomically. Nothing is written while a block executes, so a failure
+//! half-way leaves nothing half-applied.
+
+use std::collections::{HashMap, HashSet};
+
+use ripemd::Ripemd160;
+use sha2::{Digest, Sha256};
+
+use crate::block::Block;
+use crate::error::CoreError;
+use crate::primitives::{encode_base64, Address, Balance, Hash};
+use crate::sealed::Sealed;
+use crate::state::{Account, AccountKind, BlockChanges, ListAppend, StateRead, TransactionRecord};
+use crate::status::{ActionType, StatusCode, TransactionStatus};
+use crate::transaction::Transaction;
+use crate::vm::{
+    BlockEnv, CallTarget, ContractCall, ContractEngine, ContractOutcome, ContractResult, StateView,
+};
+
+/// The address of a contract created by `from` with init code `data`, when
+/// `from`'s nonce (already counting this transaction) is `nonce`:
+/// ripemd160(sha256(data) ‖ from ‖ decimal nonce).
+pub fn contract_address(data: &[u8], from: &Address, nonce: u64) -> Address {
+    let mut hasher = Ripemd160::new();
+    hasher.update(Sha256::digest(data));
+    hasher.update(from.0);
+    hasher.update(nonce.to_string().as_bytes());
+    Address(hasher.finalize().into())
+}
+
+/// Changes collected over the state while a block executes.
+struct Overlay<'s, S: ?Sized> {
+    state: &'s S,
+    accounts: HashMap<Address, Account>,
+    lists: HashMap<Address, ListAppend>,
+    code: HashMap<Address, Vec<u8>>,
+    storage: HashMap<(Address, [u8; 32]), [u8; 32]>,
+}
+
+impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
+    fn new(state: &'s S) -> Self {
+        Overlay {
+            state,
+            accounts: HashMap::new(),
+            lists: HashMap::new(),
+            code: HashMap::new(),
+            storage: HashMap::new(),
+        }
+    }
+
+    fn get(&self, address: &Address) -> Result<Account, CoreError> {
+        match self.accounts.get(address) {
+            Some(account) => Ok(*account),
+            None => self.state.account_or_default(address),
+        }
+    }
+
+    fn account_mut(&mut self, address: Address) -> Result<&mut Account, CoreError> {
+        if !self.accounts.contains_key(&address) {
+            let account = self.state.account_or_default(&address)?;
+            self.accounts.insert(address, account);
+        }
+        Ok(self.accounts.entry(address).or_default())
+    }
+
+    fn credit(&mut self, address: Address, amount: Balance) -> Result<(), CoreError> {
+        let account = self.account_mut(address)?;
+        account.balance = account
+            .balance
+            .checked_add(amount)
+            .ok_or(CoreError::BalanceOverflow { address })?;
+        Ok(())
+    }
+
+    /// Debits an amount the caller has checked is covered.
+    fn debit(&mut self, address: Address, amount: Balance) -> Result<(), CoreError> {
+        let account = self.account_mut(address)?;
+        account.balance =
+            account
+                .balance
+                .checked_sub(amount)
+                .ok_or_else(|| CoreError::Inconsistent {
+                    reason: format!("debit of {amount} from {address} exceeds its balance"),
+                })?;
+        Ok(())
+    }
+
+    fn append(&mut self, address: Address, hash: Hash) -> Result<(), CoreError> {
+        let account = self.account_mut(address)?;
+        let first_index = account.transaction_count;
+        account.transaction_count += 1;
+        self.lists
+            .entry(address)
+            .or_insert_with(|| ListAppend {
+                address,
+                first_index,
+                hashes: Vec::new(),
+            })
+            .hashes
+            .push(hash);
+        Ok(())
+    }
+
+    fn finish(self, block: Sealed<Block>, records: Vec<(Hash, TransactionRecord)>) -> BlockChanges {
+        let mut accounts: Vec<_> = self.accounts.into_iter().collect();
+        accounts.sort_unstable_by_key(|(address, _)| *address);
+        let mut lists: Vec<_> = self.lists.into_values().collect();
+        lists.sort_unstable_by_key(|append| append.address);
+        let mut code: Vec<_> = self.code.into_iter().collect();
+        code.sort_unstable_by_key(|(address, _)| *address);
+        let mut storage: Vec<_> = self
+            .storage
+            .into_iter()
+            .map(|((address, slot), value)| (address, slot, value))
+            .collect();
+        storage.sort_unstable();
+        BlockChanges {
+            block,
+            accounts,
+            lists,
+            transactions: records,
+            code,
+            storage,
+        }
+    }
+}
+
+impl<S: StateRead + ?Sized> StateView for Overlay<'_, S> {
+    fn balance(&self, address: &Address) -> Result<Balance, CoreError> {
+        Ok(self.get(address)?.balance)
+    }
+
+    fn nonce(&self, address: &Address) -> Result<u64, CoreError> {
+        Ok(self.get(address)?.nonce)
+    }
+
+    fn kind(&self, address: &Address) -> Result<AccountKind, CoreError> {
+        Ok(self.get(address)?.kind)
+    }
+
+    fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
+        match self.code.get(address) {
+            Some(code) => Ok(Some(code.clone())),
+            None => self.state.code(address),
+        }
+    }
+
+    fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
+        match self.storage.get(&(*address, *slot)) {
+            Some(value) => Ok(*value),
+            None => self.state.storage(address, slot),
+        }
+    }
+}
+
+/// Applies `block` on top of `state`, whose tip must be its parent, and
+/// returns every change it makes. The state itself is not touched.
+///
+/// Fails, changing nothing, if the block holds a transaction already
+/// applied in the chain or twice in itself (a transaction is never applied
+/// twice), or if the storage fails. Signatures are not checked here: the
+/// caller passes blocks whose transactions it verified ([`crate::chain`]).
+pub fn execute_block<S, E>(
+    state: &S,
+    block: Sealed<Block>,
+    reward: Balance,
+    engine: &mut E,
+) -> Result<BlockChanges, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
+    let mut overlay = Overlay::new(state);
+    let env = BlockEnv {
+        depth: block.depth,
+        timestamp: block.timestamp,
+        coinbase: block.coinbase,
+    };
+    overlay.credit(block.coinbase, reward)?;
+    let mut seen = HashSet::with_capacity(block.transactions.len());
+    let mut records = Vec::with_capacity(block.transactions.len());
+    for (index, tx) in block.transactions.iter().enumerate() {
+        let hash = tx.hash();
+        if !seen.insert(hash) || state.transaction(&hash)?.is_some() {
+            return Err(CoreError::InvalidBlock {
+                hash: block.hash(),
+                depth: block.depth,
+                reason: format!("transaction {hash} is applied twice"),
+            });
+        }
+        let status = execute_transaction(&mut overlay, &env, tx, engine)?;
+        records.push((
+            hash,
+            TransactionRecord {
+                block_depth: block.depth,
+                index: u32::try_from(index).map_err(|_| CoreError::InvalidBlock {
+                    hash: block.hash(),
+                    depth: block.depth,
+                    reason: "more than 2^32 transactions".into(),
+                })?,
+                status,
+            },
+        ));
+    }
+    Ok(overlay.finish(block, records))
+}
+
+/// Applies the genesis block: credits its allocations and records them,
+/// nothing else (no reward, no nonces, no account lists).
+pub fn execute_genesis(block: Sealed<Block>) -> Result<BlockChanges, CoreError> {
+    let empty = crate::state::MemoryStore::new();
+    let mut overlay = Overlay::new(&empty);
+    let mut records = Vec::with_capacity(block.transactions.len());
+    for (index, tx) in block.transactions.iter().enumerate() {
+        overlay.credit(tx.to, tx.amount)?;
+        let record = TransactionRecord {
+            block_depth: 0,
+            index: index as u32,
+            status: TransactionStatus {
+                status_code: StatusCode::Success,
+                action_type: ActionType::Transfer,
+                fee_left: 0,
+                message: String::new(),
+            },
+        };
+        records.push((tx.hash(), record));
+    }
+    Ok(overlay.finish(block, records))
+}
+
+fn status(
+    status_code: StatusCode,
+    action_type: ActionType,
+    fee_left: u64,
+    message: String,
+) -> TransactionStatus {
+    TransactionStatus {
+        status_code,
+        action_type,
+        fee_left,
+        message,
+    }
+}
+
+fn execute_transaction<S, E>(
+    overlay: &mut Overlay<'_, S>,
+    env: &BlockEnv,
+    tx: &Sealed<Transaction>,
+    engine: &mut E,
+) -> Result<TransactionStatus, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
+    let hash = tx.hash();
+    let sender = overlay.account_mut(tx.from)?;
+    sender.nonce = sender
+        .nonce
+        .checked_add(1)
+        .ok_or_else(|| CoreError::Inconsistent {
+            reason: format!("nonce of {} overflows", tx.from),
+        })?;
+    let nonce = sender.nonce;
+    let balance = sender.balance;
+    overlay.append(tx.from, hash)?;
+
+    let action = if tx.to.is_null() {
+        ActionType::ContractCreation
+    } else if overlay.get(&tx.to)?.kind == AccountKind::Contract {
+        ActionType::ContractCall
+    } else {
+        ActionType::Transfer
+    };
+    if action != ActionType::ContractCreation && tx.to != tx.from {
+        overlay.append(tx.to, hash)?;
+    }
+
+    let fee = Balance::from(tx.fee);
+    let covered = tx
+        .amount
+        .checked_add(fee)
+        .is_some_and(|cost| cost <= balance);
+    if !covered {
+        let message = format!(
+            "balance {balance} of {} does not cover amount {} + fee {}",
+            tx.from, tx.amount, tx.fee
+        );
+        return Ok(status(
+            StatusCode::NotEnoughBalance,
+            action,
+            tx.fee,
+            message,
+        ));
+    }
+
+    if action == ActionType::Transfer {
+        overlay.debit(tx.from, tx.amount.checked_add(fee).unwrap_or(Balance::MAX))?;
+        overlay.credit(tx.to, tx.amount)?;
+        overlay.credit(env.coinbase, fee)?;
+        return Ok(status(StatusCode::Success, action, 0, String::new()));
+    }
+
+    let target = match action {
+        ActionType::ContractCreation => {
+            CallTarget::Create(contract_address(&tx.data, &tx.from, nonce))
+        }
+        _ => CallTarget::Call(tx.to),
+    };
+    let call = ContractCall {
+        caller: tx.from,
+        target,
+        value: tx.amount,
+        data: &tx.data,
+        gas_limit: tx.fee,
+    };
+    let outcome = engine.execute(env, &call, &*overlay)?;
+    let gas_left = outcome.gas_left.min(tx.fee);
+    let (code, message) = settle_contract(overlay, hash, &call, outcome)?;
+    let charge = Balance::from(tx.fee - gas_left);
+    overlay.debit(tx.from, charge)?;
+    overlay.credit(env.coinbase, charge)?;
+    Ok(status(code, action, gas_left, message))
+}
+
+/// Writes a contract outcome's changes into the overlay if it succeeded and
+/// conserves value; returns the status code and message.
+fn settle_contract<S: StateRead + ?Sized>(
+    overlay: &mut Overlay<'_, S>,
+    hash: Hash,
+    call: &ContractCall<'_>,
+    outcome: ContractOutcome,
+) -> Result<(StatusCode, String), CoreError> {
+    let output = match outcome.result {
+        ContractResult::Revert { output } => {
+            return Ok((StatusCode::Revert, encode_base64(&output)))
+        }
+        ContractResult::Halt { reason } => return Ok((StatusCode::Failed, reason)),
+        ContractResult::Success { output } => output,
+    };
+    let changes = outcome.changes;
+    // The engine moves value but must never create or destroy it.
+    let (mut before, mut after) = (Balance::ZERO, Balance::ZERO);
+    for (address, balance) in &changes.balances {
+        let old = overlay.get(address)?.balance;
+        before = before.checked_add(old).unwrap_or(Balance::MAX);
+        after = after.checked_add(*balance).unwrap_or(Balance::MAX);
+    }
+    if before != after {
+        let reason = format!("contract engine changed total balances from {before} to {after}");
+        return Ok((StatusCode::Failed, reason));
+    }
+    for (address, balance) in changes.balances {
+        overlay.account_mut(address)?.balance = balance;
+    }
+    for (address, code) in changes.code {
+        overlay.account_mut(address)?.kind = AccountKind::Contract;
+        overlay.code.insert(address, code);
+    }
+    for (address, slot, value) in changes.storage {
+        overlay.storage.insert((address, slot), value);
+    }
+    let message = match call.target {
+        CallTarget::Create(address) => {
+            overlay.append(address, hash)?;
+            address.to_string()
+        }
+        CallTarget::Call(_) => encode_base64(&output),
+    };
+    Ok((StatusCode::Success, message))
+}

@@ -1,0 +1,164 @@
+//! Genesis: the configuration of a chain and its block 0 (ledger-rules.md, "Genesis").
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::block::Block;
+use crate::crypto::{SecretKey, Signature};
+use crate::error::CoreError;
+use crate::primitives::{Address, Balance, Hash};
+use crate::sealed::{Sealable, Sealed};
+use crate::transaction::Transaction;
+
+/// The secret key the built-in dev genesis funds. It is public: never use
+/// it, or the dev genesis, on a chain that holds anything of value.
+pub const DEV_SECRET_KEY_HEX: &str =
+    "fceffe11136170fa82d2c4588376b9642cf8a29a88dda92041754b1ef833ca32";
+
+/// A chain's configuration: its genesis timestamp, block reward and initial
+/// allocations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Genesis {
+    /// Genesis block timestamp, seconds since the Unix epoch.
+    pub timestamp: u32,
+    /// Credited to each block's coinbase.
+    pub block_reward: Balance,
+    /// Initial balances, in ascending address-byte order.
+    pub accounts: BTreeMap<Address, Balance>,
+}
+
+/// The JSON document: `{"timestamp": u32, "block_reward": "dec", "accounts": {"addr": "dec"}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenesisFile {
+    timestamp: u32,
+    block_reward: Balance,
+    accounts: Allocations,
+}
+
+/// Allocations, refusing an address given twice (JSON objects would
+/// otherwise keep the last silently).
+struct Allocations(BTreeMap<Address, Balance>);
+
+impl<'de> Deserialize<'de> for Allocations {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AllocationsVisitor;
+
+        impl<'de> Visitor<'de> for AllocationsVisitor {
+            type Value = Allocations;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of base58 addresses to decimal balances")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Allocations, A::Error> {
+                let mut accounts = BTreeMap::new();
+                while let Some((address, balance)) = map.next_entry::<Address, Balance>()? {
+                    if accounts.insert(address, balance).is_some() {
+                        return Err(serde::de::Error::custom(format!(
+                            "address {address} is allocated twice"
+                        )));
+                    }
+                }
+                Ok(Allocations(accounts))
+            }
+        }
+
+        deserializer.deserialize_map(AllocationsVisitor)
+    }
+}
+
+impl Genesis {
+    /// Parses and checks a genesis JSON document.
+    pub fn from_json(text: &str) -> Result<Genesis, CoreError> {
+        let file: GenesisFile =
+            serde_json::from_str(text).map_err(|error| CoreError::InvalidGenesis {
+                reason: error.to_string(),
+            })?;
+        let genesis = Genesis {
+            timestamp: file.timestamp,
+            block_reward: file.block_reward,
+            accounts: file.accounts.0,
+        };
+        genesis.check()?;
+        Ok(genesis)
+    }
+
+    /// The built-in development chain: [`DEV_SECRET_KEY_HEX`]'s address
+    /// holds 10^30, the block reward is 1000.
+    pub fn dev() -> Genesis {
+        let address = Genesis::dev_key().address();
+        let allocation = "1000000000000000000000000000000"
+            .parse()
+            .expect("a valid decimal constant");
+        Genesis {
+            timestamp: 1_735_689_600, // 2025-01-01T00:00:00Z
+            block_reward: Balance::from(1000),
+            accounts: BTreeMap::from([(address, allocation)]),
+        }
+    }
+
+    /// The key funded by [`Genesis::dev`].
+    pub fn dev_key() -> SecretKey {
+        SecretKey::from_hex(DEV_SECRET_KEY_HEX).expect("the dev key constant is valid")
+    }
+
+    /// Checks the rules a genesis must meet: at least one allocation, none
+    /// to the null address, and a total supply that fits uint256.
+    pub fn check(&self) -> Result<(), CoreError> {
+        let invalid = |reason: String| Err(CoreError::InvalidGenesis { reason });
+        if self.accounts.is_empty() {
+            return invalid("no account is funded; genesis needs at least one allocation".into());
+        }
+        if self.accounts.contains_key(&Address::NULL) {
+            return invalid(format!(
+                "the null address {} cannot be funded",
+                Address::NULL
+            ));
+        }
+        if self.total_supply().is_none() {
+            return invalid("the allocations add up to more than uint256 can hold".into());
+        }
+        Ok(())
+    }
+
+    /// The sum of the allocations, or `None` past uint256.
+    pub fn total_supply(&self) -> Option<Balance> {
+        self.accounts
+            .values()
+            .try_fold(Balance::ZERO, |sum, balance| sum.checked_add(*balance))
+    }
+
+    /// The genesis block: one unsigned allocation per account, in ascending
+    /// address-byte order.
+    pub fn block(&self) -> Sealed<Block> {
+        let transactions = self
+            .accounts
+            .iter()
+            .map(|(address, balance)| {
+                Transaction {
+                    from: Address::NULL,
+                    to: *address,
+                    amount: *balance,
+                    fee: 0,
+                    timestamp: self.timestamp,
+                    data: Vec::new(),
+                    sign: Signature::NONE,
+                }
+                .seal()
+            })
+            .collect();
+        Block {
+            depth: 0,
+            nonce: 0,
+            timestamp: self.timestamp,
+            previous_block_hash: Hash::ZERO,
+            coinbase: Address::NULL,
+            transactions,
+        }
+        .seal()
+    }
+}

@@ -1,0 +1,62 @@
+//! The pure core of the ledger: what a transaction, a block and the state
+//! are, and how they change.
+//!
+//! `ledger-core` owns the primitives and their wire texts ([`Address`],
+//! [`Hash`], [`Balance`]), transactions with their hash, signing and signer
+//! recovery ([`Transaction`], [`VerifiedTransaction`]), blocks and their hash
+//! ([`Block`], [`Sealed`]), genesis ([`Genesis`]), the storage traits the
+//! state lives behind ([`StateRead`], [`StateCommit`], with [`MemoryStore`]),
+//! mempool admission ([`Mempool`]), execution ([`execute_block`]), block
+//! production and validation ([`produce_block`], [`validate_block`]), and
+//! the seam to a contract engine ([`ContractEngine`]). [`Ledger`] ties them
+//! together for programs that embed a chain.
+//!
+//! It is synchronous and does no I/O beyond reading and writing key files:
+//! it must not depend on an async runtime, a storage engine, sockets or a
+//! clock. Time is always passed in. Storage engines (`ledger-store`),
+//! contract engines (`ledger-vm`) and transports (`ledger-ws`) depend on
+//! it, never the other way round.
+//!
+//! The rules implemented here are `ledger-rules.md`; every encoding is
+//! pinned by the conformance vectors under `tests/vectors/`.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::print_stdout))]
+
+mod block;
+mod chain;
+mod crypto;
+mod error;
+mod execution;
+mod genesis;
+mod mempool;
+mod primitives;
+mod sealed;
+mod state;
+mod status;
+mod transaction;
+mod vm;
+
+pub use block::{Block, RawBlock};
+pub use chain::{produce_block, validate_block, ChainConfig, Ledger};
+pub use crypto::{address_of, sha256, SecretKey, Signature};
+pub use error::CoreError;
+pub use execution::{contract_address, execute_block, execute_genesis};
+pub use genesis::{Genesis, DEV_SECRET_KEY_HEX};
+pub use mempool::{Admission, Mempool};
+pub use primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, Hash, BASE64};
+pub use sealed::{Sealable, Sealed};
+pub use state::{
+    check_extends, Account, AccountKind, BlockChanges, ChainTip, ListAppend, MemoryStore,
+    StateCommit, StateRead, TransactionRecord,
+};
+pub use status::{ActionType, StatusCode, TransactionStatus};
+pub use transaction::{
+    signing_digest, RawTransaction, RawViewCall, Transaction, VerifiedTransaction, ViewCall,
+};
+pub use vm::{
+    BlockEnv, CallTarget, ContractCall, ContractChanges, ContractEngine, ContractOutcome,
+    ContractResult, NoContracts, StateView,
+};
+
+/// Re-exported so embedders name the same uint256 type.
+pub use primitive_types::U256;

@@ -1,0 +1,156 @@
+//! The mempool: admission of pushed transactions (ledger-rules.md,
+//! "Admission") and their order for block production.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::CoreError;
+use crate::primitives::{Address, Balance, Hash};
+use crate::state::StateRead;
+use crate::status::{StatusCode, TransactionStatus};
+use crate::transaction::VerifiedTransaction;
+
+/// The answer to a push, once the stateless checks (form, signature) passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Admitted now; Pending.
+    Admitted,
+    /// The same hash is already pending; Pending, nothing added.
+    AlreadyPending,
+    /// The same hash was applied in a block; its stored final status.
+    AlreadyApplied(TransactionStatus),
+    /// Refused (not enough balance); the status says why.
+    Rejected(TransactionStatus),
+}
+
+impl Admission {
+    /// The status to answer the pusher with.
+    pub fn status(&self) -> TransactionStatus {
+        match self {
+            Admission::Admitted | Admission::AlreadyPending => TransactionStatus::pending(),
+            Admission::AlreadyApplied(status) | Admission::Rejected(status) => status.clone(),
+        }
+    }
+}
+
+struct Entry {
+    tx: VerifiedTransaction,
+    seq: u64,
+    spend: Balance,
+}
+
+/// Pending transactions, in arrival order, with each sender's pending spend.
+///
+/// Bounded: past `max_pending` transactions a push is refused with
+/// [`CoreError::MempoolFull`], never buffered without limit.
+pub struct Mempool {
+    max_pending: usize,
+    entries: HashMap<Hash, Entry>,
+    order: BTreeMap<u64, Hash>,
+    spend: HashMap<Address, Balance>,
+    next_seq: u64,
+}
+
+impl Mempool {
+    /// An empty mempool holding at most `max_pending` transactions.
+    pub fn new(max_pending: usize) -> Mempool {
+        Mempool {
+            max_pending,
+            entries: HashMap::new(),
+            order: BTreeMap::new(),
+            spend: HashMap::new(),
+            next_seq: 0,
+        }
+    }
+
+    /// How many transactions are pending.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether `hash` is pending.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.entries.contains_key(hash)
+    }
+
+    /// What `address` already spends (amount + fee) in pending transactions.
+    pub fn pending_spend(&self, address: &Address) -> Balance {
+        self.spend.get(address).copied().unwrap_or_default()
+    }
+
+    /// Runs the stateful admission checks against `state` (the newest block's
+    /// state) in the order of ledger-rules.md, and admits the transaction if
+    /// they pass.
+    pub fn admit<S: StateRead + ?Sized>(
+        &mut self,
+        tx: VerifiedTransaction,
+        state: &S,
+    ) -> Result<Admission, CoreError> {
+        let hash = tx.hash();
+        if let Some(record) = state.transaction(&hash)? {
+            return Ok(Admission::AlreadyApplied(record.status));
+        }
+        if self.entries.contains_key(&hash) {
+            return Ok(Admission::AlreadyPending);
+        }
+        let balance = state.account_or_default(&tx.from)?.balance;
+        let pending = self.pending_spend(&tx.from);
+        let available = balance.checked_sub(pending).unwrap_or(Balance::ZERO);
+        let cost = tx.amount.checked_add(Balance::from(tx.fee));
+        let Some(spend) = cost.filter(|cost| *cost <= available) else {
+            let message = format!(
+                "balance {balance} of {} minus {pending} pending does not cover amount {} + fee {}",
+                tx.from, tx.amount, tx.fee
+            );
+            return Ok(Admission::Rejected(TransactionStatus::rejected(
+                StatusCode::NotEnoughBalance,
+                message,
+            )));
+        };
+        if self.entries.len() >= self.max_pending {
+            return Err(CoreError::MempoolFull {
+                max: self.max_pending,
+            });
+        }
+        // `spend` fits within the balance, so the sum stays below it too.
+        let total = pending.checked_add(spend).unwrap_or(Balance::MAX);
+        self.spend.insert(tx.from, total);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(seq, hash);
+        self.entries.insert(hash, Entry { tx, seq, spend });
+        Ok(Admission::Admitted)
+    }
+
+    /// Up to `max` pending transactions, oldest first, for the next block.
+    /// They stay pending until [`Mempool::remove`] is called for them.
+    pub fn select(&self, max: usize) -> Vec<VerifiedTransaction> {
+        self.order
+            .values()
+            .take(max)
+            .filter_map(|hash| self.entries.get(hash))
+            .map(|entry| entry.tx.clone())
+            .collect()
+    }
+
+    /// Removes transactions that left the pool (applied in a block);
+    /// hashes that are not pending are ignored.
+    pub fn remove<'h>(&mut self, hashes: impl IntoIterator<Item = &'h Hash>) {
+        for hash in hashes {
+            let Some(entry) = self.entries.remove(hash) else {
+                continue;
+            };
+            self.order.remove(&entry.seq);
+            if let Some(total) = self.spend.get_mut(&entry.tx.from) {
+                *total = total.checked_sub(entry.spend).unwrap_or_default();
+                if total.is_zero() {
+                    self.spend.remove(&entry.tx.from);
+                }
+            }
+        }
+    }
+}

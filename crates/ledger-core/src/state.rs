@@ -1,0 +1,351 @@
+//! The storage traits the chain and its state live behind, and an
+//! in-memory implementation for tests and embedders.
+//!
+//! Reads are fine-grained ([`StateRead`]); writes come only as the complete
+//! changes of one block ([`StateCommit::commit`]), which an implementation
+//! must make visible all at once or not at all.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::Block;
+use crate::error::CoreError;
+use crate::primitives::{Address, Balance, Hash};
+use crate::sealed::Sealed;
+use crate::status::TransactionStatus;
+
+/// Whether an account holds code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A key-controlled account.
+    #[default]
+    Client,
+    /// An account with contract code.
+    Contract,
+}
+
+/// An account's scalar state. Its code, contract storage and transaction
+/// list are stored beside it, so a balance change never rewrites them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Account {
+    /// Balance.
+    pub balance: Balance,
+    /// Transactions sent by the account and applied in a block.
+    pub nonce: u64,
+    /// Client or contract.
+    pub kind: AccountKind,
+    /// Length of the account's transaction list.
+    pub transaction_count: u64,
+}
+
+/// Where an applied transaction is, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionRecord {
+    /// Depth of its block.
+    pub block_depth: u64,
+    /// Position in its block.
+    pub index: u32,
+    /// Its final status.
+    pub status: TransactionStatus,
+}
+
+/// The tip of the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainTip {
+    /// Depth of the top block.
+    pub depth: u64,
+    /// Hash of the top block.
+    pub hash: Hash,
+    /// Timestamp of the top block (the next block's may not be earlier).
+    pub timestamp: u32,
+}
+
+/// Transactions appended to one account's list by a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListAppend {
+    /// The account.
+    pub address: Address,
+    /// Position of the first appended hash (the list's old length).
+    pub first_index: u64,
+    /// The appended hashes, in chain order.
+    pub hashes: Vec<Hash>,
+}
+
+/// Everything one block changes: the unit a store writes atomically.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockChanges {
+    /// The block.
+    pub block: Sealed<Block>,
+    /// New state of every account the block touched, in address order.
+    pub accounts: Vec<(Address, Account)>,
+    /// Appends to account transaction lists, in address order.
+    pub lists: Vec<ListAppend>,
+    /// A record per transaction of the block, in block order.
+    pub transactions: Vec<(Hash, TransactionRecord)>,
+    /// Code deployed by the block.
+    pub code: Vec<(Address, Vec<u8>)>,
+    /// Contract storage slots written by the block (a zero value deletes).
+    pub storage: Vec<(Address, [u8; 32], [u8; 32])>,
+}
+
+impl ChainTip {
+    /// The tip that `block` is once it is on top.
+    pub fn of(block: &Sealed<Block>) -> ChainTip {
+        ChainTip {
+            depth: block.depth,
+            hash: block.hash(),
+            timestamp: block.timestamp,
+        }
+    }
+}
+
+impl BlockChanges {
+    /// The new tip once these changes are committed.
+    pub fn tip(&self) -> ChainTip {
+        ChainTip::of(&self.block)
+    }
+}
+
+/// Reading the chain and its state.
+pub trait StateRead {
+    /// The genesis block's hash, or `None` for an empty store.
+    fn genesis_hash(&self) -> Result<Option<Hash>, CoreError>;
+    /// The top block, or `None` for an empty store.
+    fn tip(&self) -> Result<Option<ChainTip>, CoreError>;
+    /// The hash of the block at `depth`.
+    fn block_hash_at(&self, depth: u64) -> Result<Option<Hash>, CoreError>;
+    /// The block with hash `hash`.
+    fn block(&self, hash: &Hash) -> Result<Option<Sealed<Block>>, CoreError>;
+    /// Where a transaction was applied and its final status.
+    fn transaction(&self, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError>;
+    /// An account's state, or `None` if it was never touched.
+    fn account(&self, address: &Address) -> Result<Option<Account>, CoreError>;
+    /// Up to `limit` hashes of an account's list, from position `start`.
+    fn account_transactions(
+        &self,
+        address: &Address,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<Hash>, CoreError>;
+    /// A contract's code.
+    fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError>;
+    /// A contract storage slot (zero when never written).
+    fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError>;
+
+    /// The block at `depth`.
+    fn block_at(&self, depth: u64) -> Result<Option<Sealed<Block>>, CoreError> {
+        match self.block_hash_at(depth)? {
+            Some(hash) => self.block(&hash),
+            None => Ok(None),
+        }
+    }
+
+    /// An account's state; a never-seen address is a client with nothing.
+    fn account_or_default(&self, address: &Address) -> Result<Account, CoreError> {
+        Ok(self.account(address)?.unwrap_or_default())
+    }
+}
+
+/// Writing a block's changes.
+pub trait StateCommit: StateRead {
+    /// Applies one block's changes atomically and durably: after it
+    /// returns, all of them survive a crash; if it fails or the process dies
+    /// during it, none of them are visible. `changes.block` must extend the
+    /// current tip (or be genesis on an empty store).
+    fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError>;
+}
+
+impl<S: StateRead + ?Sized> StateRead for &S {
+    fn genesis_hash(&self) -> Result<Option<Hash>, CoreError> {
+        (**self).genesis_hash()
+    }
+    fn tip(&self) -> Result<Option<ChainTip>, CoreError> {
+        (**self).tip()
+    }
+    fn block_hash_at(&self, depth: u64) -> Result<Option<Hash>, CoreError> {
+        (**self).block_hash_at(depth)
+    }
+    fn block(&self, hash: &Hash) -> Result<Option<Sealed<Block>>, CoreError> {
+        (**self).block(hash)
+    }
+    fn transaction(&self, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError> {
+        (**self).transaction(hash)
+    }
+    fn account(&self, address: &Address) -> Result<Option<Account>, CoreError> {
+        (**self).account(address)
+    }
+    fn account_transactions(
+        &self,
+        address: &Address,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<Hash>, CoreError> {
+        (**self).account_transactions(address, start, limit)
+    }
+    fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
+        (**self).code(address)
+    }
+    fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
+        (**self).storage(address, slot)
+    }
+}
+
+#[derive(Default)]
+struct Memory {
+    blocks: Vec<Sealed<Block>>,
+    depths: HashMap<Hash, u64>,
+    transactions: HashMap<Hash, TransactionRecord>,
+    accounts: HashMap<Address, Account>,
+    lists: HashMap<Address, Vec<Hash>>,
+    code: HashMap<Address, Vec<u8>>,
+    storage: BTreeMap<(Address, [u8; 32]), [u8; 32]>,
+}
+
+/// The chain and its state in memory: for tests, simulations and embedders
+/// that keep their own persistence. Nothing survives the process.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: RwLock<Memory>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Memory) -> T) -> Result<T, CoreError> {
+        // A panic elsewhere cannot leave `Memory` half-written: `commit`
+        // checks everything before it changes anything.
+        Ok(f(&self
+            .inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)))
+    }
+}
+
+impl StateRead for MemoryStore {
+    fn genesis_hash(&self) -> Result<Option<Hash>, CoreError> {
+        self.read(|m| m.blocks.first().map(Sealed::hash))
+    }
+
+    fn tip(&self) -> Result<Option<ChainTip>, CoreError> {
+        self.read(|m| m.blocks.last().map(ChainTip::of))
+    }
+
+    fn block_hash_at(&self, depth: u64) -> Result<Option<Hash>, CoreError> {
+        self.read(|m| {
+            usize::try_from(depth)
+                .ok()
+                .and_then(|i| m.blocks.get(i))
+                .map(Sealed::hash)
+        })
+    }
+
+    fn block(&self, hash: &Hash) -> Result<Option<Sealed<Block>>, CoreError> {
+        self.read(|m| {
+            let depth = usize::try_from(*m.depths.get(hash)?).ok()?;
+            m.blocks.get(depth).cloned()
+        })
+    }
+
+    fn transaction(&self, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError> {
+        self.read(|m| m.transactions.get(hash).cloned())
+    }
+
+    fn account(&self, address: &Address) -> Result<Option<Account>, CoreError> {
+        self.read(|m| m.accounts.get(address).copied())
+    }
+
+    fn account_transactions(
+        &self,
+        address: &Address,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<Hash>, CoreError> {
+        self.read(|m| {
+            let list = m.lists.get(address).map_or(&[][..], Vec::as_slice);
+            let start = usize::try_from(start).unwrap_or(usize::MAX).min(list.len());
+            list[start..].iter().take(limit).copied().collect()
+        })
+    }
+
+    fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
+        self.read(|m| m.code.get(address).cloned())
+    }
+
+    fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
+        self.read(|m| {
+            m.storage
+                .get(&(*address, *slot))
+                .copied()
+                .unwrap_or([0; 32])
+        })
+    }
+}
+
+impl StateCommit for MemoryStore {
+    fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
+        let mut m = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        check_extends(m.blocks.last().map(ChainTip::of), &changes.block)?;
+        for append in &changes.lists {
+            let length = m.lists.get(&append.address).map_or(0, Vec::len) as u64;
+            if append.first_index != length {
+                return Err(CoreError::Inconsistent {
+                    reason: format!(
+                        "transaction list of {} has {length} entries, the block appends at {}",
+                        append.address, append.first_index
+                    ),
+                });
+            }
+        }
+        let block = &changes.block;
+        m.depths.insert(block.hash(), block.depth);
+        m.blocks.push(block.clone());
+        m.transactions.extend(changes.transactions.iter().cloned());
+        m.accounts.extend(changes.accounts.iter().copied());
+        for append in &changes.lists {
+            m.lists
+                .entry(append.address)
+                .or_default()
+                .extend_from_slice(&append.hashes);
+        }
+        m.code.extend(changes.code.iter().cloned());
+        for (address, slot, value) in &changes.storage {
+            if *value == [0; 32] {
+                m.storage.remove(&(*address, *slot));
+            } else {
+                m.storage.insert((*address, *slot), *value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `block` is the next block after `top` (or genesis on an
+/// empty chain). Every store calls it before writing.
+pub fn check_extends(top: Option<ChainTip>, block: &Sealed<Block>) -> Result<(), CoreError> {
+    let fits = match top {
+        None => block.depth == 0,
+        Some(top) => {
+            Some(block.depth) == top.depth.checked_add(1) && block.previous_block_hash == top.hash
+        }
+    };
+    if fits {
+        return Ok(());
+    }
+    Err(CoreError::InvalidBlock {
+        hash: block.hash(),
+        depth: block.depth,
+        reason: match top {
+            None => "the store is empty, so only a genesis block (depth 0) can be committed".into(),
+            Some(top) => format!(
+                "does not extend the stored top block {} at depth {}",
+                top.hash, top.depth
+            ),
+        },
+    })
+}

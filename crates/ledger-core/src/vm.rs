@@ -1,0 +1,153 @@
+//! The seam to a smart-contract engine.
+//!
+//! Core decides *whether* a transaction reaches a contract and settles the
+//! fee; the engine runs code. An engine reads state through [`StateView`]
+//! and returns its changes instead of writing them, so core can drop them
+//! on a revert and keep block application atomic. `ledger-vm` implements
+//! [`ContractEngine`] on revm; [`NoContracts`] is the engine of a node
+//! without one.
+
+use crate::error::CoreError;
+use crate::primitives::{Address, Balance};
+use crate::state::AccountKind;
+
+/// The block a contract runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockEnv {
+    /// The block's depth.
+    pub depth: u64,
+    /// The block's timestamp.
+    pub timestamp: u32,
+    /// The block's coinbase.
+    pub coinbase: Address,
+}
+
+/// What a call targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallTarget {
+    /// Deploy the call data as init code at this (precomputed) address.
+    Create(Address),
+    /// Call the contract at this address.
+    Call(Address),
+}
+
+/// One contract execution request.
+#[derive(Clone, Copy, Debug)]
+pub struct ContractCall<'a> {
+    /// The sender.
+    pub caller: Address,
+    /// Creation or call.
+    pub target: CallTarget,
+    /// Value moved from `caller` to the contract.
+    pub value: Balance,
+    /// Init code (creation) or call data.
+    pub data: &'a [u8],
+    /// Gas available: the transaction's fee.
+    pub gas_limit: u64,
+}
+
+/// How an execution ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContractResult {
+    /// Finished; for a call, its return data.
+    Success {
+        /// Return data (empty for a creation).
+        output: Vec<u8>,
+    },
+    /// Reverted with revert data; changes are dropped.
+    Revert {
+        /// The revert data.
+        output: Vec<u8>,
+    },
+    /// Halted (out of gas, invalid opcode, …); changes are dropped.
+    Halt {
+        /// Why, for people.
+        reason: String,
+    },
+}
+
+/// State written by a successful execution, as final values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContractChanges {
+    /// New balances (value transfers, never the fee: core settles it).
+    pub balances: Vec<(Address, Balance)>,
+    /// Code deployed.
+    pub code: Vec<(Address, Vec<u8>)>,
+    /// Storage slots written.
+    pub storage: Vec<(Address, [u8; 32], [u8; 32])>,
+}
+
+/// An engine's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractOutcome {
+    /// How it ended.
+    pub result: ContractResult,
+    /// Gas not used, at most the limit; the sender is charged `limit - gas_left`.
+    pub gas_left: u64,
+    /// What to write on success; ignored otherwise.
+    pub changes: ContractChanges,
+}
+
+/// Read access to the state as of the transaction being executed.
+pub trait StateView {
+    /// An account's balance.
+    fn balance(&self, address: &Address) -> Result<Balance, CoreError>;
+    /// An account's nonce.
+    fn nonce(&self, address: &Address) -> Result<u64, CoreError>;
+    /// Whether an account holds code.
+    fn kind(&self, address: &Address) -> Result<AccountKind, CoreError>;
+    /// A contract's code.
+    fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError>;
+    /// A storage slot.
+    fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError>;
+}
+
+/// A smart-contract engine.
+pub trait ContractEngine {
+    /// Runs `call` against `state`. An `Err` is a failure of the node (its
+    /// storage), never of the contract: contract failures are outcomes.
+    fn execute(
+        &mut self,
+        env: &BlockEnv,
+        call: &ContractCall<'_>,
+        state: &dyn StateView,
+    ) -> Result<ContractOutcome, CoreError>;
+}
+
+impl<E: ContractEngine + ?Sized> ContractEngine for &mut E {
+    fn execute(
+        &mut self,
+        env: &BlockEnv,
+        call: &ContractCall<'_>,
+        state: &dyn StateView,
+    ) -> Result<ContractOutcome, CoreError> {
+        (**self).execute(env, call, state)
+    }
+}
+
+/// The engine of a node without smart contracts: every creation or call
+/// halts with a message saying so, uses no gas and changes nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoContracts;
+
+impl NoContracts {
+    /// The halt reason it gives.
+    pub const REASON: &'static str = "contracts are not enabled on this node";
+}
+
+impl ContractEngine for NoContracts {
+    fn execute(
+        &mut self,
+        _env: &BlockEnv,
+        call: &ContractCall<'_>,
+        _state: &dyn StateView,
+    ) -> Result<ContractOutcome, CoreError> {
+        Ok(ContractOutcome {
+            result: ContractResult::Halt {
+                reason: NoContracts::REASON.to_owned(),
+            },
+            gas_left: call.gas_limit,
+            changes: ContractChanges::default(),
+        })
+    }
+}

@@ -74,10 +74,15 @@ impl<'de> Deserialize<'de> for Allocations {
 impl Genesis {
     /// Parses and checks a genesis JSON document.
     pub fn from_json(text: &str) -> Result<Genesis, CoreError> {
-        let file: GenesisFile =
-            serde_json::from_str(text).map_err(|error| CoreError::InvalidGenesis {
-                reason: error.to_string(),
-            })?;
+        let invalid = |reason| CoreError::InvalidGenesis { reason };
+        let mut json = serde_json::Deserializer::from_str(text);
+        let file: GenesisFile = serde_path_to_error::deserialize(&mut json).map_err(|error| {
+            invalid(match error.path().to_string().as_str() {
+                "." => error.inner().to_string(),
+                path => format!("{path}: {}", error.inner()),
+            })
+        })?;
+        json.end().map_err(|error| invalid(error.to_string()))?;
         let genesis = Genesis {
             timestamp: file.timestamp,
             block_reward: file.block_reward,

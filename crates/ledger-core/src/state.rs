@@ -158,40 +158,54 @@ pub trait StateCommit: StateRead {
     fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError>;
 }
 
-impl<S: StateRead + ?Sized> StateRead for &S {
-    fn genesis_hash(&self) -> Result<Option<Hash>, CoreError> {
-        (**self).genesis_hash()
-    }
-    fn tip(&self) -> Result<Option<ChainTip>, CoreError> {
-        (**self).tip()
-    }
-    fn block_hash_at(&self, depth: u64) -> Result<Option<Hash>, CoreError> {
-        (**self).block_hash_at(depth)
-    }
-    fn block(&self, hash: &Hash) -> Result<Option<Sealed<Block>>, CoreError> {
-        (**self).block(hash)
-    }
-    fn transaction(&self, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError> {
-        (**self).transaction(hash)
-    }
-    fn account(&self, address: &Address) -> Result<Option<Account>, CoreError> {
-        (**self).account(address)
-    }
-    fn account_transactions(
-        &self,
-        address: &Address,
-        start: u64,
-        limit: usize,
-    ) -> Result<Vec<Hash>, CoreError> {
-        (**self).account_transactions(address, start, limit)
-    }
-    fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
-        (**self).code(address)
-    }
-    fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
-        (**self).storage(address, slot)
-    }
+/// Forwards the storage traits through a pointer type, so a store can be
+/// shared (`&S`, `Arc<S>`) between a ledger and its readers.
+macro_rules! forward_state {
+    ($($pointer:ty),*) => {$(
+        impl<S: StateRead + ?Sized> StateRead for $pointer {
+            fn genesis_hash(&self) -> Result<Option<Hash>, CoreError> {
+                (**self).genesis_hash()
+            }
+            fn tip(&self) -> Result<Option<ChainTip>, CoreError> {
+                (**self).tip()
+            }
+            fn block_hash_at(&self, depth: u64) -> Result<Option<Hash>, CoreError> {
+                (**self).block_hash_at(depth)
+            }
+            fn block(&self, hash: &Hash) -> Result<Option<Sealed<Block>>, CoreError> {
+                (**self).block(hash)
+            }
+            fn transaction(&self, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError> {
+                (**self).transaction(hash)
+            }
+            fn account(&self, address: &Address) -> Result<Option<Account>, CoreError> {
+                (**self).account(address)
+            }
+            fn account_transactions(
+                &self,
+                address: &Address,
+                start: u64,
+                limit: usize,
+            ) -> Result<Vec<Hash>, CoreError> {
+                (**self).account_transactions(address, start, limit)
+            }
+            fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
+                (**self).code(address)
+            }
+            fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
+                (**self).storage(address, slot)
+            }
+        }
+
+        impl<S: StateCommit + ?Sized> StateCommit for $pointer {
+            fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
+                (**self).commit(changes)
+            }
+        }
+    )*};
 }
+
+forward_state!(&S, std::sync::Arc<S>);
 
 #[derive(Default)]
 struct Memory {

@@ -1,0 +1,572 @@
+//! Behaviour of admission, execution, production and validation through
+//! [`Ledger`] on the in-memory store.
+
+use std::collections::BTreeMap;
+
+use ledger_core::{
+    encode_base64, AccountKind, ActionType, Address, Admission, Balance, Block, ChainConfig,
+    CoreError, Genesis, Ledger, MemoryStore, NoContracts, RawTransaction, Sealable, SecretKey,
+    Signature, StateRead, StatusCode, Transaction, VerifiedTransaction,
+};
+use rand::SeedableRng;
+
+const T0: u32 = 1_700_000_000;
+
+struct Fixture {
+    ledger: Ledger<MemoryStore>,
+    alice: SecretKey,
+    bob: SecretKey,
+    miner: Address,
+}
+
+fn keys(seed: u64) -> (SecretKey, SecretKey, SecretKey) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (
+        SecretKey::generate_with(&mut rng),
+        SecretKey::generate_with(&mut rng),
+        SecretKey::generate_with(&mut rng),
+    )
+}
+
+fn fixture_with(config: ChainConfig) -> Fixture {
+    let (alice, bob, miner) = keys(7);
+    let genesis = Genesis {
+        timestamp: T0,
+        block_reward: Balance::from(1000),
+        accounts: BTreeMap::from([(alice.address(), Balance::from(1_000_000))]),
+    };
+    let ledger = Ledger::open(MemoryStore::new(), genesis, config).expect("opens");
+    Fixture {
+        ledger,
+        alice,
+        bob,
+        miner: miner.address(),
+    }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(ChainConfig::default())
+}
+
+fn transfer(from: &SecretKey, to: Address, amount: u64, fee: u64, nonce: u32) -> Transaction {
+    Transaction::signed(from, to, Balance::from(amount), fee, T0 + nonce, Vec::new())
+}
+
+fn balance(ledger: &Ledger<MemoryStore>, address: &Address) -> Balance {
+    ledger
+        .store()
+        .account_or_default(address)
+        .expect("reads")
+        .balance
+}
+
+#[test]
+fn push_then_block_moves_amount_and_fee_and_records_success() {
+    let mut f = fixture();
+    let tx = transfer(&f.alice, f.bob.address(), 100, 5, 1);
+    let status = f.ledger.push(&tx.to_raw()).expect("push");
+    assert_eq!(status.status_code, StatusCode::Pending);
+
+    let changes = f
+        .ledger
+        .produce_block(T0 + 10, f.miner)
+        .expect("produce")
+        .expect("a block");
+    assert_eq!(changes.block.depth, 1);
+    assert_eq!(changes.block.timestamp, T0 + 10);
+    assert!(f.ledger.mempool().is_empty());
+
+    assert_eq!(
+        balance(&f.ledger, &f.alice.address()),
+        Balance::from(1_000_000 - 105)
+    );
+    assert_eq!(balance(&f.ledger, &f.bob.address()), Balance::from(100));
+    assert_eq!(balance(&f.ledger, &f.miner), Balance::from(1000 + 5));
+
+    let hash = tx.seal().hash();
+    let record = f
+        .ledger
+        .store()
+        .transaction(&hash)
+        .expect("reads")
+        .expect("recorded");
+    assert_eq!(record.block_depth, 1);
+    assert_eq!(record.status.status_code, StatusCode::Success);
+    assert_eq!(record.status.action_type, ActionType::Transfer);
+    assert_eq!(record.status.fee_left, 0);
+    assert_eq!(record.status.message, "");
+
+    let alice = f
+        .ledger
+        .store()
+        .account_or_default(&f.alice.address())
+        .expect("reads");
+    assert_eq!(alice.nonce, 1);
+    let bob = f
+        .ledger
+        .store()
+        .account_or_default(&f.bob.address())
+        .expect("reads");
+    assert_eq!(bob.nonce, 0, "receiving does not count");
+    for who in [f.alice.address(), f.bob.address()] {
+        let list = f
+            .ledger
+            .store()
+            .account_transactions(&who, 0, 10)
+            .expect("reads");
+        assert_eq!(list, vec![hash], "sender and receiver list the transaction");
+    }
+}
+
+#[test]
+fn nothing_pending_produces_no_block() {
+    let mut f = fixture();
+    assert!(f
+        .ledger
+        .produce_block(T0 + 1, f.miner)
+        .expect("produce")
+        .is_none());
+    assert_eq!(f.ledger.tip().expect("tip").depth, 0);
+}
+
+#[test]
+fn block_time_never_goes_back() {
+    let mut f = fixture();
+    f.ledger
+        .push(&transfer(&f.alice, f.bob.address(), 1, 1, 1).to_raw())
+        .expect("push");
+    let changes = f
+        .ledger
+        .produce_block(T0 - 100, f.miner)
+        .expect("produce")
+        .expect("block");
+    assert_eq!(
+        changes.block.timestamp, T0,
+        "the parent's time when the clock is behind"
+    );
+}
+
+#[test]
+fn admission_counts_pending_spend_of_the_sender() {
+    let mut f = fixture();
+    let first = transfer(&f.alice, f.bob.address(), 600_000, 0, 1);
+    let second = transfer(&f.alice, f.bob.address(), 400_000, 1, 2);
+    let third = transfer(&f.alice, f.bob.address(), 400_000, 0, 3);
+    assert_eq!(
+        f.ledger.push(&first.to_raw()).expect("push").status_code,
+        StatusCode::Pending
+    );
+    let refused = f.ledger.push(&second.to_raw()).expect("push");
+    assert_eq!(refused.status_code, StatusCode::NotEnoughBalance);
+    assert!(
+        refused.message.contains("600000 pending"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(
+        f.ledger.push(&third.to_raw()).expect("push").status_code,
+        StatusCode::Pending
+    );
+    assert_eq!(
+        f.ledger.mempool().pending_spend(&f.alice.address()),
+        Balance::from(1_000_000)
+    );
+}
+
+#[test]
+fn the_same_hash_is_pending_once_and_applied_once() {
+    let mut f = fixture();
+    let tx = transfer(&f.alice, f.bob.address(), 10, 1, 1);
+    let verified = VerifiedTransaction::from_raw(&tx.to_raw()).expect("valid");
+    assert_eq!(
+        f.ledger.admit(verified.clone()).expect("admit"),
+        Admission::Admitted
+    );
+    assert_eq!(
+        f.ledger.admit(verified.clone()).expect("admit"),
+        Admission::AlreadyPending
+    );
+    assert_eq!(f.ledger.mempool().len(), 1);
+    f.ledger
+        .produce_block(T0 + 1, f.miner)
+        .expect("produce")
+        .expect("block");
+
+    let again = f.ledger.admit(verified).expect("admit");
+    let Admission::AlreadyApplied(status) = again else {
+        panic!("expected the stored status, got {again:?}");
+    };
+    assert_eq!(status.status_code, StatusCode::Success);
+    assert!(f.ledger.mempool().is_empty());
+    assert!(f
+        .ledger
+        .produce_block(T0 + 2, f.miner)
+        .expect("produce")
+        .is_none());
+    assert_eq!(balance(&f.ledger, &f.bob.address()), Balance::from(10));
+}
+
+#[test]
+fn the_second_of_an_ambiguous_pair_is_the_first() {
+    // Two field sets with one preimage are one transaction: only the first
+    // seen is applied.
+    let mut f = fixture();
+    let a = RawTransaction {
+        from: f.alice.address().to_string(),
+        to: f.bob.address().to_string(),
+        amount: "1".into(),
+        fee: "23".into(),
+        timestamp: T0,
+        data: String::new(),
+        sign: String::new(),
+    };
+    let mut tx = Transaction::from_raw(&RawTransaction {
+        sign: encode_base64(&[1; 65]),
+        ..a.clone()
+    })
+    .expect("parses")
+    .into_inner();
+    tx.sign(&f.alice);
+    let a = RawTransaction {
+        sign: tx.to_raw().sign,
+        ..a
+    };
+    let b = RawTransaction {
+        amount: "12".into(),
+        fee: "3".into(),
+        ..a.clone()
+    };
+    assert_eq!(
+        f.ledger.push(&a).expect("push").status_code,
+        StatusCode::Pending
+    );
+    assert_eq!(
+        f.ledger.push(&b).expect("push").status_code,
+        StatusCode::Pending
+    );
+    assert_eq!(f.ledger.mempool().len(), 1);
+    f.ledger
+        .produce_block(T0 + 1, f.miner)
+        .expect("produce")
+        .expect("block");
+    assert_eq!(
+        balance(&f.ledger, &f.bob.address()),
+        Balance::from(1),
+        "a's amount, not b's"
+    );
+}
+
+#[test]
+fn mempool_is_bounded() {
+    let mut f = fixture_with(ChainConfig {
+        max_block_transactions: 10,
+        max_pending: 3,
+    });
+    for nonce in 0..3 {
+        let tx = transfer(&f.alice, f.bob.address(), 1, 0, nonce);
+        f.ledger.push(&tx.to_raw()).expect("admitted");
+    }
+    let overflow = transfer(&f.alice, f.bob.address(), 1, 0, 3);
+    let error = f.ledger.push(&overflow.to_raw()).expect_err("full");
+    assert!(
+        matches!(error, CoreError::MempoolFull { max: 3 }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("3 transactions are pending"));
+    f.ledger.produce_block(T0 + 1, f.miner).expect("produce");
+    assert_eq!(
+        f.ledger.push(&overflow.to_raw()).expect("push").status_code,
+        StatusCode::Pending
+    );
+}
+
+#[test]
+fn blocks_take_the_oldest_pending_up_to_the_maximum() {
+    let mut f = fixture_with(ChainConfig {
+        max_block_transactions: 2,
+        max_pending: 100,
+    });
+    let txs: Vec<_> = (0..5)
+        .map(|n| transfer(&f.alice, f.bob.address(), 1, 0, n))
+        .collect();
+    for tx in &txs {
+        f.ledger.push(&tx.to_raw()).expect("push");
+    }
+    let hashes: Vec<_> = txs.iter().map(|tx| tx.clone().seal().hash()).collect();
+    let mut included = Vec::new();
+    while let Some(changes) = f.ledger.produce_block(T0 + 1, f.miner).expect("produce") {
+        assert!(changes.block.transactions.len() <= 2);
+        included.extend(changes.block.transactions.iter().map(|tx| tx.hash()));
+    }
+    assert_eq!(included, hashes, "arrival order");
+    assert_eq!(f.ledger.tip().expect("tip").depth, 3);
+}
+
+#[test]
+fn execution_checks_balance_again_and_still_counts_the_nonce() {
+    // Admitted against one state, executed against another: bob's spend was
+    // admitted while he had the funds from a pending transfer... which is
+    // impossible via admission, so build the block directly.
+    let mut f = fixture();
+    let poor = transfer(&f.bob, f.alice.address(), 50, 1, 1);
+    let block = Block {
+        depth: 1,
+        nonce: 0,
+        timestamp: T0 + 1,
+        previous_block_hash: f.ledger.tip().expect("tip").hash,
+        coinbase: f.miner,
+        transactions: vec![poor.clone().seal()],
+    };
+    let changes = f.ledger.import_block(block).expect("valid block");
+    let (_, record) = &changes.transactions[0];
+    assert_eq!(record.status.status_code, StatusCode::NotEnoughBalance);
+    assert_eq!(record.status.action_type, ActionType::Transfer);
+    assert!(
+        record.status.message.contains("does not cover"),
+        "{}",
+        record.status.message
+    );
+    let bob = f
+        .ledger
+        .store()
+        .account_or_default(&f.bob.address())
+        .expect("reads");
+    assert_eq!(bob.balance, Balance::ZERO);
+    assert_eq!(
+        bob.nonce, 1,
+        "the nonce counts applied transactions whatever their outcome"
+    );
+    assert_eq!(
+        balance(&f.ledger, &f.miner),
+        Balance::from(1000),
+        "only the reward"
+    );
+}
+
+#[test]
+fn contract_creation_fails_without_an_engine_and_moves_nothing() {
+    let mut f = fixture();
+    let create = Transaction::signed(
+        &f.alice,
+        Address::NULL,
+        Balance::from(10),
+        50_000,
+        T0 + 1,
+        vec![0x60, 0x80, 0x60, 0x40, 0x52],
+    );
+    assert_eq!(
+        f.ledger.push(&create.to_raw()).expect("push").status_code,
+        StatusCode::Pending
+    );
+    let changes = f
+        .ledger
+        .produce_block(T0 + 2, f.miner)
+        .expect("produce")
+        .expect("block");
+    let (_, record) = &changes.transactions[0];
+    assert_eq!(record.status.status_code, StatusCode::Failed);
+    assert_eq!(record.status.action_type, ActionType::ContractCreation);
+    assert_eq!(record.status.message, NoContracts::REASON);
+    assert_eq!(record.status.fee_left, 50_000, "no gas was used");
+    assert_eq!(
+        balance(&f.ledger, &f.alice.address()),
+        Balance::from(1_000_000)
+    );
+    assert_eq!(balance(&f.ledger, &f.miner), Balance::from(1000));
+    let alice = f
+        .ledger
+        .store()
+        .account_or_default(&f.alice.address())
+        .expect("reads");
+    assert_eq!(alice.nonce, 1);
+    assert_eq!(alice.kind, AccountKind::Client);
+}
+
+#[test]
+fn transfer_to_self_costs_only_the_fee() {
+    let mut f = fixture();
+    let tx = transfer(&f.alice, f.alice.address(), 500, 7, 1);
+    f.ledger.push(&tx.to_raw()).expect("push");
+    f.ledger
+        .produce_block(T0 + 1, f.miner)
+        .expect("produce")
+        .expect("block");
+    assert_eq!(
+        balance(&f.ledger, &f.alice.address()),
+        Balance::from(1_000_000 - 7)
+    );
+    let list = f
+        .ledger
+        .store()
+        .account_transactions(&f.alice.address(), 0, 10)
+        .expect("reads");
+    assert_eq!(list.len(), 1, "listed once");
+}
+
+#[test]
+fn coinbase_paying_itself_keeps_the_supply() {
+    let mut f = fixture();
+    let tx = transfer(&f.alice, f.bob.address(), 10, 3, 1);
+    f.ledger.push(&tx.to_raw()).expect("push");
+    f.ledger
+        .produce_block(T0 + 1, f.alice.address())
+        .expect("produce")
+        .expect("block");
+    assert_eq!(
+        balance(&f.ledger, &f.alice.address()),
+        Balance::from(1_000_000 - 10 + 1000)
+    );
+}
+
+fn next_block(f: &Fixture, txs: Vec<Transaction>) -> Block {
+    let tip = f.ledger.tip().expect("tip");
+    Block {
+        depth: tip.depth + 1,
+        nonce: 0,
+        timestamp: tip.timestamp,
+        previous_block_hash: tip.hash,
+        coinbase: f.miner,
+        transactions: txs.into_iter().map(Sealable::seal).collect(),
+    }
+}
+
+#[test]
+fn imported_blocks_must_follow_the_rules() {
+    let mut f = fixture();
+    let good = transfer(&f.alice, f.bob.address(), 1, 1, 1);
+    let reason = |f: &mut Fixture, block: Block| match f.ledger.import_block(block) {
+        Err(CoreError::InvalidBlock { reason, .. }) => reason,
+        other => panic!("expected an invalid block, got {other:?}"),
+    };
+
+    let mut block = next_block(&f, vec![good.clone()]);
+    block.depth = 5;
+    assert!(reason(&mut f, block).contains("depth must be 1"));
+
+    let mut block = next_block(&f, vec![good.clone()]);
+    block.previous_block_hash = ledger_core::Hash([9; 32]);
+    assert!(reason(&mut f, block).contains("is not the top block"));
+
+    let mut block = next_block(&f, vec![good.clone()]);
+    block.timestamp = T0 - 1;
+    assert!(reason(&mut f, block).contains("earlier than the parent"));
+
+    let empty = next_block(&f, vec![]);
+    assert!(reason(&mut f, empty).contains("at least one transaction"));
+
+    let mut forged = good.clone();
+    forged.amount = Balance::from(999);
+    let forged = next_block(&f, vec![forged]);
+    assert!(reason(&mut f, forged).contains("bad signature"));
+
+    let mut unsigned = good.clone();
+    unsigned.sign = Signature::NONE;
+    let unsigned = next_block(&f, vec![unsigned]);
+    assert!(reason(&mut f, unsigned).contains("bad signature"));
+
+    let twice = next_block(&f, vec![good.clone(), good.clone()]);
+    assert!(reason(&mut f, twice).contains("applied twice"));
+
+    assert_eq!(f.ledger.tip().expect("tip").depth, 0, "nothing was applied");
+    f.ledger
+        .import_block(next_block(&f, vec![good.clone()]))
+        .expect("the good block");
+    let replay = next_block(&f, vec![good]);
+    assert!(reason(&mut f, replay).contains("applied twice"));
+    assert_eq!(balance(&f.ledger, &f.bob.address()), Balance::from(1));
+}
+
+#[test]
+fn a_store_of_another_chain_is_refused() {
+    let genesis = fixture().ledger.genesis().clone();
+    let mut other = genesis.clone();
+    other.timestamp += 1;
+    let memory = MemoryStore::new();
+    Ledger::open(&memory, genesis.clone(), ChainConfig::default()).expect("fresh store");
+    let error = Ledger::open(&memory, other, ChainConfig::default())
+        .err()
+        .expect("mismatch refused");
+    assert!(
+        matches!(error, CoreError::GenesisMismatch { .. }),
+        "{error}"
+    );
+    Ledger::open(&memory, genesis, ChainConfig::default()).expect("the same genesis reopens");
+}
+
+#[test]
+fn genesis_files_are_checked() {
+    let cases = [
+        (
+            r#"{"timestamp": 1, "block_reward": "1", "accounts": {}}"#,
+            "no account",
+        ),
+        (
+            r#"{"timestamp": 1, "block_reward": "1", "accounts": {"11111111111111111111": "5"}}"#,
+            "null address",
+        ),
+        (
+            r#"{"timestamp": 1, "block_reward": "1", "accounts": {"4Mq1maZ6wuaYe88oLzi5aN9zK771": "5", "4Mq1maZ6wuaYe88oLzi5aN9zK771": "6"}}"#,
+            "allocated twice",
+        ),
+        (
+            r#"{"timestamp": 1, "block_reward": "-1", "accounts": {}}"#,
+            "sign",
+        ),
+        (
+            r#"{"timestamp": -1, "block_reward": "1", "accounts": {}}"#,
+            "timestamp",
+        ),
+        (
+            r#"{"timestamp": 1, "block_reward": "1", "accounts": {"xyz0": "1"}}"#,
+            "xyz0",
+        ),
+        (
+            r#"{"timestamp": 1, "block_reward": "1", "accounts": {}, "extra": 1}"#,
+            "extra",
+        ),
+    ];
+    for (json, expected) in cases {
+        let error = Genesis::from_json(json).expect_err(json).to_string();
+        assert!(error.contains(expected), "{json}: {error}");
+    }
+}
+
+#[test]
+fn the_dev_genesis_funds_the_documented_key() {
+    let genesis = Genesis::dev();
+    let key = SecretKey::from_hex(ledger_core::DEV_SECRET_KEY_HEX).expect("key");
+    assert!(genesis.accounts.contains_key(&key.address()));
+    assert!(genesis.check().is_ok());
+}
+
+#[test]
+fn secret_keys_never_print_and_round_trip_through_files() {
+    let (key, _, _) = keys(3);
+    let hex = key.to_hex();
+    let shown = format!("{key:?}");
+    assert!(!shown.contains(&hex), "{shown}");
+    assert!(shown.contains(&key.address().to_string()));
+
+    let dir = std::env::temp_dir().join(format!("ledger-core-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("node.key");
+    let _ = std::fs::remove_file(&path);
+    key.save(&path).expect("saves");
+    assert!(key.save(&path).is_err(), "never overwrites a key");
+    assert_eq!(SecretKey::load(&path).expect("loads"), key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+
+    for bad in ["", "zz", &"0".repeat(64), &"f".repeat(64), &"g".repeat(64)] {
+        let error = SecretKey::from_hex(bad).expect_err(bad).to_string();
+        assert!(
+            !error.contains(bad) || bad.is_empty(),
+            "the key text is never echoed"
+        );
+    }
+}

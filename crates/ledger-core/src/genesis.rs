@@ -167,3 +167,21 @@ impl Genesis {
         .seal()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_key_address_is_the_documented_one() {
+        // README.md documents this address; changing the key breaks users.
+        assert_eq!(
+            Genesis::dev_key().address().to_string(),
+            "42hKZS2eMY6sHUPCPRuomRs3UMsc"
+        );
+        assert_eq!(
+            Genesis::dev().total_supply(),
+            "1000000000000000000000000000000".parse().ok()
+        );
+    }
+}

@@ -60,3 +60,8 @@ pub use vm::{
 
 /// Re-exported so embedders name the same uint256 type.
 pub use primitive_types::U256;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

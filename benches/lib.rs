@@ -1,0 +1,47 @@
+//! Workloads shared by the benchmarks: seeded keys, a funded genesis and
+//! signed transfers, so every run measures the same inputs.
+
+use rand::SeedableRng;
+
+use ledger_core::{Address, Balance, Genesis, SecretKey, Transaction};
+
+/// Genesis timestamp of the benchmark chains.
+pub const T0: u32 = 1_700_000_000;
+
+/// `count` keys from a fixed seed.
+pub fn keys(count: usize) -> Vec<SecretKey> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    (0..count)
+        .map(|_| SecretKey::generate_with(&mut rng))
+        .collect()
+}
+
+/// A genesis funding every key with 10^30.
+pub fn funded_genesis(keys: &[SecretKey]) -> Genesis {
+    let allocation: Balance = "1000000000000000000000000000000".parse().expect("constant");
+    Genesis {
+        timestamp: T0,
+        block_reward: Balance::from(1000),
+        accounts: keys.iter().map(|key| (key.address(), allocation)).collect(),
+    }
+}
+
+/// `count` signed transfers, sender `i % keys`, to fresh receivers, each
+/// with a distinct timestamp so no two share a hash.
+pub fn transfers(keys: &[SecretKey], count: usize) -> Vec<Transaction> {
+    (0..count)
+        .map(|i| {
+            let mut to = [0u8; 20];
+            to[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            to[19] = 1;
+            Transaction::signed(
+                &keys[i % keys.len()],
+                Address(to),
+                Balance::from(1 + i as u64 % 1000),
+                21_000,
+                T0 + i as u32,
+                Vec::new(),
+            )
+        })
+        .collect()
+}

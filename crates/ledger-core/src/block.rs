@@ -79,10 +79,11 @@ impl Block {
         let timestamp = reader.u32()?;
         let coinbase = Address(reader.array()?);
         let count = reader.u64()?;
-        // Each transaction takes at least 150 bytes, which bounds a lying count.
+        // Each transaction takes at least MIN_TRANSACTION_BYTES, which
+        // bounds a lying count before anything is allocated for it.
         let capacity = usize::try_from(count)
             .ok()
-            .filter(|&count| count <= bytes.len() / 150)
+            .filter(|&count| count <= bytes.len() / MIN_TRANSACTION_BYTES)
             .ok_or_else(|| reader.fail(format!("transaction count {count} exceeds the input")))?;
         let mut transactions = Vec::with_capacity(capacity);
         for _ in 0..count {
@@ -140,6 +141,10 @@ impl Sealable for Block {
     }
 }
 
+/// The smallest encoded transaction: two addresses, an amount of one
+/// digit with its length, fee, timestamp, an empty data length, signature.
+const MIN_TRANSACTION_BYTES: usize = 20 + 20 + 8 + 1 + 8 + 4 + 8 + 65;
+
 /// A cursor over [`Block::encode`] bytes.
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -186,5 +191,34 @@ impl<'a> Reader<'a> {
     fn len(&mut self) -> Result<usize, CoreError> {
         let len = self.u64()?;
         usize::try_from(len).map_err(|_| self.fail(format!("length {len} is too large")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_of_the_smallest_transactions_decode() {
+        let tx = Transaction {
+            from: Address([1; 20]),
+            to: Address([2; 20]),
+            amount: Balance::ZERO,
+            fee: 0,
+            timestamp: 0,
+            data: Vec::new(),
+            sign: Signature([3; 65]),
+        };
+        let block = Block {
+            depth: 1,
+            nonce: 0,
+            timestamp: 0,
+            previous_block_hash: Hash::ZERO,
+            coinbase: Address::NULL,
+            transactions: vec![tx.seal(); 5],
+        };
+        let encoded = block.encode();
+        assert_eq!(encoded.len(), 80 + 5 * MIN_TRANSACTION_BYTES);
+        assert_eq!(Block::decode(&encoded).ok(), Some(block));
     }
 }

@@ -33,6 +33,8 @@ mod primitives;
 mod sealed;
 mod state;
 mod status;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod transaction;
 mod vm;
 

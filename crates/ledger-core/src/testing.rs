@@ -1,0 +1,297 @@
+//! The behaviour every storage implementation must show, as a suite any
+//! `StateCommit` runs with [`store_conformance_tests!`](crate::store_conformance_tests):
+//!
+//! ```ignore
+//! ledger_core::store_conformance_tests!(|| MyStore::temporary());
+//! ```
+//!
+//! Only compiled with the `testing` feature (and in core's own tests).
+
+use std::collections::BTreeMap;
+
+use rand::SeedableRng;
+
+use crate::{
+    execute_genesis, Address, Balance, BlockChanges, ChainConfig, CoreError, Genesis, Ledger,
+    MemoryStore, SecretKey, StateCommit, StateRead, StatusCode, Transaction,
+};
+
+/// Genesis timestamp of the suite's chains.
+pub const T0: u32 = 1_700_000_000;
+
+/// Seeded keys, so every run of the suite sees the same chain.
+pub fn keys(count: usize, seed: u64) -> Vec<SecretKey> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| SecretKey::generate_with(&mut rng))
+        .collect()
+}
+
+/// A genesis funding each key with 1,000,000, reward 1000.
+pub fn genesis_for(keys: &[SecretKey]) -> Genesis {
+    Genesis {
+        timestamp: T0,
+        block_reward: Balance::from(1000),
+        accounts: keys
+            .iter()
+            .map(|key| (key.address(), Balance::from(1_000_000)))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// The deterministic transfers of block `depth` of the suite's chains:
+/// `count` transfers among `keys`; the second, if any, is unaffordable.
+pub fn transfers_for(keys: &[SecretKey], depth: u64, count: usize) -> Vec<Transaction> {
+    (0..count)
+        .map(|i| {
+            let from = &keys[(depth as usize + i) % keys.len()];
+            let to = keys[(depth as usize + 2 * i + 1) % keys.len()].address();
+            let amount = if i == 1 {
+                10_000_000
+            } else {
+                1 + (depth % 97) + i as u64
+            };
+            Transaction::signed(
+                from,
+                to,
+                Balance::from(amount),
+                i as u64 % 5,
+                T0 + depth as u32 * 1000 + i as u32,
+                Vec::new(),
+            )
+        })
+        .collect()
+}
+
+/// Pushes block `depth`'s transfers and produces it.
+pub fn produce<S: StateCommit>(
+    ledger: &mut Ledger<S>,
+    keys: &[SecretKey],
+    miner: Address,
+    count: usize,
+) -> Result<BlockChanges, CoreError> {
+    let depth = ledger.tip()?.depth + 1;
+    for tx in transfers_for(keys, depth, count) {
+        ledger.push(&tx.to_raw())?;
+    }
+    let time = T0 + depth as u32;
+    ledger
+        .produce_block(time, miner)?
+        .ok_or_else(|| CoreError::Inconsistent {
+            reason: "the suite pushed transactions but no block was produced".into(),
+        })
+}
+
+/// A fresh store holds nothing.
+pub fn fresh_store_is_empty<S: StateCommit>(store: S) {
+    assert_eq!(store.genesis_hash().expect("reads"), None);
+    assert_eq!(store.tip().expect("reads"), None);
+    assert_eq!(store.block_hash_at(0).expect("reads"), None);
+    assert_eq!(store.account(&Address::NULL).expect("reads"), None);
+    assert!(store
+        .account_transactions(&Address::NULL, 0, 10)
+        .expect("reads")
+        .is_empty());
+}
+
+/// Everything a chain writes reads back exactly as the in-memory reference
+/// store holds it.
+pub fn chain_reads_back_like_the_reference<S: StateCommit>(store: S) {
+    let keys = keys(6, 1);
+    let miner = keys[5].address();
+    let reference = MemoryStore::new();
+    let config = ChainConfig::default();
+    let mut ledger = Ledger::open(store, genesis_for(&keys), config).expect("opens");
+    let mut expected = Ledger::open(&reference, genesis_for(&keys), config).expect("opens");
+    let mut produced = vec![ledger.block_at(0).expect("reads").expect("genesis")];
+    for size in [1, 3, 8, 2] {
+        let changes = produce(&mut ledger, &keys, miner, size).expect("produces");
+        let twin = produce(&mut expected, &keys, miner, size).expect("produces");
+        assert_eq!(changes, twin, "the same block on both stores");
+        produced.push(changes.block);
+    }
+    let store = ledger.store();
+    assert_eq!(
+        store.genesis_hash().expect("reads"),
+        reference.genesis_hash().expect("reads")
+    );
+    assert_eq!(store.tip().expect("reads"), reference.tip().expect("reads"));
+    for block in &produced {
+        assert_eq!(
+            store.block_hash_at(block.depth).expect("reads"),
+            Some(block.hash())
+        );
+        assert_eq!(
+            store.block(&block.hash()).expect("reads").as_ref(),
+            Some(block)
+        );
+        assert_eq!(
+            store.block_at(block.depth).expect("reads").as_ref(),
+            Some(block)
+        );
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let record = store
+                .transaction(&tx.hash())
+                .expect("reads")
+                .expect("recorded");
+            assert_eq!(record.block_depth, block.depth);
+            assert_eq!(record.index as usize, index);
+            assert_eq!(
+                Some(record),
+                reference.transaction(&tx.hash()).expect("reads")
+            );
+        }
+    }
+    assert_eq!(
+        store.block_hash_at(produced.len() as u64).expect("reads"),
+        None
+    );
+    assert_eq!(store.block(&crate::Hash([7; 32])).expect("reads"), None);
+    let statuses: Vec<_> = produced[1..]
+        .iter()
+        .flat_map(|block| block.transactions.iter())
+        .map(|tx| {
+            store
+                .transaction(&tx.hash())
+                .expect("reads")
+                .expect("recorded")
+                .status
+                .status_code
+        })
+        .collect();
+    assert!(statuses.contains(&StatusCode::Success));
+    let addresses: Vec<Address> = keys
+        .iter()
+        .map(SecretKey::address)
+        .chain([Address::NULL])
+        .collect();
+    for address in &addresses {
+        let account = store.account(address).expect("reads");
+        assert_eq!(
+            account,
+            reference.account(address).expect("reads"),
+            "{address}"
+        );
+        let count = account.map_or(0, |a| a.transaction_count);
+        let all = store
+            .account_transactions(address, 0, usize::MAX)
+            .expect("reads");
+        assert_eq!(all.len() as u64, count);
+        assert_eq!(
+            all,
+            reference
+                .account_transactions(address, 0, usize::MAX)
+                .expect("reads")
+        );
+        // Paging.
+        if all.len() >= 3 {
+            assert_eq!(
+                store.account_transactions(address, 1, 2).expect("reads"),
+                all[1..3]
+            );
+        }
+        assert!(store
+            .account_transactions(address, count, 5)
+            .expect("reads")
+            .is_empty());
+        assert!(store
+            .account_transactions(address, u64::MAX, 5)
+            .expect("reads")
+            .is_empty());
+    }
+}
+
+/// A commit that does not extend the tip is refused and changes nothing.
+pub fn commit_refuses_what_does_not_extend_the_tip<S: StateCommit>(store: S) {
+    let keys = keys(3, 2);
+    let genesis = execute_genesis(genesis_for(&keys).block()).expect("genesis");
+    let reference = MemoryStore::new();
+    let mut ledger =
+        Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
+    let block1 = produce(&mut ledger, &keys, keys[0].address(), 2).expect("produces");
+
+    assert!(
+        store.commit(&block1).is_err(),
+        "an empty store takes only genesis"
+    );
+    assert_eq!(store.tip().expect("reads"), None);
+    store.commit(&genesis).expect("genesis");
+    assert!(store.commit(&genesis).is_err(), "genesis twice");
+    store.commit(&block1).expect("block 1");
+    assert!(store.commit(&block1).is_err(), "block 1 twice");
+    assert_eq!(store.tip().expect("reads"), Some(block1.tip()));
+    let sender = block1.block.transactions[0].from;
+    assert_eq!(
+        store.account(&sender).expect("reads"),
+        reference.account(&sender).expect("reads")
+    );
+}
+
+/// Code and contract storage written by a block read back; a zero value
+/// deletes a slot.
+pub fn code_and_storage_round_trip<S: StateCommit>(store: S) {
+    let keys = keys(2, 3);
+    let contract = Address([0xc0; 20]);
+    let reference = MemoryStore::new();
+    let mut ledger =
+        Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
+    store
+        .commit(&execute_genesis(genesis_for(&keys).block()).expect("genesis"))
+        .expect("genesis");
+    let mut block1 = produce(&mut ledger, &keys, keys[0].address(), 1).expect("produces");
+    block1.code.push((contract, vec![0x60, 0x00, 0xf3]));
+    block1.storage.push((contract, [1; 32], [0xaa; 32]));
+    block1.storage.push((contract, [2; 32], [0xbb; 32]));
+    store.commit(&block1).expect("block 1");
+    assert_eq!(
+        store.code(&contract).expect("reads"),
+        Some(vec![0x60, 0x00, 0xf3])
+    );
+    assert_eq!(store.code(&keys[0].address()).expect("reads"), None);
+    assert_eq!(
+        store.storage(&contract, &[1; 32]).expect("reads"),
+        [0xaa; 32]
+    );
+    assert_eq!(store.storage(&contract, &[3; 32]).expect("reads"), [0; 32]);
+
+    let mut block2 = produce(&mut ledger, &keys, keys[0].address(), 1).expect("produces");
+    block2.storage.push((contract, [1; 32], [0; 32]));
+    store.commit(&block2).expect("block 2");
+    assert_eq!(store.storage(&contract, &[1; 32]).expect("reads"), [0; 32]);
+    assert_eq!(
+        store.storage(&contract, &[2; 32]).expect("reads"),
+        [0xbb; 32]
+    );
+}
+
+/// Runs every function of the suite as its own `#[test]`, on stores made
+/// by `$make` (an expression callable with no arguments).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        #[test]
+        fn store_fresh_store_is_empty() {
+            $crate::testing::fresh_store_is_empty(($make)());
+        }
+
+        #[test]
+        fn store_chain_reads_back_like_the_reference() {
+            $crate::testing::chain_reads_back_like_the_reference(($make)());
+        }
+
+        #[test]
+        fn store_commit_refuses_what_does_not_extend_the_tip() {
+            $crate::testing::commit_refuses_what_does_not_extend_the_tip(($make)());
+        }
+
+        #[test]
+        fn store_code_and_storage_round_trip() {
+            $crate::testing::code_and_storage_round_trip(($make)());
+        }
+    };
+}
+
+#[cfg(test)]
+mod memory_store {
+    crate::store_conformance_tests!(crate::MemoryStore::new);
+}

@@ -3,7 +3,7 @@
 
 use rand::SeedableRng;
 
-use ledger_core::{Address, Balance, Genesis, SecretKey, Transaction};
+use ledger_core::{Address, Balance, Genesis, SecretKey, Signature, Transaction};
 
 /// Genesis timestamp of the benchmark chains.
 pub const T0: u32 = 1_700_000_000;
@@ -42,6 +42,29 @@ pub fn transfers(keys: &[SecretKey], count: usize) -> Vec<Transaction> {
                 T0 + i as u32,
                 Vec::new(),
             )
+        })
+        .collect()
+}
+
+/// `count` transfers numbered from `first`, from the keys' addresses to
+/// fresh receivers, **unsigned**: for measuring what comes after
+/// verification (execution does not check signatures). Distinct numbers
+/// give distinct hashes.
+pub fn unsigned_transfers(keys: &[SecretKey], first: u64, count: usize) -> Vec<Transaction> {
+    (first..first + count as u64)
+        .map(|n| {
+            let mut to = [0u8; 20];
+            to[..8].copy_from_slice(&n.to_be_bytes());
+            to[19] = 2;
+            Transaction {
+                from: keys[n as usize % keys.len()].address(),
+                to: Address(to),
+                amount: Balance::from(1 + n % 1000),
+                fee: 21_000,
+                timestamp: T0 + (n % 1_000_000) as u32,
+                data: n.to_be_bytes().to_vec(),
+                sign: Signature::NONE,
+            }
         })
         .collect()
 }

@@ -102,8 +102,13 @@ impl Mempool {
         let available = balance.checked_sub(pending).unwrap_or(Balance::ZERO);
         let cost = tx.amount.checked_add(Balance::from(tx.fee));
         let Some(spend) = cost.filter(|cost| *cost <= available) else {
+            let pending_part = if pending.is_zero() {
+                String::new()
+            } else {
+                format!(" minus {pending} pending")
+            };
             let message = format!(
-                "balance {balance} of {} minus {pending} pending does not cover amount {} + fee {}",
+                "balance {balance} of {}{pending_part} does not cover amount {} + fee {}",
                 tx.from, tx.amount, tx.fee
             );
             return Ok(Admission::Rejected(TransactionStatus::rejected(

@@ -1,0 +1,244 @@
+//! The client commands: talk to a node over its WebSocket API.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use ledger_core::{parse_u64, Address, Balance, Hash, SecretKey, StatusCode, Transaction};
+use ledger_ws::protocol::BlockRef;
+use ledger_ws::Client;
+use serde::Serialize;
+
+use crate::ClientArgs;
+
+/// Options of `ledger-node transfer`.
+#[derive(clap::Args)]
+pub(crate) struct TransferArgs {
+    /// The sender's key file (64 hex characters).
+    #[arg(long)]
+    key: PathBuf,
+    /// The receiver's base58 address.
+    #[arg(long)]
+    to: String,
+    /// The amount, a decimal integer.
+    #[arg(long)]
+    amount: String,
+    /// The fee, a decimal integer.
+    #[arg(long)]
+    fee: String,
+    /// Print the admission status and return, without waiting for the block.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// What `ledger-node watch` follows.
+#[derive(clap::Subcommand)]
+pub(crate) enum Watch {
+    /// Every new block.
+    Blocks,
+    /// An account, after every block that changes it.
+    Account {
+        /// The account's base58 address.
+        address: String,
+    },
+}
+
+async fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
+    Client::connect(&args.node)
+        .await
+        .with_context(|| format!("cannot reach the node at {}", args.node))
+}
+
+/// Prints `value` as JSON, or as `text` for people.
+fn show<T: Serialize>(
+    args: &ClientArgs,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string(value)?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
+pub(crate) fn keygen(out: &Path, args: &ClientArgs) -> anyhow::Result<ExitCode> {
+    let key = SecretKey::generate();
+    key.save(out)?;
+    let address = key.address();
+    show(
+        args,
+        &serde_json::json!({ "address": address, "key_file": out }),
+        || format!("{address}"),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn account(address: &str, args: &ClientArgs) -> anyhow::Result<ExitCode> {
+    let address: Address = address.parse()?;
+    let info = connect(args).await?.account_info(&address).await?;
+    show(args, &info, || {
+        format!(
+            "address       {}\nbalance       {}\nnonce         {}\ntype          {}\ntransactions  {}",
+            info.address,
+            info.balance,
+            info.nonce,
+            serde_json::to_value(info.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            info.transaction_hashes.len()
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_line(status: &ledger_core::TransactionStatus) -> String {
+    let mut line = format!(
+        "{:?} (status {})",
+        status.status_code, status.status_code as u8
+    );
+    if !status.message.is_empty() {
+        line.push_str(": ");
+        line.push_str(&status.message);
+    }
+    line
+}
+
+pub(crate) async fn transfer(args: TransferArgs) -> anyhow::Result<ExitCode> {
+    let key = SecretKey::load(&args.key)?;
+    let to: Address = args.to.parse().context("--to")?;
+    let amount: Balance = args.amount.parse().context("--amount")?;
+    let fee = parse_u64(&args.fee).context("--fee")?;
+    let timestamp = u32::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    )?;
+    let tx = Transaction::signed(&key, to, amount, fee, timestamp, Vec::new());
+    let hash = ledger_core::Sealable::compute_hash(&tx);
+    let client = connect(&args.client).await?;
+    let mut statuses = client.push_transaction(&tx.to_raw()).await?;
+    let mut last = None;
+    while let Some(status) = statuses.next().await {
+        let status = status?;
+        let done = args.no_wait || status.is_final();
+        last = Some(status);
+        if done {
+            break;
+        }
+    }
+    let status = last.context("the node closed the connection before answering")?;
+    show(
+        &args.client,
+        &serde_json::json!({ "hash": hash, "status": status }),
+        || format!("transaction {hash}\n{}", status_line(&status)),
+    )?;
+    let ok = matches!(
+        status.status_code,
+        StatusCode::Success | StatusCode::Pending
+    );
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub(crate) async fn block(
+    number: Option<u64>,
+    hash: Option<String>,
+    args: &ClientArgs,
+) -> anyhow::Result<ExitCode> {
+    let reference = match (number, hash) {
+        (Some(number), _) => BlockRef::Number(number),
+        (None, Some(hash)) => BlockRef::Hash(hash.parse::<Hash>().context("--hash")?),
+        (None, None) => anyhow::bail!("give --number or --hash"),
+    };
+    let block = connect(args).await?.find_block(reference).await?;
+    show(args, &block, || {
+        let mut text = format!(
+            "depth     {}\ntimestamp {}\nprevious  {}\ncoinbase  {}\ntransactions {}",
+            block.depth,
+            block.timestamp,
+            block.previous_block_hash,
+            block.coinbase,
+            block.transactions.len()
+        );
+        for tx in &block.transactions {
+            text.push_str(&format!(
+                "\n  {} -> {} amount {} fee {}",
+                tx.from, tx.to, tx.amount, tx.fee
+            ));
+        }
+        text
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn tx(hash: &str, args: &ClientArgs) -> anyhow::Result<ExitCode> {
+    let hash: Hash = hash.parse()?;
+    let client = connect(args).await?;
+    let status = client.find_transaction_status(&hash).await?;
+    // A pending transaction is not in a block yet.
+    let tx = match status.status_code {
+        StatusCode::Pending => None,
+        _ => Some(client.find_transaction(&hash).await?),
+    };
+    show(
+        args,
+        &serde_json::json!({ "hash": hash, "transaction": tx, "status": status }),
+        || {
+            let mut text = format!("transaction {hash}\n");
+            if let Some(tx) = &tx {
+                text.push_str(&format!(
+                    "from {}\nto {}\namount {}\nfee {}\ntimestamp {}\n",
+                    tx.from, tx.to, tx.amount, tx.fee, tx.timestamp
+                ));
+            }
+            text.push_str(&status_line(&status));
+            text
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn watch(what: Watch, args: &ClientArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(args).await?;
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    match what {
+        Watch::Blocks => {
+            let mut blocks = client.subscribe_blocks().await?;
+            loop {
+                tokio::select! {
+                    _ = &mut interrupted => break,
+                    block = blocks.next() => {
+                        let Some(block) = block else { anyhow::bail!("the node closed the connection") };
+                        let block = block?;
+                        show(args, &block, || format!("block {} {}", block.top_block_number, block.top_block_hash))?;
+                    }
+                }
+            }
+        }
+        Watch::Account { address } => {
+            let address: Address = address.parse()?;
+            let mut updates = client.subscribe_account(&address).await?;
+            loop {
+                tokio::select! {
+                    _ = &mut interrupted => break,
+                    update = updates.next() => {
+                        let Some(update) = update else { anyhow::bail!("the node closed the connection") };
+                        let info = update?;
+                        show(args, &info, || format!(
+                            "{} balance {} nonce {} transactions {}",
+                            info.address, info.balance, info.nonce, info.transaction_hashes.len()
+                        ))?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

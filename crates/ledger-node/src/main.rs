@@ -1,0 +1,139 @@
+//! `ledger-node`: runs a ledger node (`ledger-node run`), and talks to one
+//! as a client (`keygen`, `account`, `transfer`, `block`, `tx`, `watch`).
+//!
+//! The binary owns configuration, the process (signals, exit codes, logs)
+//! and the wiring of `ledger-store`, `ledger-ws` and `ledger-core`; the
+//! rules and the protocol live in those crates. Nothing depends on it.
+
+mod client;
+mod node;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The default WebSocket address of a node.
+const DEFAULT_WS: &str = "127.0.0.1:50051";
+
+#[derive(Parser)]
+#[command(name = "ledger-node", version, about = "A ledger node and its client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every client command takes.
+#[derive(clap::Args, Clone)]
+struct ClientArgs {
+    /// The node to talk to.
+    #[arg(long, global = true, default_value = concat!("ws://", "127.0.0.1:50051"))]
+    node: String,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node: store the chain, produce blocks, serve the WebSocket API.
+    Run(node::RunArgs),
+    /// Create a secret key file and print its address.
+    Keygen {
+        /// Where to write the key (64 hex characters); never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show an account.
+    Account {
+        /// The account's base58 address.
+        address: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Sign and push a transfer, and wait for its final status.
+    Transfer(client::TransferArgs),
+    /// Show a block by depth or hash.
+    Block {
+        /// Depth of the block.
+        #[arg(long, conflicts_with = "hash", required_unless_present = "hash")]
+        number: Option<u64>,
+        /// Base64 hash of the block.
+        #[arg(long)]
+        hash: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a transaction and its status.
+    Tx {
+        /// Base64 hash of the transaction.
+        hash: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Follow new blocks or an account until interrupted.
+    Watch {
+        #[command(subcommand)]
+        what: client::Watch,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => node::run(args).await,
+            Command::Keygen { out, client } => client::keygen(&out, &client),
+            Command::Account { address, client } => client::account(&address, &client).await,
+            Command::Transfer(args) => client::transfer(args).await,
+            Command::Block {
+                number,
+                hash,
+                client,
+            } => client::block(number, hash, &client).await,
+            Command::Tx { hash, client } => client::tx(&hash, &client).await,
+            Command::Watch { what, client } => client::watch(what, &client).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_node_url_is_the_default_listen_address() {
+        let cli = Cli::parse_from(["ledger-node", "account", "11111111111111111111"]);
+        let Command::Account { client, .. } = cli.command else {
+            panic!("parsed another command");
+        };
+        assert_eq!(client.node, format!("ws://{DEFAULT_WS}"));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

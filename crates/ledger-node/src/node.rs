@@ -1,0 +1,193 @@
+//! `ledger-node run`: the standalone node.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ledger_core::{ChainConfig, CoreError, Genesis, Ledger, SecretKey, StateRead};
+use ledger_store::SledStore;
+use ledger_ws::{serve, system_clock, ChainHandle, ProducerConfig, ServerConfig};
+use tokio::net::TcpListener;
+
+/// Options of `ledger-node run`.
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// Where the chain is stored (created if missing).
+    #[arg(long, default_value = "./ledger-data")]
+    data_dir: PathBuf,
+    /// Address of the WebSocket API (port 0 picks a free port).
+    #[arg(long, default_value = crate::DEFAULT_WS)]
+    ws: SocketAddr,
+    /// Genesis JSON file; the built-in dev genesis if absent.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// The node's key (its address is the coinbase); default
+    /// `<data-dir>/node.key`, created if missing.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Longest wait, in milliseconds, between a transaction becoming
+    /// pending and its block.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=500))]
+    block_interval_ms: u64,
+    /// Most transactions in one block.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_block_txs: u64,
+    /// Most transactions pending at once; further pushes are refused.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_pending: u64,
+    /// Quiet time, in seconds, after which a connection is pinged (and
+    /// closed if it stays silent as long again).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    ping_interval_s: u64,
+    /// Most messages queued for a client that is not reading; past it the
+    /// client is disconnected (close code 1008).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    max_outgoing: u64,
+}
+
+fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
+    let Some(path) = path else {
+        return Ok(Genesis::dev());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the genesis file {}", path.display()))?;
+    Genesis::from_json(&text).with_context(|| format!("genesis file {}", path.display()))
+}
+
+fn load_or_create_key(args: &RunArgs) -> anyhow::Result<SecretKey> {
+    if let Some(path) = &args.key {
+        return SecretKey::load(path).context("cannot load the node key");
+    }
+    let path = args.data_dir.join("node.key");
+    if path.exists() {
+        return SecretKey::load(&path).context("cannot load the node key");
+    }
+    let key = SecretKey::generate();
+    key.save(&path).context("cannot create the node key")?;
+    tracing::info!(path = %path.display(), address = %key.address(), "created a node key");
+    Ok(key)
+}
+
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let dir = &args.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let genesis = load_genesis(args.genesis.as_deref())?;
+    let key = load_or_create_key(&args)?;
+    let store = Arc::new(SledStore::open(dir).context("cannot open the chain store")?);
+    let config = ChainConfig {
+        max_block_transactions: usize::try_from(args.max_block_txs)?,
+        max_pending: usize::try_from(args.max_pending)?,
+    };
+    let ledger = match Ledger::open(store.clone(), genesis, config) {
+        Ok(ledger) => ledger,
+        Err(error @ CoreError::GenesisMismatch { .. }) => bail!(
+            "the data directory {} holds another chain: {error}; \
+             use another --data-dir or the genesis it was created with",
+            dir.display()
+        ),
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("cannot open the chain in {}", dir.display()))
+        }
+    };
+    let tip = ledger.tip()?;
+    let (chain, producer) = ChainHandle::spawn(
+        ledger,
+        ProducerConfig {
+            coinbase: key.address(),
+            block_interval: Duration::from_millis(args.block_interval_ms),
+            max_block_transactions: config.max_block_transactions,
+        },
+        system_clock(),
+    );
+    let listener = TcpListener::bind(args.ws)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.ws))?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server_config = ServerConfig {
+        ping_interval: Duration::from_secs(args.ping_interval_s),
+        pong_timeout: Duration::from_secs(args.ping_interval_s),
+        max_outgoing: usize::try_from(args.max_outgoing)?,
+        ..ServerConfig::default()
+    };
+    let server = tokio::spawn(serve(
+        listener,
+        store.clone(),
+        chain.clone(),
+        server_config,
+        stopped,
+    ));
+    tracing::info!(depth = tip.depth, hash = %tip.hash, data_dir = %dir.display(), "chain opened");
+    println!("ledger-node listening on ws://{address}");
+    println!("coinbase {}", key.address());
+
+    // Wait for a signal, or for the producer to stop on its own (a storage failure).
+    let producer = tokio::task::spawn_blocking(move || producer.join());
+    tokio::pin!(producer);
+    let mut failed = false;
+    tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down: finishing pending blocks");
+            chain.shutdown();
+            failed |= producer_failed((&mut producer).await);
+        }
+        result = &mut producer => failed |= producer_failed(result),
+    }
+    let _ = stop.send(true);
+    let _ = server.await;
+    if let Err(error) = store.flush() {
+        tracing::error!(%error, "final flush failed");
+        failed = true;
+    }
+    let tip = store.tip().ok().flatten();
+    tracing::info!(depth = tip.map(|t| t.depth), "stopped");
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+type ProducerJoin = Result<std::thread::Result<Result<(), CoreError>>, tokio::task::JoinError>;
+
+fn producer_failed(result: ProducerJoin) -> bool {
+    match result {
+        Ok(Ok(Ok(()))) => false,
+        Ok(Ok(Err(error))) => {
+            tracing::error!(%error, "block production stopped");
+            true
+        }
+        _ => {
+            tracing::error!("block production crashed");
+            true
+        }
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the node runs until killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}

@@ -1,0 +1,292 @@
+//! A Rust client of the v1 API: typed calls, and subscriptions as streams.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ledger_ws::WsError> {
+//! use futures_util::StreamExt;
+//! let client = ledger_ws::Client::connect("ws://127.0.0.1:50051").await?;
+//! let top = client.last_block_info().await?;
+//! let mut blocks = client.subscribe_blocks().await?;
+//! while let Some(block) = blocks.next().await {
+//!     println!("block {}", block?.top_block_number);
+//! }
+//! # let _ = top; Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use futures_util::{SinkExt, Stream, StreamExt};
+use ledger_core::{Address, Hash, RawBlock, RawTransaction, RawViewCall, TransactionStatus};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::error::WsError;
+use crate::protocol::{
+    AccountInfo, Answer, BlockRef, LastBlockInfo, Request, RequestType, API_VERSION, UNSUBSCRIBED,
+};
+
+enum Route {
+    Call(oneshot::Sender<Result<Value, WsError>>),
+    Subscription(mpsc::UnboundedSender<Result<Value, WsError>>),
+}
+
+struct Outgoing {
+    text: String,
+    id: u64,
+    route: Route,
+}
+
+/// A connection to a node. Cheap to share by reference; requests may run
+/// concurrently. Dropping it closes the connection.
+pub struct Client {
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    next_id: AtomicU64,
+}
+
+impl Client {
+    /// Connects to `url` (`ws://host:port`).
+    pub async fn connect(url: &str) -> Result<Client, WsError> {
+        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        let (outgoing, requests) = mpsc::unbounded_channel();
+        tokio::spawn(route(socket, requests));
+        Ok(Client {
+            outgoing,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    fn send(
+        &self,
+        kind: RequestType,
+        name: &str,
+        args: Value,
+        route: Route,
+    ) -> Result<(), WsError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let args = match args {
+            Value::Object(args) => args,
+            _ => Map::new(),
+        };
+        let request = Request {
+            kind,
+            name: name.to_owned(),
+            api: API_VERSION,
+            id,
+            args,
+        };
+        let text = serde_json::to_string(&request).map_err(|e| WsError::Protocol(e.to_string()))?;
+        self.outgoing
+            .send(Outgoing { text, id, route })
+            .map_err(|_| WsError::Closed)
+    }
+
+    /// Sends `call` `name` with `args` and decodes its result.
+    pub async fn call<T: DeserializeOwned>(&self, name: &str, args: Value) -> Result<T, WsError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(RequestType::Call, name, args, Route::Call(reply))?;
+        let value = answer.await.map_err(|_| WsError::Closed)??;
+        decode(value)
+    }
+
+    /// Subscribes to `name` with `args`; the stream yields every message.
+    pub async fn subscribe<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        args: Value,
+    ) -> Result<Subscription<T>, WsError> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.send(
+            RequestType::Subscribe,
+            name,
+            args,
+            Route::Subscription(sender),
+        )?;
+        Ok(Subscription {
+            receiver,
+            ends_after_final_status: name == "push_transaction",
+            ended: false,
+            _type: PhantomData,
+        })
+    }
+
+    /// Ends a subscription; `true` if the node had it.
+    pub async fn unsubscribe(&self, name: &str, args: Value) -> Result<bool, WsError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(RequestType::Unsubscribe, name, args, Route::Call(reply))?;
+        let value = answer.await.map_err(|_| WsError::Closed)??;
+        Ok(value.as_str() == Some(UNSUBSCRIBED))
+    }
+
+    /// The top block.
+    pub async fn last_block_info(&self) -> Result<LastBlockInfo, WsError> {
+        self.call("last_block_info", json!({})).await
+    }
+
+    /// An account.
+    pub async fn account_info(&self, address: &Address) -> Result<AccountInfo, WsError> {
+        self.call("account_info", json!({ "address": address }))
+            .await
+    }
+
+    /// A block by hash or depth.
+    pub async fn find_block(&self, block: BlockRef) -> Result<RawBlock, WsError> {
+        let args = match block {
+            BlockRef::Hash(hash) => json!({ "hash": hash }),
+            BlockRef::Number(number) => json!({ "number": number }),
+        };
+        self.call("find_block", args).await
+    }
+
+    /// An applied transaction.
+    pub async fn find_transaction(&self, hash: &Hash) -> Result<RawTransaction, WsError> {
+        self.call("find_transaction", json!({ "hash": hash })).await
+    }
+
+    /// A transaction's status (Pending while in the mempool).
+    pub async fn find_transaction_status(&self, hash: &Hash) -> Result<TransactionStatus, WsError> {
+        self.call("find_transaction_status", json!({ "hash": hash }))
+            .await
+    }
+
+    /// A read-only contract call; the result is base64 of the return data.
+    pub async fn call_contract_view(&self, call: &RawViewCall) -> Result<String, WsError> {
+        let args = serde_json::to_value(call).map_err(|e| WsError::Protocol(e.to_string()))?;
+        self.call("call_contract_view", args).await
+    }
+
+    /// Every new block, starting with the current top.
+    pub async fn subscribe_blocks(&self) -> Result<Subscription<LastBlockInfo>, WsError> {
+        self.subscribe("last_block_info", json!({})).await
+    }
+
+    /// An account after every block that changes it, starting with its current state.
+    pub async fn subscribe_account(
+        &self,
+        address: &Address,
+    ) -> Result<Subscription<AccountInfo>, WsError> {
+        self.subscribe("account_info", json!({ "address": address }))
+            .await
+    }
+
+    /// Pushes a transaction: the stream yields its admission status and,
+    /// if Pending, its final status, then ends.
+    pub async fn push_transaction(
+        &self,
+        tx: &RawTransaction,
+    ) -> Result<Subscription<TransactionStatus>, WsError> {
+        let args = serde_json::to_value(tx).map_err(|e| WsError::Protocol(e.to_string()))?;
+        self.subscribe("push_transaction", args).await
+    }
+
+    /// Pushes a transaction and waits for its final status.
+    pub async fn push_and_wait(&self, tx: &RawTransaction) -> Result<TransactionStatus, WsError> {
+        let mut statuses = self.push_transaction(tx).await?;
+        let mut last = None;
+        while let Some(status) = statuses.next().await {
+            last = Some(status?);
+        }
+        last.ok_or(WsError::Closed)
+    }
+}
+
+fn decode<T: DeserializeOwned>(value: Value) -> Result<T, WsError> {
+    serde_json::from_value(value).map_err(|e| WsError::Protocol(e.to_string()))
+}
+
+/// The messages of one subscription, decoded. Ends when the connection
+/// closes, when the node answers the subscription with an error, and for
+/// `push_transaction` after the final status.
+pub struct Subscription<T> {
+    receiver: mpsc::UnboundedReceiver<Result<Value, WsError>>,
+    ends_after_final_status: bool,
+    ended: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Stream for Subscription<T> {
+    type Item = Result<T, WsError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let item = match self.receiver.poll_recv(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {
+                self.ended = true;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(item)) => item,
+        };
+        let item = item.and_then(|value| {
+            if self.ends_after_final_status
+                && value.get("status_code").and_then(Value::as_u64) != Some(1)
+            {
+                self.ended = true;
+            }
+            decode(value)
+        });
+        if item.is_err() {
+            self.ended = true;
+        }
+        Poll::Ready(Some(item))
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Owns the socket: writes requests, routes answers by id.
+async fn route(socket: Socket, mut requests: mpsc::UnboundedReceiver<Outgoing>) {
+    let (mut sink, mut stream) = socket.split();
+    let mut routes: HashMap<u64, Route> = HashMap::new();
+    loop {
+        tokio::select! {
+            outgoing = requests.recv() => {
+                let Some(Outgoing { text, id, route }) = outgoing else { break };
+                routes.insert(id, route);
+                if sink.send(Message::text(text)).await.is_err() {
+                    break;
+                }
+            }
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else { break };
+                let Message::Text(text) = frame else { continue };
+                let Ok(answer) = serde_json::from_str::<Answer>(text.as_str()) else { continue };
+                let Some(id) = answer.id else {
+                    tracing::warn!(?answer.error, "the node reported an error for no request");
+                    continue;
+                };
+                let result = match (answer.status.as_str(), answer.result, answer.error) {
+                    ("ok", Some(result), _) => Ok(result),
+                    (_, _, Some(error)) => Err(WsError::Api(error)),
+                    (status, ..) => Err(WsError::Protocol(format!("answer with status {status:?} and no result"))),
+                };
+                let failed = result.is_err();
+                match routes.remove(&id) {
+                    Some(Route::Call(reply)) => { let _ = reply.send(result); }
+                    // Keep routing until the subscriber is gone or the node refused.
+                    Some(Route::Subscription(sender)) if sender.send(result).is_ok() && !failed => {
+                        routes.insert(id, Route::Subscription(sender));
+                    }
+                    Some(Route::Subscription(_)) | None => {}
+                }
+            }
+        }
+    }
+    // Every waiting call and subscription learns that the connection is gone.
+    for (_, route) in routes {
+        match route {
+            Route::Call(reply) => {
+                let _ = reply.send(Err(WsError::Closed));
+            }
+            Route::Subscription(sender) => drop(sender),
+        }
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,60 @@
+//! The one error type of `ledger-ws`, and the one place where errors
+//! become wire error codes.
+
+use ledger_core::CoreError;
+
+use crate::protocol::{ApiError, ErrorCode};
+
+/// Everything that can go wrong in the server, the chain service or the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WsError {
+    /// The core refused or failed (full mempool, storage, …).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The chain service stopped (the node is shutting down).
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    /// Socket I/O failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The WebSocket layer failed.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tungstenite::Error),
+    /// The node answered a request with an error (client side).
+    #[error("the node answered {0}")]
+    Api(ApiError),
+    /// The node sent something the client does not understand.
+    #[error("unexpected answer from the node: {0}")]
+    Protocol(String),
+    /// The connection to the node closed.
+    #[error("the connection to the node closed")]
+    Closed,
+}
+
+impl WsError {
+    /// The error answer for this error: the only mapping of errors to wire
+    /// codes in the code base.
+    pub fn to_api_error(&self) -> ApiError {
+        let code = match self {
+            WsError::Core(error) => match error {
+                CoreError::MempoolFull { .. } => ErrorCode::LimitExceeded,
+                CoreError::BadSignature { .. } => ErrorCode::BadSign,
+                CoreError::NotAContract { .. } => ErrorCode::NotFound,
+                CoreError::Field { .. }
+                | CoreError::InvalidAddress { .. }
+                | CoreError::InvalidHash { .. }
+                | CoreError::InvalidBase64 { .. }
+                | CoreError::InvalidDecimal { .. } => ErrorCode::InvalidArgs,
+                _ => ErrorCode::Internal,
+            },
+            WsError::Api(error) => return error.clone(),
+            WsError::ShuttingDown
+            | WsError::Io(_)
+            | WsError::WebSocket(_)
+            | WsError::Protocol(_)
+            | WsError::Closed => ErrorCode::Internal,
+        };
+        ApiError::new(code, self.to_string())
+    }
+}

@@ -1,0 +1,581 @@
+//! The wire protocol of `ws-api-v1.md`: requests, answers, results and
+//! error codes, as serde types shared by the server and the client.
+
+use std::fmt;
+
+use ledger_core::{
+    Account, AccountKind, Address, Balance, ChainTip, Hash, RawTransaction, RawViewCall,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The only API version.
+pub const API_VERSION: u64 = 1;
+
+/// The error codes of an error answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not a JSON object (or not text, or not UTF-8).
+    InvalidJson,
+    /// `type`, `name` or `id` missing or of the wrong JSON type.
+    InvalidRequest,
+    /// `api` missing or not 1.
+    UnsupportedApi,
+    /// No such `type` + `name` pair.
+    UnknownCommand,
+    /// An argument is missing or malformed.
+    InvalidArgs,
+    /// Block, transaction, status or contract does not exist.
+    NotFound,
+    /// The id is in use in this connection.
+    DuplicateId,
+    /// The same subscription is active in this connection.
+    AlreadySubscribed,
+    /// A per-connection or node limit was hit.
+    LimitExceeded,
+    /// A view call's signature does not recover to `from`.
+    BadSign,
+    /// A view call reverted or halted.
+    ExecutionFailed,
+    /// Anything else; the node keeps running.
+    Internal,
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        f.write_str(&text)
+    }
+}
+
+/// The `error` object of an error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Text for people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// The three request types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestType {
+    /// A call, answered once.
+    Call,
+    /// A subscription, answered by a stream of messages with the request's id.
+    Subscribe,
+    /// The end of a subscription.
+    Unsubscribe,
+}
+
+/// A request frame as sent by clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Call, subscribe or unsubscribe.
+    #[serde(rename = "type")]
+    pub kind: RequestType,
+    /// The command.
+    pub name: String,
+    /// Always [`API_VERSION`].
+    pub api: u64,
+    /// Chosen by the client, unique among its calls in flight and active subscriptions.
+    pub id: u64,
+    /// Arguments.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub args: Map<String, Value>,
+}
+
+/// Which block `find_block` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockRef {
+    /// By hash.
+    Hash(Hash),
+    /// By depth.
+    Number(u64),
+}
+
+/// A request, checked and resolved to what it asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Call `last_block_info`.
+    LastBlockInfo,
+    /// Call `account_info`.
+    AccountInfo(Address),
+    /// Call `find_block`.
+    FindBlock(BlockRef),
+    /// Call `find_transaction`.
+    FindTransaction(Hash),
+    /// Call `find_transaction_status`.
+    FindTransactionStatus(Hash),
+    /// Call `call_contract_view`.
+    CallContractView(RawViewCall),
+    /// Subscribe to `last_block_info`.
+    SubscribeBlocks,
+    /// Subscribe to `account_info` of an address.
+    SubscribeAccount(Address),
+    /// Subscribe to `push_transaction`: the arguments as the wire
+    /// transaction, or why they are not one (answered as BadQueryForm).
+    PushTransaction(Result<RawTransaction, String>),
+    /// Unsubscribe from `last_block_info`.
+    UnsubscribeBlocks,
+    /// Unsubscribe from `account_info` of an address.
+    UnsubscribeAccount(Address),
+    /// Unsubscribe from `push_transaction` of a hash.
+    UnsubscribePush(Hash),
+}
+
+/// A frame that could not be turned into a [`Command`]: the id to answer
+/// with (if the frame had a usable one) and the error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// The request's id, when it was readable.
+    pub id: Option<u64>,
+    /// Why the request was refused.
+    pub error: ApiError,
+}
+
+/// Parses one text frame into its id and command, with the error codes of
+/// ws-api-v1.md in their order: JSON, then `id`, `type` and `name`, then
+/// `api`, then the command, then its arguments.
+pub fn parse_request(text: &str) -> Result<(u64, Command), Rejected> {
+    let reject = |id, code, message: String| Rejected {
+        id,
+        error: ApiError::new(code, message),
+    };
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| reject(None, ErrorCode::InvalidJson, format!("not JSON: {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(reject(
+            None,
+            ErrorCode::InvalidJson,
+            "the frame is not a JSON object".into(),
+        ));
+    };
+    let id = match object.get("id") {
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
+        Some(other) => {
+            return Err(reject(
+                None,
+                ErrorCode::InvalidRequest,
+                format!("`id` must be an unsigned integer, not {}", shown(other)),
+            ))
+        }
+        None => {
+            return Err(reject(
+                None,
+                ErrorCode::InvalidRequest,
+                "`id` is missing".into(),
+            ))
+        }
+    }
+    .unwrap_or_default();
+    let kind = match object.get("type") {
+        Some(Value::String(kind)) => match kind.as_str() {
+            "call" => RequestType::Call,
+            "subscribe" => RequestType::Subscribe,
+            "unsubscribe" => RequestType::Unsubscribe,
+            other => {
+                return Err(reject(
+                    Some(id),
+                    ErrorCode::UnknownCommand,
+                    format!(
+                        "unknown request type {other:?}; expected call, subscribe or unsubscribe"
+                    ),
+                ))
+            }
+        },
+        Some(other) => {
+            return Err(reject(
+                Some(id),
+                ErrorCode::InvalidRequest,
+                format!("`type` must be a string, not {}", shown(other)),
+            ))
+        }
+        None => {
+            return Err(reject(
+                Some(id),
+                ErrorCode::InvalidRequest,
+                "`type` is missing".into(),
+            ))
+        }
+    };
+    let name = match object.get("name") {
+        Some(Value::String(name)) => name.clone(),
+        Some(other) => {
+            return Err(reject(
+                Some(id),
+                ErrorCode::InvalidRequest,
+                format!("`name` must be a string, not {}", shown(other)),
+            ))
+        }
+        None => {
+            return Err(reject(
+                Some(id),
+                ErrorCode::InvalidRequest,
+                "`name` is missing".into(),
+            ))
+        }
+    };
+    match object.get("api") {
+        Some(Value::Number(n)) if n.as_u64() == Some(API_VERSION) => {}
+        Some(other) => {
+            return Err(reject(
+                Some(id),
+                ErrorCode::UnsupportedApi,
+                format!(
+                    "api version {} is not supported; this node speaks api 1",
+                    shown(other)
+                ),
+            ))
+        }
+        None => {
+            return Err(reject(
+                Some(id),
+                ErrorCode::UnsupportedApi,
+                "`api` is missing; this node speaks api 1".into(),
+            ))
+        }
+    }
+    let args = match object.remove("args") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(args)) => args,
+        Some(other) => {
+            return Err(reject(
+                Some(id),
+                ErrorCode::InvalidArgs,
+                format!("`args` must be an object, not {}", shown(&other)),
+            ))
+        }
+    };
+    let command = command(kind, &name, args).map_err(|error| Rejected {
+        id: Some(id),
+        error,
+    })?;
+    Ok((id, command))
+}
+
+fn command(kind: RequestType, name: &str, args: Map<String, Value>) -> Result<Command, ApiError> {
+    use RequestType::{Call, Subscribe, Unsubscribe};
+    Ok(match (kind, name) {
+        (Call, "last_block_info") => Command::LastBlockInfo,
+        (Call, "account_info") => Command::AccountInfo(parsed_arg(&args, "address")?),
+        (Call, "find_block") => Command::FindBlock(block_ref(&args)?),
+        (Call, "find_transaction") => Command::FindTransaction(parsed_arg(&args, "hash")?),
+        (Call, "find_transaction_status") => {
+            Command::FindTransactionStatus(parsed_arg(&args, "hash")?)
+        }
+        (Call, "call_contract_view") => Command::CallContractView(
+            serde_json::from_value(Value::Object(args))
+                .map_err(|e| ApiError::new(ErrorCode::InvalidArgs, format!("view call: {e}")))?,
+        ),
+        (Subscribe, "last_block_info") => Command::SubscribeBlocks,
+        (Subscribe, "account_info") => Command::SubscribeAccount(parsed_arg(&args, "address")?),
+        (Subscribe, "push_transaction") => Command::PushTransaction(
+            serde_json::from_value(Value::Object(args))
+                .map_err(|e| format!("malformed transaction: {e}")),
+        ),
+        (Unsubscribe, "last_block_info") => Command::UnsubscribeBlocks,
+        (Unsubscribe, "account_info") => Command::UnsubscribeAccount(parsed_arg(&args, "address")?),
+        (Unsubscribe, "push_transaction") => Command::UnsubscribePush(parsed_arg(&args, "hash")?),
+        (kind, name) => {
+            let kind = serde_json::to_value(kind).unwrap_or_default();
+            return Err(ApiError::new(
+                ErrorCode::UnknownCommand,
+                format!("no command {name:?} of type {kind}"),
+            ));
+        }
+    })
+}
+
+fn string_arg<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiError> {
+    match args.get(name) {
+        Some(Value::String(text)) => Ok(text),
+        Some(other) => Err(ApiError::new(
+            ErrorCode::InvalidArgs,
+            format!("`{name}` must be a string, not {}", shown(other)),
+        )),
+        None => Err(ApiError::new(
+            ErrorCode::InvalidArgs,
+            format!("`{name}` is missing"),
+        )),
+    }
+}
+
+fn parsed_arg<T>(args: &Map<String, Value>, name: &str) -> Result<T, ApiError>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    string_arg(args, name)?
+        .parse()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidArgs, format!("`{name}`: {e}")))
+}
+
+fn block_ref(args: &Map<String, Value>) -> Result<BlockRef, ApiError> {
+    match (args.get("hash"), args.get("number")) {
+        (Some(_), Some(_)) => Err(ApiError::new(
+            ErrorCode::InvalidArgs,
+            "give `hash` or `number`, not both",
+        )),
+        (Some(_), None) => Ok(BlockRef::Hash(parsed_arg(args, "hash")?)),
+        (None, Some(Value::Number(n))) if n.is_u64() => {
+            Ok(BlockRef::Number(n.as_u64().unwrap_or_default()))
+        }
+        (None, Some(other)) => Err(ApiError::new(
+            ErrorCode::InvalidArgs,
+            format!("`number` must be an unsigned integer, not {}", shown(other)),
+        )),
+        (None, None) => Err(ApiError::new(
+            ErrorCode::InvalidArgs,
+            "`hash` or `number` is missing",
+        )),
+    }
+}
+
+/// A JSON value for an error message, shortened when long.
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() <= 60 {
+        return text;
+    }
+    let mut end = 60;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// The `last_block_info` result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastBlockInfo {
+    /// Hash of the top block.
+    pub top_block_hash: Hash,
+    /// Depth of the top block.
+    pub top_block_number: u64,
+}
+
+impl From<ChainTip> for LastBlockInfo {
+    fn from(tip: ChainTip) -> Self {
+        LastBlockInfo {
+            top_block_hash: tip.hash,
+            top_block_number: tip.depth,
+        }
+    }
+}
+
+/// The `account_info` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    /// The address.
+    pub address: Address,
+    /// Its balance.
+    pub balance: Balance,
+    /// Transactions it sent that were applied.
+    pub nonce: u64,
+    /// Client or contract.
+    #[serde(rename = "type")]
+    pub kind: AccountKind,
+    /// Every applied transaction it sent or received, in chain order.
+    pub transaction_hashes: Vec<Hash>,
+}
+
+impl AccountInfo {
+    /// The result for `address` in state `account` with list `hashes`.
+    pub fn new(address: Address, account: Account, transaction_hashes: Vec<Hash>) -> AccountInfo {
+        AccountInfo {
+            address,
+            balance: account.balance,
+            nonce: account.nonce,
+            kind: account.kind,
+            transaction_hashes,
+        }
+    }
+}
+
+/// The `result` of unsubscribe answers.
+pub const UNSUBSCRIBED: &str = "successful";
+/// The `result` of an unsubscribe that found no subscription.
+pub const NOT_SUBSCRIBED: &str = "error";
+
+/// An answer frame with a result.
+pub fn ok_answer<T: Serialize>(id: u64, result: &T) -> String {
+    #[derive(Serialize)]
+    struct Answer<'a, T> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        id: u64,
+        status: &'static str,
+        result: &'a T,
+    }
+    serde_json::to_string(&Answer {
+        kind: "answer",
+        id,
+        status: "ok",
+        result,
+    })
+    .unwrap_or_else(|e| error_answer(Some(id), &ApiError::new(ErrorCode::Internal, e.to_string())))
+}
+
+/// An error answer frame.
+pub fn error_answer(id: Option<u64>, error: &ApiError) -> String {
+    #[derive(Serialize)]
+    struct ErrorAnswer<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        id: Option<u64>,
+        status: &'static str,
+        error: &'a ApiError,
+    }
+    serde_json::to_string(&ErrorAnswer {
+        kind: "answer",
+        id,
+        status: "error",
+        error,
+    })
+    .unwrap_or_else(|_| {
+        r#"{"type":"answer","id":null,"status":"error","error":{"code":"internal","message":"unserialisable error"}}"#.to_owned()
+    })
+}
+
+/// An answer frame as the client reads it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Answer {
+    /// The request's id (`None` for frames the server could not attribute).
+    pub id: Option<u64>,
+    /// `ok` or `error`.
+    pub status: String,
+    /// The result, for `ok`.
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// The error, for `error`.
+    #[serde(default)]
+    pub error: Option<ApiError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> (Option<u64>, ErrorCode) {
+        let rejected = parse_request(text).expect_err(text);
+        (rejected.id, rejected.error.code)
+    }
+
+    #[test]
+    fn errors_come_in_the_documented_order() {
+        use ErrorCode::*;
+        assert_eq!(code("nope"), (None, InvalidJson));
+        assert_eq!(code("[1]"), (None, InvalidJson));
+        assert_eq!(
+            code(r#"{"type":"call","name":"x","api":1}"#),
+            (None, InvalidRequest)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","name":"x","api":1,"id":-1}"#),
+            (None, InvalidRequest)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","name":"x","api":1,"id":"7"}"#),
+            (None, InvalidRequest)
+        );
+        assert_eq!(
+            code(r#"{"name":"x","api":1,"id":7}"#),
+            (Some(7), InvalidRequest)
+        );
+        assert_eq!(
+            code(r#"{"type":3,"name":"x","api":1,"id":7}"#),
+            (Some(7), InvalidRequest)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","api":1,"id":7}"#),
+            (Some(7), InvalidRequest)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","name":"last_block_info","id":7}"#),
+            (Some(7), UnsupportedApi)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","name":"last_block_info","api":2,"id":7}"#),
+            (Some(7), UnsupportedApi)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","name":"nothing","api":1,"id":7}"#),
+            (Some(7), UnknownCommand)
+        );
+        assert_eq!(
+            code(r#"{"type":"watch","name":"last_block_info","api":1,"id":7}"#),
+            (Some(7), UnknownCommand)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","name":"account_info","api":1,"id":7}"#),
+            (Some(7), InvalidArgs)
+        );
+        assert_eq!(
+            code(
+                r#"{"type":"call","name":"account_info","api":1,"id":7,"args":{"address":"0OIl"}}"#
+            ),
+            (Some(7), InvalidArgs)
+        );
+        assert_eq!(
+            code(r#"{"type":"call","name":"find_block","api":1,"id":7,"args":{"number":-1}}"#),
+            (Some(7), InvalidArgs)
+        );
+    }
+
+    #[test]
+    fn commands_parse() {
+        let (id, command) = parse_request(
+            r#"{"type":"call","name":"find_block","api":1,"id":77,"args":{"number":3}}"#,
+        )
+        .expect("valid");
+        assert_eq!((id, command), (77, Command::FindBlock(BlockRef::Number(3))));
+        let (_, command) =
+            parse_request(r#"{"type":"subscribe","name":"last_block_info","api":1,"id":0}"#)
+                .expect("valid");
+        assert_eq!(command, Command::SubscribeBlocks);
+        let (_, command) = parse_request(
+            r#"{"type":"subscribe","name":"push_transaction","api":1,"id":1,"args":{}}"#,
+        )
+        .expect("a malformed push is a status, not an error");
+        assert!(matches!(command, Command::PushTransaction(Err(_))));
+    }
+
+    #[test]
+    fn answers_have_the_documented_shape() {
+        let ok: Value = serde_json::from_str(&ok_answer(9, &UNSUBSCRIBED)).expect("json");
+        assert_eq!(
+            ok,
+            serde_json::json!({"type":"answer","id":9,"status":"ok","result":"successful"})
+        );
+        let error: Value = serde_json::from_str(&error_answer(
+            None,
+            &ApiError::new(ErrorCode::InvalidJson, "x"),
+        ))
+        .expect("json");
+        assert_eq!(
+            error,
+            serde_json::json!({"type":"answer","id":null,"status":"error","error":{"code":"invalid_json","message":"x"}})
+        );
+    }
+}

@@ -1,0 +1,891 @@
+//! The WebSocket server: one task per connection, each with its own
+//! subscriptions, limits and bounded outgoing queue.
+//!
+//! Each connection drives a `tungstenite::WebSocket` over a non-blocking
+//! socket itself (reading when the socket is readable, writing when it is
+//! writable). `tokio-tungstenite`'s stream ends at the first error of any
+//! kind, but ws-api-v1.md wants a text frame of invalid UTF-8 answered with
+//! `invalid_json` and the connection kept; driving tungstenite directly
+//! gives that, and puts the outgoing queue and its bound in our hands.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use ledger_core::{
+    Address, Admission, Hash, StateRead, StatusCode, TransactionStatus, VerifiedTransaction,
+    ViewCall,
+};
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, WebSocket};
+
+use crate::error::WsError;
+use crate::protocol::{
+    error_answer, ok_answer, parse_request, AccountInfo, ApiError, BlockRef, Command, ErrorCode,
+    LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
+};
+use crate::service::{BlockEvent, ChainHandle};
+
+/// Per-connection limits and timers.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerConfig {
+    /// Largest request answered normally; a larger one is answered
+    /// `limit_exceeded`.
+    pub max_request_bytes: usize,
+    /// Largest message read at all; a larger one closes the connection
+    /// (code 1009) without reading it into memory.
+    pub max_message_bytes: usize,
+    /// Most active subscriptions (including pushes awaiting admission).
+    pub max_subscriptions: usize,
+    /// Most requests waiting on the chain service at once.
+    pub max_in_flight: usize,
+    /// Most messages queued for a client that does not read; past it the
+    /// client is disconnected with close code 1008.
+    pub max_outgoing: usize,
+    /// Quiet time after which the server pings a connection.
+    pub ping_interval: Duration,
+    /// How long a pinged connection may stay silent before it is closed.
+    pub pong_timeout: Duration,
+    /// Most connections at once; more are refused at the handshake.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_request_bytes: 1 << 20,
+            max_message_bytes: 16 << 20,
+            max_subscriptions: 1024,
+            max_in_flight: 1024,
+            max_outgoing: 4096,
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Accepts connections on `listener` until `shutdown` turns true, then
+/// lets every connection send what it owes and close (code 1001).
+pub async fn serve<S>(
+    listener: TcpListener,
+    store: Arc<S>,
+    chain: ChainHandle,
+    config: ServerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: StateRead + Send + Sync + 'static,
+{
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (socket, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if connections.len() >= config.max_connections {
+            tracing::warn!(%peer, limit = config.max_connections, "connection refused: too many connections");
+            continue;
+        }
+        let events = chain.subscribe();
+        let connection = Shared {
+            store: store.clone(),
+            chain: chain.clone(),
+            config,
+        };
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            match handshake(socket, &config).await {
+                Ok(ws) => {
+                    Connection::new(ws, peer, connection)
+                        .run(events, shutdown)
+                        .await
+                }
+                Err(error) => tracing::debug!(%peer, %error, "handshake failed"),
+            }
+        });
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+struct Shared<S> {
+    store: Arc<S>,
+    chain: ChainHandle,
+    config: ServerConfig,
+}
+
+/// A socket whose `Read` and `Write` never block: they answer
+/// `WouldBlock`, and the connection task awaits readiness.
+struct NonBlocking(TcpStream);
+
+impl Read for NonBlocking {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
+impl Write for NonBlocking {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn would_block(error: &tungstenite::Error) -> bool {
+    matches!(error, tungstenite::Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+async fn handshake(
+    socket: TcpStream,
+    config: &ServerConfig,
+) -> Result<WebSocket<NonBlocking>, WsError> {
+    socket.set_nodelay(true)?;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(config.max_message_bytes))
+        .max_frame_size(Some(config.max_message_bytes))
+        .max_write_buffer_size(2 << 20);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut attempt = tungstenite::accept_with_config(NonBlocking(socket), Some(ws_config));
+    loop {
+        match attempt {
+            Ok(ws) => return Ok(ws),
+            Err(HandshakeError::Failure(error)) => return Err(error.into()),
+            Err(HandshakeError::Interrupted(mid)) => {
+                if Instant::now() > deadline {
+                    return Err(WsError::Io(io::ErrorKind::TimedOut.into()));
+                }
+                // The handshake reads a request, then writes a short
+                // answer; wait for input, and retry now and then in case
+                // it was the write that blocked.
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(20),
+                    mid.get_ref().get_ref().0.readable(),
+                )
+                .await;
+                attempt = mid.handshake();
+            }
+        }
+    }
+}
+
+/// What woke a connection up.
+enum Wake {
+    Socket,
+    Event(Result<Arc<BlockEvent>, broadcast::error::RecvError>),
+    Done(Completion),
+    Tick,
+    Shutdown,
+}
+
+/// A request that waited on the chain service.
+enum Completion {
+    Admission {
+        id: u64,
+        hash: Hash,
+        result: Result<Admission, WsError>,
+    },
+    Status {
+        id: u64,
+        hash: Hash,
+        result: Result<bool, WsError>,
+    },
+}
+
+/// Why a connection ends.
+enum Close {
+    /// Closed by the peer or the socket failed: nothing more to say.
+    Gone,
+    /// We close, with this code and reason.
+    With(CloseCode, String),
+}
+
+struct Subscription {
+    id: u64,
+    /// Depth of the block the last message reported.
+    sent: u64,
+}
+
+struct Connection<S> {
+    ws: WebSocket<NonBlocking>,
+    peer: SocketAddr,
+    shared: Shared<S>,
+    out: VecDeque<Message>,
+    write_blocked: bool,
+    blocks: Option<Subscription>,
+    accounts: HashMap<Address, Subscription>,
+    pushes: HashMap<Hash, u64>,
+    admitting: HashSet<Hash>,
+    ids: HashSet<u64>,
+    in_flight: FuturesUnordered<BoxFuture<'static, Completion>>,
+    last_heard: Instant,
+    ping_sent: Option<Instant>,
+    events_open: bool,
+}
+
+/// Most frames handled in one go before the connection looks at its other duties.
+const READ_BATCH: usize = 64;
+
+/// How long a closing connection may take to deliver what it owes and its
+/// close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+impl<S: StateRead + Send + Sync + 'static> Connection<S> {
+    fn new(ws: WebSocket<NonBlocking>, peer: SocketAddr, shared: Shared<S>) -> Self {
+        tracing::debug!(%peer, "connected");
+        Connection {
+            ws,
+            peer,
+            shared,
+            out: VecDeque::new(),
+            write_blocked: false,
+            blocks: None,
+            accounts: HashMap::new(),
+            pushes: HashMap::new(),
+            admitting: HashSet::new(),
+            ids: HashSet::new(),
+            in_flight: FuturesUnordered::new(),
+            last_heard: Instant::now(),
+            ping_sent: None,
+            events_open: true,
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut events: broadcast::Receiver<Arc<BlockEvent>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let config = self.shared.config;
+        let mut ticker = tokio::time::interval(config.ping_interval.min(config.pong_timeout) / 4);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let close = loop {
+            if let Err(close) = self.read_available() {
+                break close;
+            }
+            if let Err(close) = self.write_queued() {
+                break close;
+            }
+            let wake = tokio::select! {
+                ready = self.ws.get_ref().0.readable() => match ready {
+                    Ok(()) => Wake::Socket,
+                    Err(_) => break Close::Gone,
+                },
+                ready = self.ws.get_ref().0.writable(), if self.write_blocked => match ready {
+                    Ok(()) => Wake::Socket,
+                    Err(_) => break Close::Gone,
+                },
+                event = events.recv(), if self.events_open => Wake::Event(event),
+                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => Wake::Done(done),
+                _ = ticker.tick() => Wake::Tick,
+                _ = shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
+            };
+            let handled = match wake {
+                Wake::Socket => Ok(()),
+                Wake::Event(event) => self.on_event(event),
+                Wake::Done(done) => {
+                    self.on_completion(done);
+                    Ok(())
+                }
+                Wake::Tick => self.on_tick(),
+                Wake::Shutdown => {
+                    // The chain service has stopped: every block event is
+                    // already queued. Pass them on, then say goodbye.
+                    while let Ok(event) = events.try_recv() {
+                        let _ = self.on_event(Ok(event));
+                    }
+                    Err(Close::With(
+                        CloseCode::Away,
+                        "the node is shutting down".into(),
+                    ))
+                }
+            };
+            if let Err(close) = handled {
+                break close;
+            }
+        };
+        self.close(close).await;
+    }
+
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+        self.ping_sent = None;
+    }
+
+    fn read_available(&mut self) -> Result<(), Close> {
+        for _ in 0..READ_BATCH {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => {
+                    self.heard();
+                    self.on_text(text.as_str());
+                }
+                Ok(Message::Binary(_)) => {
+                    self.heard();
+                    self.send_error(
+                        None,
+                        ApiError::new(
+                            ErrorCode::InvalidJson,
+                            "binary frames are not accepted; send JSON in text frames",
+                        ),
+                    );
+                }
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => self.heard(),
+                Ok(Message::Close(_)) => return Err(Close::Gone),
+                Err(error) if would_block(&error) => return Ok(()),
+                Err(tungstenite::Error::Utf8(_)) => {
+                    self.heard();
+                    self.send_error(
+                        None,
+                        ApiError::new(ErrorCode::InvalidJson, "the text frame is not valid UTF-8"),
+                    );
+                }
+                Err(tungstenite::Error::Capacity(error)) => {
+                    return Err(Close::With(CloseCode::Size, format!("{error}")));
+                }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    return Err(Close::Gone)
+                }
+                Err(error) => {
+                    tracing::debug!(peer = %self.peer, %error, "connection failed");
+                    return Err(Close::Gone);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands queued messages to the socket; a client whose queue stays
+    /// over the bound is too slow and is disconnected.
+    fn write_queued(&mut self) -> Result<(), Close> {
+        let mut blocked = false;
+        while let Some(message) = self.out.pop_front() {
+            match self.ws.write(message) {
+                Ok(()) => {}
+                Err(tungstenite::Error::WriteBufferFull(message)) => {
+                    self.out.push_front(*message);
+                    blocked = true;
+                    break;
+                }
+                // The frame is buffered; the socket is full for now.
+                Err(error) if would_block(&error) => {
+                    blocked = true;
+                    break;
+                }
+                Err(_) => return Err(Close::Gone),
+            }
+        }
+        match self.ws.flush() {
+            Ok(()) => {}
+            Err(error) if would_block(&error) => blocked = true,
+            Err(_) => return Err(Close::Gone),
+        }
+        self.write_blocked = blocked;
+        if self.out.len() > self.shared.config.max_outgoing {
+            return Err(Close::With(
+                CloseCode::Policy,
+                format!(
+                    "too slow: more than {} messages waiting to be read",
+                    self.shared.config.max_outgoing
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn close(mut self, close: Close) {
+        let Close::With(code, reason) = close else {
+            tracing::debug!(peer = %self.peer, "disconnected");
+            return;
+        };
+        tracing::info!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
+        // A slow reader's queue is dropped; what was already handed to
+        // the socket goes first, then the close frame.
+        self.out.clear();
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        match self.ws.close(Some(frame)) {
+            Ok(()) => {}
+            Err(error) if would_block(&error) => {} // queued behind what is owed
+            Err(_) => return,
+        }
+        // Send what is owed and the close frame, and read (discarding) what
+        // the peer still sends until it answers the close, so the socket is
+        // not reset under a peer that is still reading. Bounded in time.
+        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        loop {
+            let flushed = match self.ws.flush() {
+                Ok(()) => true,
+                Err(error) if would_block(&error) => false,
+                Err(_) => return,
+            };
+            match self.ws.read() {
+                Ok(_) => continue,
+                Err(error) if would_block(&error) => {}
+                Err(_) => return,
+            }
+            let socket = &self.ws.get_ref().0;
+            tokio::select! {
+                _ = socket.readable() => {}
+                _ = socket.writable(), if !flushed => {}
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
+    }
+
+    fn send_raw(&mut self, text: String) {
+        self.out.push_back(Message::text(text));
+    }
+
+    fn send_ok<T: Serialize>(&mut self, id: u64, result: &T) {
+        self.send_raw(ok_answer(id, result));
+    }
+
+    fn send_error(&mut self, id: Option<u64>, error: ApiError) {
+        self.send_raw(error_answer(id, &error));
+    }
+
+    fn subscriptions(&self) -> usize {
+        usize::from(self.blocks.is_some())
+            + self.accounts.len()
+            + self.pushes.len()
+            + self.admitting.len()
+    }
+
+    fn on_text(&mut self, text: &str) {
+        if text.len() > self.shared.config.max_request_bytes {
+            let error = ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "request of {} bytes is over the limit of {} bytes",
+                    text.len(),
+                    self.shared.config.max_request_bytes
+                ),
+            );
+            return self.send_error(None, error);
+        }
+        match parse_request(text) {
+            Ok((id, command)) => {
+                if self.ids.contains(&id) {
+                    let error = ApiError::new(
+                        ErrorCode::DuplicateId,
+                        format!("id {id} belongs to a request or subscription still active"),
+                    );
+                    return self.send_error(Some(id), error);
+                }
+                if let Err(error) = self.execute(id, command) {
+                    self.send_error(Some(id), error);
+                }
+            }
+            Err(rejected) => self.send_error(rejected.id, rejected.error),
+        }
+    }
+
+    fn store(&self) -> &S {
+        &self.shared.store
+    }
+
+    fn execute(&mut self, id: u64, command: Command) -> Result<(), ApiError> {
+        let internal = |error: ledger_core::CoreError| WsError::Core(error).to_api_error();
+        match command {
+            Command::LastBlockInfo => {
+                let tip = self.tip()?;
+                self.send_ok(id, &LastBlockInfo::from(tip));
+            }
+            Command::AccountInfo(address) => {
+                let info = self.account_info(&address, None)?;
+                self.send_ok(id, &info);
+            }
+            Command::FindBlock(reference) => {
+                let block = match reference {
+                    BlockRef::Hash(hash) => self.store().block(&hash).map_err(internal)?,
+                    BlockRef::Number(depth) => self.store().block_at(depth).map_err(internal)?,
+                };
+                let Some(block) = block else {
+                    let what = match reference {
+                        BlockRef::Hash(hash) => format!("no block with hash {hash}"),
+                        BlockRef::Number(depth) => format!(
+                            "no block at depth {depth}; the top block is at depth {}",
+                            self.tip()?.depth
+                        ),
+                    };
+                    return Err(ApiError::new(ErrorCode::NotFound, what));
+                };
+                self.send_ok(id, &block.to_raw());
+            }
+            Command::FindTransaction(hash) => {
+                let found = self
+                    .store()
+                    .transaction(&hash)
+                    .map_err(internal)?
+                    .map(|record| {
+                        self.store()
+                            .block_at(record.block_depth)
+                            .map(|b| (b, record.index))
+                    })
+                    .transpose()
+                    .map_err(internal)?;
+                let tx = found.and_then(|(block, index)| {
+                    block.and_then(|block| {
+                        block.transactions.get(index as usize).map(|tx| tx.to_raw())
+                    })
+                });
+                let Some(tx) = tx else {
+                    return Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no transaction {hash} in the chain"),
+                    ));
+                };
+                self.send_ok(id, &tx);
+            }
+            Command::FindTransactionStatus(hash) => {
+                if let Some(record) = self.store().transaction(&hash).map_err(internal)? {
+                    self.send_ok(id, &record.status);
+                } else {
+                    self.wait_on_chain(id, {
+                        let chain = self.shared.chain.clone();
+                        Box::pin(async move {
+                            let result = chain.is_pending(hash).await;
+                            Completion::Status { id, hash, result }
+                        })
+                    })?;
+                }
+            }
+            Command::CallContractView(raw) => {
+                let call =
+                    ViewCall::verify_raw(&raw).map_err(|e| WsError::Core(e).to_api_error())?;
+                let account = self
+                    .store()
+                    .account_or_default(&call.to)
+                    .map_err(internal)?;
+                let error = if account.kind == ledger_core::AccountKind::Contract {
+                    ApiError::new(
+                        ErrorCode::ExecutionFailed,
+                        format!(
+                            "{}; view calls need a contract engine",
+                            ledger_core::NoContracts::REASON
+                        ),
+                    )
+                } else {
+                    WsError::Core(ledger_core::CoreError::NotAContract { address: call.to })
+                        .to_api_error()
+                };
+                return Err(error);
+            }
+            Command::SubscribeBlocks => {
+                if self.blocks.is_some() {
+                    return Err(already_subscribed("last_block_info"));
+                }
+                self.check_subscription_limit()?;
+                let tip = self.tip()?;
+                self.blocks = Some(Subscription {
+                    id,
+                    sent: tip.depth,
+                });
+                self.ids.insert(id);
+                self.send_ok(id, &LastBlockInfo::from(tip));
+            }
+            Command::SubscribeAccount(address) => {
+                if self.accounts.contains_key(&address) {
+                    return Err(already_subscribed(&format!("account_info of {address}")));
+                }
+                self.check_subscription_limit()?;
+                // The depth is read first: a block landing in between is
+                // reported again rather than missed.
+                let sent = self.tip()?.depth;
+                let info = self.account_info(&address, None)?;
+                self.accounts.insert(address, Subscription { id, sent });
+                self.ids.insert(id);
+                self.send_ok(id, &info);
+            }
+            Command::PushTransaction(Err(reason)) => {
+                self.send_ok(
+                    id,
+                    &TransactionStatus::rejected(StatusCode::BadQueryForm, reason),
+                );
+            }
+            Command::PushTransaction(Ok(raw)) => {
+                let tx = match VerifiedTransaction::from_raw(&raw) {
+                    Ok(tx) => tx,
+                    Err(error) => {
+                        self.send_ok(id, &TransactionStatus::from_admission_error(&error));
+                        return Ok(());
+                    }
+                };
+                let hash = tx.hash();
+                if self.pushes.contains_key(&hash) || self.admitting.contains(&hash) {
+                    return Err(already_subscribed(&format!("push_transaction of {hash}")));
+                }
+                self.check_subscription_limit()?;
+                let chain = self.shared.chain.clone();
+                self.wait_on_chain(
+                    id,
+                    Box::pin(async move {
+                        let result = chain.admit(tx).await;
+                        Completion::Admission { id, hash, result }
+                    }),
+                )?;
+                self.admitting.insert(hash);
+            }
+            Command::UnsubscribeBlocks => {
+                let removed = self.blocks.take().map(|sub| sub.id);
+                self.unsubscribed(id, removed);
+            }
+            Command::UnsubscribeAccount(address) => {
+                let removed = self.accounts.remove(&address).map(|sub| sub.id);
+                self.unsubscribed(id, removed);
+            }
+            Command::UnsubscribePush(hash) => {
+                // A push still being admitted is cancelled: its answer is dropped.
+                let removed = self
+                    .pushes
+                    .remove(&hash)
+                    .or_else(|| self.admitting.remove(&hash).then_some(u64::MAX));
+                self.unsubscribed(id, removed);
+            }
+        }
+        Ok(())
+    }
+
+    fn unsubscribed(&mut self, id: u64, removed: Option<u64>) {
+        if let Some(sub_id) = removed {
+            self.ids.remove(&sub_id);
+        }
+        self.send_ok(
+            id,
+            &if removed.is_some() {
+                UNSUBSCRIBED
+            } else {
+                NOT_SUBSCRIBED
+            },
+        );
+    }
+
+    fn check_subscription_limit(&self) -> Result<(), ApiError> {
+        let limit = self.shared.config.max_subscriptions;
+        if self.subscriptions() >= limit {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!("{limit} subscriptions are active on this connection, the most allowed"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn wait_on_chain(
+        &mut self,
+        id: u64,
+        future: BoxFuture<'static, Completion>,
+    ) -> Result<(), ApiError> {
+        let limit = self.shared.config.max_in_flight;
+        if self.in_flight.len() >= limit {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!("{limit} requests of this connection are in flight, the most allowed"),
+            ));
+        }
+        self.ids.insert(id);
+        self.in_flight.push(future);
+        Ok(())
+    }
+
+    fn tip(&self) -> Result<ledger_core::ChainTip, ApiError> {
+        self.store()
+            .tip()
+            .map_err(|e| WsError::Core(e).to_api_error())?
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the chain has no genesis"))
+    }
+
+    /// The account and its list; with `account` given (from a block event),
+    /// the list is read up to that block's length.
+    fn account_info(
+        &self,
+        address: &Address,
+        account: Option<ledger_core::Account>,
+    ) -> Result<AccountInfo, ApiError> {
+        let internal = |e| WsError::Core(e).to_api_error();
+        let account = match account {
+            Some(account) => account,
+            None => self.store().account_or_default(address).map_err(internal)?,
+        };
+        let length = usize::try_from(account.transaction_count).unwrap_or(usize::MAX);
+        let hashes = self
+            .store()
+            .account_transactions(address, 0, length)
+            .map_err(internal)?;
+        Ok(AccountInfo::new(*address, account, hashes))
+    }
+
+    fn on_completion(&mut self, done: Completion) {
+        match done {
+            Completion::Admission { id, hash, result } => {
+                self.ids.remove(&id);
+                let cancelled = !self.admitting.remove(&hash);
+                if cancelled {
+                    return;
+                }
+                match result {
+                    Ok(Admission::Admitted | Admission::AlreadyPending) => {
+                        self.send_ok(id, &TransactionStatus::pending());
+                        // Its block may already be stored (and its event
+                        // handled): then the final status comes from the
+                        // store, else from the event. Never both, never none.
+                        match self.store().transaction(&hash) {
+                            Ok(Some(record)) => self.send_ok(id, &record.status),
+                            Ok(None) => {
+                                self.pushes.insert(hash, id);
+                                self.ids.insert(id);
+                            }
+                            Err(error) => {
+                                self.send_error(Some(id), WsError::Core(error).to_api_error())
+                            }
+                        }
+                    }
+                    Ok(Admission::AlreadyApplied(status) | Admission::Rejected(status)) => {
+                        self.send_ok(id, &status);
+                    }
+                    Err(error) => self.send_error(Some(id), error.to_api_error()),
+                }
+            }
+            Completion::Status { id, hash, result } => {
+                self.ids.remove(&id);
+                let answer = result.and_then(|pending| {
+                    if pending {
+                        return Ok(Some(TransactionStatus::pending()));
+                    }
+                    // Applied between the first look and the service's answer?
+                    Ok(self.store().transaction(&hash)?.map(|record| record.status))
+                });
+                match answer {
+                    Ok(Some(status)) => self.send_ok(id, &status),
+                    Ok(None) => self.send_error(
+                        Some(id),
+                        ApiError::new(
+                            ErrorCode::NotFound,
+                            format!("no transaction {hash} is pending or in the chain"),
+                        ),
+                    ),
+                    Err(error) => self.send_error(Some(id), error.to_api_error()),
+                }
+            }
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        event: Result<Arc<BlockEvent>, broadcast::error::RecvError>,
+    ) -> Result<(), Close> {
+        let event = match event {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                return Err(Close::With(
+                    CloseCode::Policy,
+                    format!("too slow: {missed} block notifications behind"),
+                ));
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                self.events_open = false;
+                return Ok(());
+            }
+        };
+        let depth = event.tip.depth;
+        if let Some(sub) = &mut self.blocks {
+            if depth > sub.sent {
+                sub.sent = depth;
+                let id = sub.id;
+                self.send_ok(id, &LastBlockInfo::from(event.tip));
+            }
+        }
+        let changed: Vec<(Address, u64, ledger_core::Account)> = self
+            .accounts
+            .iter_mut()
+            .filter(|(_, sub)| depth > sub.sent)
+            .filter_map(|(address, sub)| {
+                let account = *event.accounts.get(address)?;
+                sub.sent = depth;
+                Some((*address, sub.id, account))
+            })
+            .collect();
+        for (address, id, account) in changed {
+            match self.account_info(&address, Some(account)) {
+                Ok(info) => self.send_ok(id, &info),
+                Err(error) => self.send_error(Some(id), error),
+            }
+        }
+        let finished: Vec<(Hash, u64)> = if self.pushes.len() <= event.statuses.len() {
+            self.pushes
+                .iter()
+                .filter(|(hash, _)| event.statuses.contains_key(*hash))
+                .map(|(hash, id)| (*hash, *id))
+                .collect()
+        } else {
+            event
+                .statuses
+                .keys()
+                .filter_map(|hash| self.pushes.get(hash).map(|id| (*hash, *id)))
+                .collect()
+        };
+        for (hash, id) in finished {
+            self.pushes.remove(&hash);
+            self.ids.remove(&id);
+            if let Some(status) = event.statuses.get(&hash) {
+                self.send_ok(id, status);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_tick(&mut self) -> Result<(), Close> {
+        let config = self.shared.config;
+        let now = Instant::now();
+        match self.ping_sent {
+            Some(sent) if now.duration_since(sent) >= config.pong_timeout => {
+                return Err(Close::With(
+                    CloseCode::Away,
+                    format!(
+                        "no answer to a ping for {} ms",
+                        config.pong_timeout.as_millis()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None if now.duration_since(self.last_heard) >= config.ping_interval => {
+                self.ping_sent = Some(now);
+                self.out.push_back(Message::Ping(Vec::new().into()));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+fn already_subscribed(what: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::AlreadySubscribed,
+        format!("this connection is already subscribed to {what}"),
+    )
+}

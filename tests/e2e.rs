@@ -1,0 +1,854 @@
+//! End-to-end tests: the real `ledger-node` binary on a free port with a
+//! temporary data directory, driven over a real WebSocket.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use ledger_core::{
+    Address, Balance, Hash, RawTransaction, Sealable, SecretKey, StatusCode, Transaction, ViewCall,
+};
+use ledger_ws::protocol::BlockRef;
+use ledger_ws::{ErrorCode, WsError};
+use serde_json::{json, Value};
+use support::{address, dev_key, dev_transfer, error_code, request, Node};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message;
+
+const DEV_BALANCE: &str = "1000000000000000000000000000000";
+
+fn api_code(error: WsError) -> ErrorCode {
+    match error {
+        WsError::Api(error) => error.code,
+        other => panic!("expected an error answer, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_answers_on_a_fresh_chain() {
+    let node = Node::start();
+    let client = node.client().await;
+
+    let top = client.last_block_info().await.expect("last_block_info");
+    assert_eq!(top.top_block_number, 0);
+
+    let genesis = client
+        .find_block(BlockRef::Number(0))
+        .await
+        .expect("genesis");
+    assert_eq!(genesis.depth, 0);
+    assert_eq!(genesis.previous_block_hash, Hash::ZERO);
+    assert_eq!(genesis.coinbase, Address::NULL);
+    assert_eq!(genesis.transactions.len(), 1);
+    assert_eq!(
+        genesis.transactions[0].sign, "",
+        "genesis allocations are unsigned"
+    );
+    let by_hash = client
+        .find_block(BlockRef::Hash(top.top_block_hash))
+        .await
+        .expect("by hash");
+    assert_eq!(by_hash, genesis);
+
+    let dev = dev_key().address();
+    let account = client.account_info(&dev).await.expect("account_info");
+    assert_eq!(account.balance.to_string(), DEV_BALANCE);
+    assert_eq!(account.nonce, 0);
+
+    // Genesis allocations are unsigned (`""`); their hash does not cover the signature.
+    let unsigned = RawTransaction {
+        sign: ledger_core::encode_base64(&[0; 65]),
+        ..genesis.transactions[0].clone()
+    };
+    let allocation = Transaction::from_raw(&unsigned).expect("parses").hash();
+    let tx = client
+        .find_transaction(&allocation)
+        .await
+        .expect("find_transaction");
+    assert_eq!(tx, genesis.transactions[0]);
+    let status = client
+        .find_transaction_status(&allocation)
+        .await
+        .expect("status");
+    assert_eq!(status.status_code, StatusCode::Success);
+
+    let nobody = client.account_info(&address(9)).await.expect("never seen");
+    assert_eq!((nobody.balance, nobody.nonce), (Balance::ZERO, 0));
+    assert!(nobody.transaction_hashes.is_empty());
+
+    for missing in [
+        client.find_block(BlockRef::Number(99)).await.err(),
+        client.find_block(BlockRef::Hash(Hash([1; 32]))).await.err(),
+    ] {
+        assert_eq!(api_code(missing.expect("not found")), ErrorCode::NotFound);
+    }
+    let error = client
+        .find_transaction(&Hash([2; 32]))
+        .await
+        .expect_err("not found");
+    assert_eq!(api_code(error), ErrorCode::NotFound);
+    let error = client
+        .find_transaction_status(&Hash([2; 32]))
+        .await
+        .expect_err("not found");
+    assert_eq!(api_code(error), ErrorCode::NotFound);
+
+    // View calls: authenticated, and there is no contract to call.
+    let view = ViewCall::sign_raw(&dev_key(), address(5), 1_800_000_000, b"\x01\x02");
+    let error = client
+        .call_contract_view(&view)
+        .await
+        .expect_err("no contract");
+    assert_eq!(api_code(error), ErrorCode::NotFound);
+    let mut forged = view.clone();
+    forged.message = "AQI=".into();
+    forged.timestamp += 1;
+    let error = client
+        .call_contract_view(&forged)
+        .await
+        .expect_err("forged");
+    assert_eq!(api_code(error), ErrorCode::BadSign);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_is_pending_then_final_and_the_state_follows() {
+    let node = Node::start();
+    let client = node.client().await;
+    let to = address(7);
+    let tx = dev_transfer(to, 250, 10, 1);
+    let mut statuses = client.push_transaction(&tx.to_raw()).await.expect("push");
+    let first = statuses.next().await.expect("admission").expect("status");
+    assert_eq!(first.status_code, StatusCode::Pending);
+    let last = statuses.next().await.expect("final").expect("status");
+    assert_eq!(last.status_code, StatusCode::Success);
+    assert_eq!(last.fee_left, 0);
+    assert!(
+        statuses.next().await.is_none(),
+        "the subscription ends by itself"
+    );
+
+    let hash = tx.clone().seal().hash();
+    let receiver = client.account_info(&to).await.expect("account");
+    assert_eq!(receiver.balance, Balance::from(250));
+    assert_eq!(receiver.transaction_hashes, vec![hash]);
+    let sender = client
+        .account_info(&dev_key().address())
+        .await
+        .expect("account");
+    assert_eq!(sender.nonce, 1);
+    assert_eq!(sender.transaction_hashes, vec![hash]);
+    let coinbase = client.account_info(&node.coinbase).await.expect("account");
+    assert_eq!(coinbase.balance, Balance::from(1000 + 10));
+    assert_eq!(
+        client.find_transaction(&hash).await.expect("applied"),
+        tx.to_raw()
+    );
+
+    // The same transaction again: its stored final status, nothing applied twice.
+    let again = client.push_and_wait(&tx.to_raw()).await.expect("push");
+    assert_eq!(again.status_code, StatusCode::Success);
+    let receiver = client.account_info(&to).await.expect("account");
+    assert_eq!(receiver.balance, Balance::from(250));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_pushes_are_answered_at_once() {
+    let node = Node::start();
+    let client = node.client().await;
+    let good = dev_transfer(address(3), 1, 1, 2).to_raw();
+
+    let poor = SecretKey::generate();
+    let unfunded = Transaction::signed(&poor, address(3), Balance::from(1), 1, 5, vec![]);
+    let with = |change: fn(&mut RawTransaction)| {
+        let mut tx = good.clone();
+        change(&mut tx);
+        tx
+    };
+    let cases = [
+        (with(|tx| tx.amount = "-1".into()), StatusCode::BadQueryForm),
+        (with(|tx| tx.to = "0OIl".into()), StatusCode::BadQueryForm),
+        (with(|tx| tx.sign = "***".into()), StatusCode::BadQueryForm),
+        (with(|tx| tx.amount = "2".into()), StatusCode::BadSign),
+        (unfunded.to_raw(), StatusCode::NotEnoughBalance),
+    ];
+    for (tx, expected) in cases {
+        let mut statuses = client.push_transaction(&tx).await.expect("push");
+        let status = statuses.next().await.expect("one").expect("status");
+        assert_eq!(status.status_code, expected, "{tx:?}: {}", status.message);
+        assert!(!status.message.is_empty());
+        assert!(
+            statuses.next().await.is_none(),
+            "a refusal ends the subscription"
+        );
+    }
+
+    // Missing fields are a status too, not an error answer.
+    let mut raw = node.raw().await;
+    let answer = raw
+        .request(request(
+            "subscribe",
+            "push_transaction",
+            1,
+            json!({"from": "x"}),
+        ))
+        .await;
+    assert_eq!(answer["status"], "ok");
+    assert_eq!(answer["result"]["status_code"], 2);
+    assert_eq!(
+        client
+            .last_block_info()
+            .await
+            .expect("top")
+            .top_block_number,
+        0,
+        "nothing applied"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_follow_blocks_in_order() {
+    let node = Node::start();
+    let client = node.client().await;
+    let watched = address(4);
+    let mut blocks = client.subscribe_blocks().await.expect("subscribe");
+    let mut account = client.subscribe_account(&watched).await.expect("subscribe");
+    let first = blocks.next().await.expect("current").expect("info");
+    assert_eq!(
+        first.top_block_number, 0,
+        "the first message is the current state"
+    );
+    let initial = account.next().await.expect("current").expect("info");
+    assert_eq!(initial.balance, Balance::ZERO);
+
+    for n in 1..=3u64 {
+        let status = client
+            .push_and_wait(&dev_transfer(watched, n, 1, n as u32).to_raw())
+            .await
+            .expect("push");
+        assert_eq!(status.status_code, StatusCode::Success);
+        let block = blocks.next().await.expect("block").expect("info");
+        assert_eq!(block.top_block_number, n, "one message per block, in order");
+        let update = account.next().await.expect("update").expect("info");
+        assert_eq!(update.balance, Balance::from((1..=n).sum::<u64>()));
+        assert_eq!(update.transaction_hashes.len() as u64, n);
+    }
+    // A block that does not touch the account sends no account message.
+    client
+        .push_and_wait(&dev_transfer(address(5), 1, 1, 10).to_raw())
+        .await
+        .expect("push");
+    assert_eq!(
+        blocks
+            .next()
+            .await
+            .expect("block")
+            .expect("info")
+            .top_block_number,
+        4
+    );
+    client
+        .push_and_wait(&dev_transfer(watched, 1, 1, 11).to_raw())
+        .await
+        .expect("push");
+    let update = account.next().await.expect("update").expect("info");
+    assert_eq!(
+        update.transaction_hashes.len(),
+        4,
+        "the block 4 did not produce a message"
+    );
+
+    assert!(client
+        .unsubscribe("last_block_info", json!({}))
+        .await
+        .expect("answer"));
+    assert!(!client
+        .unsubscribe("last_block_info", json!({}))
+        .await
+        .expect("answer"));
+    assert!(client
+        .unsubscribe("account_info", json!({"address": watched}))
+        .await
+        .expect("answer"));
+    assert!(!client
+        .unsubscribe("account_info", json!({"address": watched}))
+        .await
+        .expect("answer"));
+    assert!(!client
+        .unsubscribe("push_transaction", json!({"hash": Hash([1; 32])}))
+        .await
+        .expect("answer"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_error_code_is_answered_and_the_connection_stays() {
+    let node = Node::start_with(&["--max-pending", "2", "--block-interval-ms", "500"]);
+    let mut raw = node.raw().await;
+    let cases: Vec<(String, Option<u64>, &str)> = vec![
+        ("not json".into(), None, "invalid_json"),
+        ("[1,2]".into(), None, "invalid_json"),
+        (
+            json!({"type": "call", "name": "last_block_info", "api": 1}).to_string(),
+            None,
+            "invalid_request",
+        ),
+        (
+            json!({"type": "call", "name": "last_block_info", "api": 1, "id": "1"}).to_string(),
+            None,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "last_block_info", "api": 1, "id": 5}).to_string(),
+            Some(5),
+            "invalid_request",
+        ),
+        (
+            json!({"type": "call", "api": 1, "id": 6}).to_string(),
+            Some(6),
+            "invalid_request",
+        ),
+        (
+            json!({"type": "call", "name": "last_block_info", "id": 7}).to_string(),
+            Some(7),
+            "unsupported_api",
+        ),
+        (
+            json!({"type": "call", "name": "last_block_info", "api": 2, "id": 8}).to_string(),
+            Some(8),
+            "unsupported_api",
+        ),
+        (
+            request("call", "no_such_thing", 9, json!({})).to_string(),
+            Some(9),
+            "unknown_command",
+        ),
+        (
+            request("subscribe", "find_block", 10, json!({})).to_string(),
+            Some(10),
+            "unknown_command",
+        ),
+        (
+            request("call", "account_info", 11, json!({})).to_string(),
+            Some(11),
+            "invalid_args",
+        ),
+        (
+            request("call", "account_info", 12, json!({"address": "0OIl"})).to_string(),
+            Some(12),
+            "invalid_args",
+        ),
+        (
+            request("call", "find_block", 13, json!({"number": -4})).to_string(),
+            Some(13),
+            "invalid_args",
+        ),
+        (
+            request("call", "find_block", 14, json!({"hash": "AAAA"})).to_string(),
+            Some(14),
+            "invalid_args",
+        ),
+        (
+            request("call", "find_block", 15, json!({"number": 77})).to_string(),
+            Some(15),
+            "not_found",
+        ),
+        (
+            request("call", "call_contract_view", 16, json!({"from": "x"})).to_string(),
+            Some(16),
+            "invalid_args",
+        ),
+    ];
+    for (text, id, code) in cases {
+        raw.send_text(&text).await;
+        let answer = raw.answer().await;
+        assert_eq!(error_code(&answer), code, "{text}: {answer}");
+        assert_eq!(answer["id"].as_u64(), id, "{text}");
+        assert_eq!(answer["type"], "answer");
+        assert!(!answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty());
+    }
+    // The message names the bad argument.
+    let answer = raw
+        .request(request("call", "account_info", 17, json!({"address": 5})))
+        .await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("address"),
+        "{answer}"
+    );
+
+    // duplicate_id and already_subscribed.
+    let answer = raw
+        .request(request("subscribe", "last_block_info", 20, json!({})))
+        .await;
+    assert_eq!(answer["status"], "ok");
+    let answer = raw
+        .request(request("call", "last_block_info", 20, json!({})))
+        .await;
+    assert_eq!(error_code(&answer), "duplicate_id");
+    let answer = raw
+        .request(request("subscribe", "last_block_info", 21, json!({})))
+        .await;
+    assert_eq!(error_code(&answer), "already_subscribed");
+
+    // limit_exceeded: a request over 1 MiB, and a full mempool.
+    let big = format!(
+        r#"{{"type":"call","name":"last_block_info","api":1,"id":30,"pad":"{}"}}"#,
+        "x".repeat(1 << 20)
+    );
+    raw.send_text(&big).await;
+    assert_eq!(error_code(&raw.answer().await), "limit_exceeded");
+    // Pushes sent back to back, without waiting: blocks come at most every
+    // 500 ms, so the mempool of 2 overflows.
+    for n in 0..50u32 {
+        let tx =
+            serde_json::to_value(dev_transfer(address(1), 1, 1, 100 + n).to_raw()).expect("json");
+        raw.send_text(
+            &request("subscribe", "push_transaction", 100 + u64::from(n), tx).to_string(),
+        )
+        .await;
+    }
+    let mut full = 0;
+    let mut answered = std::collections::HashSet::new();
+    while answered.len() < 50 {
+        let answer = raw.answer().await;
+        let id = answer["id"].as_u64().expect("id");
+        if (100..150).contains(&id) && answered.insert(id) && answer["status"] == "error" {
+            assert_eq!(error_code(&answer), "limit_exceeded", "{answer}");
+            assert!(answer["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("mempool is full"));
+            full += 1;
+        }
+    }
+    assert!(full > 0, "the mempool bound was never hit");
+
+    // bad_sign for a view call signed by someone else.
+    let mut view = ViewCall::sign_raw(&SecretKey::generate(), address(5), 1, b"");
+    view.from = dev_key().address().to_string();
+    let answer = raw
+        .request(request(
+            "call",
+            "call_contract_view",
+            50,
+            serde_json::to_value(view).expect("json"),
+        ))
+        .await;
+    assert_eq!(error_code(&answer), "bad_sign");
+
+    // After all that, the connection still works.
+    let answer = raw
+        .request(request("call", "last_block_info", 60, json!({})))
+        .await;
+    assert_eq!(answer["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_frames_of_every_kind_leave_the_node_up() {
+    let node = Node::start();
+    let mut raw = node.raw().await;
+    raw.send(Message::binary(vec![0, 159, 146, 150])).await;
+    assert_eq!(error_code(&raw.answer().await), "invalid_json");
+    // A text frame that is not UTF-8 (tungstenite will not build one, so a raw frame).
+    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    raw.send(Message::Frame(frame)).await;
+    let answer = raw.answer().await;
+    assert_eq!(error_code(&answer), "invalid_json");
+    assert_eq!(answer["id"], Value::Null);
+    for text in [
+        "",
+        "{",
+        "null",
+        "\"x\"",
+        "{\"id\": 1e400}",
+        &"[".repeat(10_000),
+    ] {
+        raw.send_text(text).await;
+        let answer = raw.answer().await;
+        assert_eq!(answer["status"], "error", "{text}");
+    }
+    raw.send(Message::Ping(vec![1, 2, 3].into())).await;
+    let answer = raw
+        .request(request("call", "last_block_info", 1, json!({})))
+        .await;
+    assert_eq!(answer["status"], "ok", "the connection survived everything");
+
+    // A message over the hard cap (16 MiB) closes only that connection, with 1009.
+    let mut huge = node.raw().await;
+    let _ = huge.ws.send(Message::binary(vec![b' '; 17 << 20])).await;
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(frame)) = huge.ws.next().await {
+            if let Message::Close(close) = frame {
+                return close.map(|c| c.code);
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed in time");
+    assert!(matches!(closed, Some(CloseCode::Size) | None), "{closed:?}");
+
+    // Garbage that is not even a WebSocket handshake.
+    let address = node.url.trim_start_matches("ws://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&address).await.expect("tcp");
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, b"\x00\x01GET nonsense\r\n\r\n")
+        .await
+        .expect("write");
+    drop(tcp);
+
+    let client = node.client().await;
+    assert_eq!(
+        client
+            .last_block_info()
+            .await
+            .expect("alive")
+            .top_block_number,
+        0
+    );
+    let status = client
+        .push_and_wait(&dev_transfer(address_of(1), 5, 1, 1).to_raw())
+        .await
+        .expect("push");
+    assert_eq!(status.status_code, StatusCode::Success);
+}
+
+fn address_of(n: u8) -> Address {
+    address(n)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_keeps_every_block_balance_and_status() {
+    let node = Node::start();
+    let client = node.client().await;
+    let mut hashes = Vec::new();
+    for n in 0..5u32 {
+        let tx = dev_transfer(address(8), 10, 2, n);
+        let status = client.push_and_wait(&tx.to_raw()).await.expect("push");
+        assert_eq!(status.status_code, StatusCode::Success);
+        hashes.push(tx.seal().hash());
+    }
+    let before = client.last_block_info().await.expect("top");
+    let account = client.account_info(&address(8)).await.expect("account");
+    drop(client);
+    let (status, _keep, dir) = node.stop();
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+
+    let node = Node::start_in(&dir, &[]).expect("restarts");
+    let client = node.client().await;
+    assert_eq!(client.last_block_info().await.expect("top"), before);
+    assert_eq!(
+        client.account_info(&address(8)).await.expect("account"),
+        account
+    );
+    for hash in &hashes {
+        let status = client.find_transaction_status(hash).await.expect("status");
+        assert_eq!(status.status_code, StatusCode::Success);
+    }
+    // The same node key, so the same coinbase, and the chain goes on.
+    let tx = dev_transfer(address(8), 10, 2, 99);
+    assert_eq!(
+        client
+            .push_and_wait(&tx.to_raw())
+            .await
+            .expect("push")
+            .status_code,
+        StatusCode::Success
+    );
+    assert_eq!(
+        client
+            .last_block_info()
+            .await
+            .expect("top")
+            .top_block_number,
+        before.top_block_number + 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_applies_what_was_answered_pending() {
+    let node = Node::start_with(&["--block-interval-ms", "500"]);
+    let client = node.client().await;
+    // Pushed just after a block, so the next one is ~500 ms away.
+    client
+        .push_and_wait(&dev_transfer(address(2), 1, 1, 0).to_raw())
+        .await
+        .expect("push");
+    let tx = dev_transfer(address(2), 1, 1, 1);
+    let mut statuses = client.push_transaction(&tx.to_raw()).await.expect("push");
+    let first = statuses.next().await.expect("status").expect("status");
+    assert_eq!(first.status_code, StatusCode::Pending);
+    let (status, _keep, dir) = node.stop();
+    assert!(status.success());
+    let last = statuses.next().await;
+    if let Some(Ok(last)) = last {
+        assert_eq!(
+            last.status_code,
+            StatusCode::Success,
+            "the final status before closing"
+        );
+    }
+    drop(client);
+    let node = Node::start_in(&dir, &[]).expect("restarts");
+    let status = node
+        .client()
+        .await
+        .find_transaction_status(&tx.seal().hash())
+        .await
+        .expect("status");
+    assert_eq!(
+        status.status_code,
+        StatusCode::Success,
+        "drained into a block at shutdown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_clients_at_once() {
+    let node = Node::start();
+    let clients = 16u32;
+    let per_client = 8u32;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let url = node.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = ledger_ws::Client::connect(&url).await.expect("connects");
+            let mut pushes = Vec::new();
+            for n in 0..per_client {
+                let tx = dev_transfer(address(100 + c as u8), 1, 1, c * 1000 + n);
+                pushes.push(client.push_transaction(&tx.to_raw()).await.expect("push"));
+            }
+            let mut successes = 0;
+            for mut statuses in pushes {
+                let mut last = None;
+                while let Some(status) = statuses.next().await {
+                    last = Some(status.expect("status").status_code);
+                }
+                successes += u32::from(last == Some(StatusCode::Success));
+            }
+            let info = client
+                .account_info(&address(100 + c as u8))
+                .await
+                .expect("account");
+            (successes, info.balance)
+        }));
+    }
+    for task in tasks {
+        let (successes, balance) = task.await.expect("task");
+        assert_eq!(successes, per_client);
+        assert_eq!(balance, Balance::from(u64::from(per_client)));
+    }
+    let dev = node
+        .client()
+        .await
+        .account_info(&dev_key().address())
+        .await
+        .expect("account");
+    assert_eq!(dev.nonce, u64::from(clients * per_client));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_client_is_disconnected_and_others_keep_working() {
+    let node = Node::start_with(&["--max-outgoing", "8"]);
+    let client = node.client().await;
+    // A block with many transactions makes find_block answers large.
+    let mut pushes = Vec::new();
+    for n in 0..200 {
+        pushes.push(
+            client
+                .push_transaction(&dev_transfer(address(6), 1, 0, n).to_raw())
+                .await
+                .expect("push"),
+        );
+    }
+    for mut statuses in pushes {
+        while statuses.next().await.is_some() {}
+    }
+    let top = client
+        .last_block_info()
+        .await
+        .expect("top")
+        .top_block_number;
+
+    // The slow client asks for far more than it reads.
+    let mut slow = node.raw().await;
+    let request_text = request("call", "find_block", 0, json!({"number": top})).to_string();
+    for id in 0..3000u64 {
+        let text = request_text.replacen("\"id\":0", &format!("\"id\":{id}"), 1);
+        if tokio::time::timeout(Duration::from_secs(5), slow.ws.send(Message::text(text)))
+            .await
+            .is_err()
+        {
+            break; // Our own send buffer is full too.
+        }
+    }
+    // Meanwhile the node serves everyone else.
+    let status = client
+        .push_and_wait(&dev_transfer(address(6), 1, 0, 9999).to_raw())
+        .await
+        .expect("push");
+    assert_eq!(status.status_code, StatusCode::Success);
+
+    let close = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(frame) = slow.ws.next().await {
+            match frame {
+                Ok(Message::Close(close)) => return close,
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("disconnected in time");
+    let close = close.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy, "{close:?}");
+    assert!(close.reason.as_str().contains("too slow"), "{close:?}");
+    assert!(client.last_block_info().await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_are_pinged_and_dead_ones_closed() {
+    let node = Node::start_with(&["--ping-interval-s", "1"]);
+    let alive = node.client().await;
+    // This one never reads, so it never answers the ping.
+    let mut dead = node.raw().await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let mut saw_ping = false;
+    let mut close = None;
+    while let Ok(Some(Ok(frame))) =
+        tokio::time::timeout(Duration::from_secs(5), dead.ws.next()).await
+    {
+        match frame {
+            Message::Ping(_) => saw_ping = true,
+            Message::Close(frame) => {
+                close = frame;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(saw_ping, "the idle connection was pinged");
+    assert_eq!(close.map(|c| c.code), Some(CloseCode::Away));
+    // The client that answers pings (its reader runs) is still served.
+    assert!(alive.last_block_info().await.is_ok());
+}
+
+#[test]
+fn the_cli_drives_a_node() {
+    let node = Node::start();
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(support::BINARY)
+            .args(args)
+            .args(["--node", &node.url])
+            .output()
+            .expect("runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("me.key");
+    let (ok, out, _) = run(&["keygen", "--out", key.to_str().expect("utf8")]);
+    assert!(ok);
+    let me: Address = out.trim().parse().expect("keygen prints the address");
+    let dev_key_file = dir.path().join("dev.key");
+    std::fs::write(&dev_key_file, ledger_core::DEV_SECRET_KEY_HEX).expect("write");
+
+    let (ok, out, err) = run(&[
+        "transfer",
+        "--key",
+        dev_key_file.to_str().expect("utf8"),
+        "--to",
+        &me.to_string(),
+        "--amount",
+        "1234",
+        "--fee",
+        "3",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let answer: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(answer["status"]["status_code"], 0);
+    let hash = answer["hash"].as_str().expect("hash").to_owned();
+
+    let (ok, out, _) = run(&["account", &me.to_string(), "--json"]);
+    assert!(ok);
+    let account: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(account["balance"], "1234");
+
+    let (ok, out, _) = run(&["tx", &hash, "--json"]);
+    assert!(ok);
+    let tx: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(tx["transaction"]["amount"], "1234");
+    assert_eq!(tx["status"]["status_code"], 0);
+
+    let (ok, out, _) = run(&["block", "--number", "1", "--json"]);
+    assert!(ok);
+    let block: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(block["depth"], 1);
+
+    let (ok, out, _) = run(&["account", &me.to_string()]);
+    assert!(ok);
+    assert!(out.contains("balance       1234"), "{out}");
+
+    // Errors: one clear line and a non-zero exit.
+    let (ok, _, err) = run(&["block", "--number", "99"]);
+    assert!(!ok);
+    assert!(
+        err.starts_with("error: ") && err.contains("not_found") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    let poor = dir.path().join("poor.key");
+    assert!(run(&["keygen", "--out", poor.to_str().expect("utf8")]).0);
+    let (ok, out, _) = run(&[
+        "transfer",
+        "--key",
+        poor.to_str().expect("utf8"),
+        "--to",
+        &me.to_string(),
+        "--amount",
+        "5",
+        "--fee",
+        "1",
+    ]);
+    assert!(!ok, "an unfunded transfer fails");
+    assert!(out.contains("NotEnoughBalance (status 4)"), "{out}");
+    let output = std::process::Command::new(support::BINARY)
+        .args(["account", &me.to_string(), "--node", "ws://127.0.0.1:1"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("cannot reach the node at ws://127.0.0.1:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_data_directory_of_another_chain_is_refused() {
+    let node = Node::start();
+    let (status, _keep, dir) = node.stop();
+    assert!(status.success());
+    let genesis = dir.parent().expect("parent").join("genesis.json");
+    std::fs::write(
+        &genesis,
+        json!({"timestamp": 1, "block_reward": "1", "accounts": {"4Mq1maZ6wuaYe88oLzi5aN9zK771": "5"}}).to_string(),
+    )
+    .expect("write");
+    let error = Node::start_in(&dir, &["--genesis", genesis.to_str().expect("utf8")])
+        .err()
+        .expect("refused");
+    assert!(
+        error.contains("holds another chain") && error.contains(&dir.display().to_string()),
+        "{error}"
+    );
+}

@@ -13,6 +13,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// glibc's allocator spent an eighth of a loaded node's time in malloc and
+// free across threads (perf, docs/benchmarks.md); mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The default WebSocket address of a node.
 const DEFAULT_WS: &str = "127.0.0.1:50051";
 

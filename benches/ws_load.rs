@@ -1,0 +1,83 @@
+//! End-to-end load over WebSocket: signed transfers pushed by several
+//! connections to a running node, timed from the first push to the last
+//! final status. See docs/benchmarks.md.
+//!
+//!     cargo run --release -p ledger-benches --example ws_load -- [URL] [TRANSFERS] [CONNECTIONS]
+//!
+//! Transfers come from the dev genesis key (so the node must run the dev
+//! genesis), each to a distinct fresh address, signed before timing starts.
+
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use ledger_core::{Address, Balance, Genesis, RawTransaction, StatusCode, Transaction};
+use ledger_ws::Client;
+
+/// Pushes awaiting their final status per connection (the node allows 1024
+/// active subscriptions per connection).
+const WINDOW: usize = 1000;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:50051".into());
+    let transfers: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
+    let connections: usize = args.next().map_or(Ok(4), |n| n.parse())?;
+
+    let key = Genesis::dev_key();
+    let salt = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as u32;
+    eprintln!("signing {transfers} transfers…");
+    let signed: Vec<RawTransaction> = (0..transfers)
+        .map(|n| {
+            let mut to = [0u8; 20];
+            to[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            to[8..12].copy_from_slice(&salt.to_be_bytes());
+            Transaction::signed(&key, Address(to), Balance::from(1), 1, salt, Vec::new()).to_raw()
+        })
+        .collect();
+    let top_before = Client::connect(&url).await?.last_block_info().await?;
+
+    eprintln!("pushing over {connections} connections…");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in signed.chunks(transfers.div_ceil(connections)) {
+        let chunk = chunk.to_vec();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = Client::connect(&url).await?;
+            let mut successes = 0usize;
+            let mut pending = futures_util::stream::FuturesUnordered::new();
+            for tx in &chunk {
+                if pending.len() >= WINDOW {
+                    successes += usize::from(pending.next().await.unwrap_or(false));
+                }
+                let statuses = client.push_transaction(tx).await?;
+                pending.push(async move {
+                    let last = statuses
+                        .fold(None, |_, status| async move { status.ok() })
+                        .await;
+                    last.is_some_and(|s| s.status_code == StatusCode::Success)
+                });
+            }
+            while let Some(ok) = pending.next().await {
+                successes += usize::from(ok);
+            }
+            Ok::<usize, ledger_ws::WsError>(successes)
+        }));
+    }
+    let mut successes = 0;
+    for task in tasks {
+        successes += task.await??;
+    }
+    let elapsed = started.elapsed();
+    let top_after = Client::connect(&url).await?.last_block_info().await?;
+    println!(
+        "{successes} of {transfers} transfers committed in {:.2} s over {connections} connections: {:.0} transfers/s, {} blocks",
+        elapsed.as_secs_f64(),
+        successes as f64 / elapsed.as_secs_f64(),
+        top_after.top_block_number - top_before.top_block_number
+    );
+    Ok(())
+}

@@ -585,14 +585,12 @@ async fn shutdown_applies_what_was_answered_pending() {
     assert_eq!(first.status_code, StatusCode::Pending);
     let (status, _keep, dir) = node.stop();
     assert!(status.success());
-    let last = statuses.next().await;
-    if let Some(Ok(last)) = last {
-        assert_eq!(
-            last.status_code,
-            StatusCode::Success,
-            "the final status before closing"
-        );
-    }
+    let last = statuses
+        .next()
+        .await
+        .expect("a final status before the node closes the connection")
+        .expect("status");
+    assert_eq!(last.status_code, StatusCode::Success);
     drop(client);
     let node = Node::start_in(&dir, &[]).expect("restarts");
     let status = node
@@ -779,10 +777,27 @@ fn the_cli_drives_a_node() {
     assert_eq!(answer["status"]["status_code"], 0);
     let hash = answer["hash"].as_str().expect("hash").to_owned();
 
+    // The same transfer again at once is a second transfer, not a replay.
+    let (ok, out, err) = run(&[
+        "transfer",
+        "--key",
+        dev_key_file.to_str().expect("utf8"),
+        "--to",
+        &me.to_string(),
+        "--amount",
+        "1234",
+        "--fee",
+        "3",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let again: Value = serde_json::from_str(&out).expect("json");
+    assert_ne!(again["hash"], answer["hash"]);
+
     let (ok, out, _) = run(&["account", &me.to_string(), "--json"]);
     assert!(ok);
     let account: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(account["balance"], "1234");
+    assert_eq!(account["balance"], "2468");
 
     let (ok, out, _) = run(&["tx", &hash, "--json"]);
     assert!(ok);
@@ -797,7 +812,7 @@ fn the_cli_drives_a_node() {
 
     let (ok, out, _) = run(&["account", &me.to_string()]);
     assert!(ok);
-    assert!(out.contains("balance       1234"), "{out}");
+    assert!(out.contains("balance       2468"), "{out}");
 
     // Errors: one clear line and a non-zero exit.
     let (ok, _, err) = run(&["block", "--number", "99"]);

@@ -7,7 +7,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use ledger_core::{parse_u64, Address, Balance, Hash, SecretKey, StatusCode, Transaction};
 use ledger_ws::protocol::BlockRef;
-use ledger_ws::Client;
+use ledger_ws::{Client, ErrorCode, WsError};
 use serde::Serialize;
 
 use crate::ClientArgs;
@@ -111,14 +111,26 @@ pub(crate) async fn transfer(args: TransferArgs) -> anyhow::Result<ExitCode> {
     let to: Address = args.to.parse().context("--to")?;
     let amount: Balance = args.amount.parse().context("--amount")?;
     let fee = parse_u64(&args.fee).context("--fee")?;
-    let timestamp = u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs(),
-    )?;
-    let tx = Transaction::signed(&key, to, amount, fee, timestamp, Vec::new());
-    let hash = ledger_core::Sealable::compute_hash(&tx);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     let client = connect(&args.client).await?;
+    // A transaction is identified by its hash, and the timestamp is its only
+    // field that varies: the same transfer twice in one second would be one
+    // transaction. Move to the next second until the hash is new.
+    let mut timestamp = u32::try_from(now)?;
+    let (tx, hash) = loop {
+        let tx = Transaction::signed(&key, to, amount, fee, timestamp, Vec::new());
+        let hash = ledger_core::Sealable::compute_hash(&tx);
+        match client.find_transaction_status(&hash).await {
+            Err(WsError::Api(error)) if error.code == ErrorCode::NotFound => break (tx, hash),
+            Ok(_) if u64::from(timestamp) < now + 60 => timestamp += 1,
+            Ok(_) => {
+                anyhow::bail!("60 identical transfers were sent in the last minute; wait a little")
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
     let mut statuses = client.push_transaction(&tx.to_raw()).await?;
     let mut last = None;
     while let Some(status) = statuses.next().await {

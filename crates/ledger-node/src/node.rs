@@ -111,7 +111,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             max_block_transactions: config.max_block_transactions,
         },
         system_clock(),
-    );
+    )
+    .context("cannot start block production")?;
     let listener = TcpListener::bind(args.ws)
         .await
         .with_context(|| format!("cannot listen on {}", args.ws))?;

@@ -32,7 +32,16 @@ use crate::protocol::{
 
 enum Route {
     Call(oneshot::Sender<Result<Value, WsError>>),
-    Subscription(mpsc::UnboundedSender<Result<Value, WsError>>),
+    Subscription {
+        sender: mpsc::UnboundedSender<Result<Value, WsError>>,
+        /// A `push_transaction`: the node sends nothing after a final status.
+        ends_after_final_status: bool,
+    },
+}
+
+/// Whether a push status message is final (anything but Pending).
+fn is_final_status(value: &Value) -> bool {
+    value.get("status_code").and_then(Value::as_u64) != Some(1)
 }
 
 struct Outgoing {
@@ -100,15 +109,15 @@ impl Client {
         args: Value,
     ) -> Result<Subscription<T>, WsError> {
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.send(
-            RequestType::Subscribe,
-            name,
-            args,
-            Route::Subscription(sender),
-        )?;
+        let ends_after_final_status = name == "push_transaction";
+        let route = Route::Subscription {
+            sender,
+            ends_after_final_status,
+        };
+        self.send(RequestType::Subscribe, name, args, route)?;
         Ok(Subscription {
             receiver,
-            ends_after_final_status: name == "push_transaction",
+            ends_after_final_status,
             ended: false,
             _type: PhantomData,
         })
@@ -224,9 +233,7 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
             Poll::Ready(Some(item)) => item,
         };
         let item = item.and_then(|value| {
-            if self.ends_after_final_status
-                && value.get("status_code").and_then(Value::as_u64) != Some(1)
-            {
+            if self.ends_after_final_status && is_final_status(&value) {
                 self.ended = true;
             }
             decode(value)
@@ -267,14 +274,21 @@ async fn route(socket: Socket, mut requests: mpsc::UnboundedReceiver<Outgoing>) 
                     (_, _, Some(error)) => Err(WsError::Api(error)),
                     (status, ..) => Err(WsError::Protocol(format!("answer with status {status:?} and no result"))),
                 };
-                let failed = result.is_err();
                 match routes.remove(&id) {
                     Some(Route::Call(reply)) => { let _ = reply.send(result); }
-                    // Keep routing until the subscriber is gone or the node refused.
-                    Some(Route::Subscription(sender)) if sender.send(result).is_ok() && !failed => {
-                        routes.insert(id, Route::Subscription(sender));
+                    Some(Route::Subscription { sender, ends_after_final_status }) => {
+                        // Keep routing until the subscription is over: the
+                        // subscriber is gone, the node refused, or a push
+                        // reached its final status.
+                        let over = match &result {
+                            Ok(value) => ends_after_final_status && is_final_status(value),
+                            Err(_) => true,
+                        };
+                        if sender.send(result).is_ok() && !over {
+                            routes.insert(id, Route::Subscription { sender, ends_after_final_status });
+                        }
                     }
-                    Some(Route::Subscription(_)) | None => {}
+                    None => {}
                 }
             }
         }
@@ -285,7 +299,7 @@ async fn route(socket: Socket, mut requests: mpsc::UnboundedReceiver<Outgoing>) 
             Route::Call(reply) => {
                 let _ = reply.send(Err(WsError::Closed));
             }
-            Route::Subscription(sender) => drop(sender),
+            Route::Subscription { sender, .. } => drop(sender),
         }
     }
     let _ = sink.close().await;

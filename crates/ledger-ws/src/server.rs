@@ -417,6 +417,8 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
 
     async fn close(mut self, close: Close) {
         let Close::With(code, reason) = close else {
+            // Send the reply to a peer's close frame, if it still fits.
+            let _ = self.ws.flush();
             tracing::debug!(peer = %self.peer, "disconnected");
             return;
         };
@@ -660,17 +662,27 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                 self.unsubscribed(id, removed);
             }
             Command::UnsubscribePush(hash) => {
-                // A push still being admitted is cancelled: its answer is dropped.
-                let removed = self
-                    .pushes
-                    .remove(&hash)
-                    .or_else(|| self.admitting.remove(&hash).then_some(u64::MAX));
-                self.unsubscribed(id, removed);
+                if let Some(sub_id) = self.pushes.remove(&hash) {
+                    self.unsubscribed(id, Some(sub_id));
+                } else {
+                    // A push still being admitted is cancelled: its answer
+                    // is dropped, and its id is freed when the answer comes.
+                    let cancelled = self.admitting.remove(&hash);
+                    self.send_ok(
+                        id,
+                        &if cancelled {
+                            UNSUBSCRIBED
+                        } else {
+                            NOT_SUBSCRIBED
+                        },
+                    );
+                }
             }
         }
         Ok(())
     }
 
+    /// Answers an unsubscribe that removed the subscription `removed`, if any.
     fn unsubscribed(&mut self, id: u64, removed: Option<u64>) {
         if let Some(sub_id) = removed {
             self.ids.remove(&sub_id);

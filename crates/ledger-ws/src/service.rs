@@ -98,7 +98,7 @@ impl ChainHandle {
         ledger: Ledger<S, E>,
         config: ProducerConfig,
         clock: Clock,
-    ) -> (ChainHandle, JoinHandle<Result<(), CoreError>>)
+    ) -> std::io::Result<(ChainHandle, JoinHandle<Result<(), CoreError>>)>
     where
         S: StateCommit + Send + 'static,
         E: ContractEngine + Send + 'static,
@@ -113,9 +113,8 @@ impl ChainHandle {
         };
         let thread = std::thread::Builder::new()
             .name("chain".into())
-            .spawn(move || producer.run(inbox))
-            .unwrap_or_else(|e| panic!("cannot start the chain thread: {e}"));
-        (ChainHandle { requests, events }, thread)
+            .spawn(move || producer.run(inbox))?;
+        Ok((ChainHandle { requests, events }, thread))
     }
 
     /// Runs the stateful admission checks and admits `tx` if they pass.

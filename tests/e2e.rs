@@ -495,8 +495,10 @@ async fn malformed_frames_of_every_kind_leave_the_node_up() {
     assert!(matches!(closed, Some(CloseCode::Size) | None), "{closed:?}");
 
     // Garbage that is not even a WebSocket handshake.
-    let address = node.url.trim_start_matches("ws://").to_owned();
-    let mut tcp = tokio::net::TcpStream::connect(&address).await.expect("tcp");
+    let socket_address = node.url.trim_start_matches("ws://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&socket_address)
+        .await
+        .expect("tcp");
     tokio::io::AsyncWriteExt::write_all(&mut tcp, b"\x00\x01GET nonsense\r\n\r\n")
         .await
         .expect("write");
@@ -512,14 +514,10 @@ async fn malformed_frames_of_every_kind_leave_the_node_up() {
         0
     );
     let status = client
-        .push_and_wait(&dev_transfer(address_of(1), 5, 1, 1).to_raw())
+        .push_and_wait(&dev_transfer(address(1), 5, 1, 1).to_raw())
         .await
         .expect("push");
     assert_eq!(status.status_code, StatusCode::Success);
-}
-
-fn address_of(n: u8) -> Address {
-    address(n)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -760,39 +758,28 @@ fn the_cli_drives_a_node() {
     let dev_key_file = dir.path().join("dev.key");
     std::fs::write(&dev_key_file, ledger_core::DEV_SECRET_KEY_HEX).expect("write");
 
-    let (ok, out, err) = run(&[
-        "transfer",
-        "--key",
-        dev_key_file.to_str().expect("utf8"),
-        "--to",
-        &me.to_string(),
-        "--amount",
-        "1234",
-        "--fee",
-        "3",
-        "--json",
-    ]);
-    assert!(ok, "{err}");
-    let answer: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(answer["status"]["status_code"], 0);
-    let hash = answer["hash"].as_str().expect("hash").to_owned();
-
-    // The same transfer again at once is a second transfer, not a replay.
-    let (ok, out, err) = run(&[
-        "transfer",
-        "--key",
-        dev_key_file.to_str().expect("utf8"),
-        "--to",
-        &me.to_string(),
-        "--amount",
-        "1234",
-        "--fee",
-        "3",
-        "--json",
-    ]);
-    assert!(ok, "{err}");
-    let again: Value = serde_json::from_str(&out).expect("json");
-    assert_ne!(again["hash"], answer["hash"]);
+    // The same transfer twice at once is two transfers, not a replay.
+    let mut hashes = Vec::new();
+    for _ in 0..2 {
+        let (ok, out, err) = run(&[
+            "transfer",
+            "--key",
+            dev_key_file.to_str().expect("utf8"),
+            "--to",
+            &me.to_string(),
+            "--amount",
+            "1234",
+            "--fee",
+            "3",
+            "--json",
+        ]);
+        assert!(ok, "{err}");
+        let answer: Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(answer["status"]["status_code"], 0);
+        hashes.push(answer["hash"].as_str().expect("hash").to_owned());
+    }
+    assert_ne!(hashes[0], hashes[1]);
+    let hash = hashes.remove(0);
 
     let (ok, out, _) = run(&["account", &me.to_string(), "--json"]);
     assert!(ok);

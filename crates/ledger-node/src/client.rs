@@ -7,7 +7,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use ledger_core::{parse_u64, Address, Balance, Hash, SecretKey, StatusCode, Transaction};
 use ledger_ws::protocol::BlockRef;
-use ledger_ws::{Client, ErrorCode, WsError};
+use ledger_ws::{Client, ErrorCode, Subscription, WsError};
 use serde::Serialize;
 
 use crate::ClientArgs;
@@ -218,39 +218,49 @@ pub(crate) async fn tx(hash: &str, args: &ClientArgs) -> anyhow::Result<ExitCode
 
 pub(crate) async fn watch(what: Watch, args: &ClientArgs) -> anyhow::Result<ExitCode> {
     let client = connect(args).await?;
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
     match what {
         Watch::Blocks => {
-            let mut blocks = client.subscribe_blocks().await?;
-            loop {
-                tokio::select! {
-                    _ = &mut interrupted => break,
-                    block = blocks.next() => {
-                        let Some(block) = block else { anyhow::bail!("the node closed the connection") };
-                        let block = block?;
-                        show(args, &block, || format!("block {} {}", block.top_block_number, block.top_block_hash))?;
-                    }
-                }
-            }
+            let blocks = client.subscribe_blocks().await?;
+            follow(args, blocks, |block| {
+                format!("block {} {}", block.top_block_number, block.top_block_hash)
+            })
+            .await
         }
         Watch::Account { address } => {
             let address: Address = address.parse()?;
-            let mut updates = client.subscribe_account(&address).await?;
-            loop {
-                tokio::select! {
-                    _ = &mut interrupted => break,
-                    update = updates.next() => {
-                        let Some(update) = update else { anyhow::bail!("the node closed the connection") };
-                        let info = update?;
-                        show(args, &info, || format!(
-                            "{} balance {} nonce {} transactions {}",
-                            info.address, info.balance, info.nonce, info.transaction_hashes.len()
-                        ))?;
-                    }
-                }
+            let updates = client.subscribe_account(&address).await?;
+            follow(args, updates, |info| {
+                format!(
+                    "{} balance {} nonce {} transactions {}",
+                    info.address,
+                    info.balance,
+                    info.nonce,
+                    info.transaction_hashes.len()
+                )
+            })
+            .await
+        }
+    }
+}
+
+/// Prints every message of a subscription until Ctrl-C.
+async fn follow<T>(
+    args: &ClientArgs,
+    mut messages: Subscription<T>,
+    text: impl Fn(&T) -> String,
+) -> anyhow::Result<ExitCode>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+{
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            _ = &mut interrupted => return Ok(ExitCode::SUCCESS),
+            message = messages.next() => {
+                let message = message.context("the node closed the connection")??;
+                show(args, &message, || text(&message))?;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

@@ -190,53 +190,19 @@ pub fn parse_request(text: &str) -> Result<(u64, Command), Rejected> {
         }
     }
     .unwrap_or_default();
-    let kind = match object.get("type") {
-        Some(Value::String(kind)) => match kind.as_str() {
-            "call" => RequestType::Call,
-            "subscribe" => RequestType::Subscribe,
-            "unsubscribe" => RequestType::Unsubscribe,
-            other => {
-                return Err(reject(
-                    Some(id),
-                    ErrorCode::UnknownCommand,
-                    format!(
-                        "unknown request type {other:?}; expected call, subscribe or unsubscribe"
-                    ),
-                ))
-            }
-        },
-        Some(other) => {
+    let kind = match required_string(&object, "type", id)? {
+        "call" => RequestType::Call,
+        "subscribe" => RequestType::Subscribe,
+        "unsubscribe" => RequestType::Unsubscribe,
+        other => {
             return Err(reject(
                 Some(id),
-                ErrorCode::InvalidRequest,
-                format!("`type` must be a string, not {}", shown(other)),
-            ))
-        }
-        None => {
-            return Err(reject(
-                Some(id),
-                ErrorCode::InvalidRequest,
-                "`type` is missing".into(),
+                ErrorCode::UnknownCommand,
+                format!("unknown request type {other:?}; expected call, subscribe or unsubscribe"),
             ))
         }
     };
-    let name = match object.get("name") {
-        Some(Value::String(name)) => name.clone(),
-        Some(other) => {
-            return Err(reject(
-                Some(id),
-                ErrorCode::InvalidRequest,
-                format!("`name` must be a string, not {}", shown(other)),
-            ))
-        }
-        None => {
-            return Err(reject(
-                Some(id),
-                ErrorCode::InvalidRequest,
-                "`name` is missing".into(),
-            ))
-        }
-    };
+    let name = required_string(&object, "name", id)?.to_owned();
     match object.get("api") {
         Some(Value::Number(n)) if n.as_u64() == Some(API_VERSION) => {}
         Some(other) => {
@@ -273,6 +239,23 @@ pub fn parse_request(text: &str) -> Result<(u64, Command), Rejected> {
         error,
     })?;
     Ok((id, command))
+}
+
+/// A member of the request that must be a string (`invalid_request` otherwise).
+fn required_string<'a>(
+    object: &'a Map<String, Value>,
+    member: &str,
+    id: u64,
+) -> Result<&'a str, Rejected> {
+    let message = match object.get(member) {
+        Some(Value::String(text)) => return Ok(text),
+        Some(other) => format!("`{member}` must be a string, not {}", shown(other)),
+        None => format!("`{member}` is missing"),
+    };
+    Err(Rejected {
+        id: Some(id),
+        error: ApiError::new(ErrorCode::InvalidRequest, message),
+    })
 }
 
 fn command(kind: RequestType, name: &str, args: Map<String, Value>) -> Result<Command, ApiError> {

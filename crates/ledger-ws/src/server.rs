@@ -512,7 +512,6 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
     }
 
     fn execute(&mut self, id: u64, command: Command) -> Result<(), ApiError> {
-        let internal = |error: ledger_core::CoreError| WsError::Core(error).to_api_error();
         match command {
             Command::LastBlockInfo => {
                 let tip = self.tip()?;
@@ -524,8 +523,8 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             }
             Command::FindBlock(reference) => {
                 let block = match reference {
-                    BlockRef::Hash(hash) => self.store().block(&hash).map_err(internal)?,
-                    BlockRef::Number(depth) => self.store().block_at(depth).map_err(internal)?,
+                    BlockRef::Hash(hash) => self.store().block(&hash).map_err(api)?,
+                    BlockRef::Number(depth) => self.store().block_at(depth).map_err(api)?,
                 };
                 let Some(block) = block else {
                     let what = match reference {
@@ -543,14 +542,14 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                 let found = self
                     .store()
                     .transaction(&hash)
-                    .map_err(internal)?
+                    .map_err(api)?
                     .map(|record| {
                         self.store()
                             .block_at(record.block_depth)
                             .map(|b| (b, record.index))
                     })
                     .transpose()
-                    .map_err(internal)?;
+                    .map_err(api)?;
                 let tx = found.and_then(|(block, index)| {
                     block.and_then(|block| {
                         block.transactions.get(index as usize).map(|tx| tx.to_raw())
@@ -565,7 +564,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                 self.send_ok(id, &tx);
             }
             Command::FindTransactionStatus(hash) => {
-                if let Some(record) = self.store().transaction(&hash).map_err(internal)? {
+                if let Some(record) = self.store().transaction(&hash).map_err(api)? {
                     self.send_ok(id, &record.status);
                 } else {
                     self.wait_on_chain(id, {
@@ -578,12 +577,8 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                 }
             }
             Command::CallContractView(raw) => {
-                let call =
-                    ViewCall::verify_raw(&raw).map_err(|e| WsError::Core(e).to_api_error())?;
-                let account = self
-                    .store()
-                    .account_or_default(&call.to)
-                    .map_err(internal)?;
+                let call = ViewCall::verify_raw(&raw).map_err(api)?;
+                let account = self.store().account_or_default(&call.to).map_err(api)?;
                 let error = if account.kind == ledger_core::AccountKind::Contract {
                     ApiError::new(
                         ErrorCode::ExecutionFailed,
@@ -728,7 +723,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
     fn tip(&self) -> Result<ledger_core::ChainTip, ApiError> {
         self.store()
             .tip()
-            .map_err(|e| WsError::Core(e).to_api_error())?
+            .map_err(api)?
             .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the chain has no genesis"))
     }
 
@@ -739,16 +734,15 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
         address: &Address,
         account: Option<ledger_core::Account>,
     ) -> Result<AccountInfo, ApiError> {
-        let internal = |e| WsError::Core(e).to_api_error();
         let account = match account {
             Some(account) => account,
-            None => self.store().account_or_default(address).map_err(internal)?,
+            None => self.store().account_or_default(address).map_err(api)?,
         };
         let length = usize::try_from(account.transaction_count).unwrap_or(usize::MAX);
         let hashes = self
             .store()
             .account_transactions(address, 0, length)
-            .map_err(internal)?;
+            .map_err(api)?;
         Ok(AccountInfo::new(*address, account, hashes))
     }
 
@@ -772,9 +766,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                                 self.pushes.insert(hash, id);
                                 self.ids.insert(id);
                             }
-                            Err(error) => {
-                                self.send_error(Some(id), WsError::Core(error).to_api_error())
-                            }
+                            Err(error) => self.send_error(Some(id), api(error)),
                         }
                     }
                     Ok(Admission::AlreadyApplied(status) | Admission::Rejected(status)) => {
@@ -893,6 +885,11 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
         }
         Ok(())
     }
+}
+
+/// The error answer for a core error (see [`WsError::to_api_error`]).
+fn api(error: ledger_core::CoreError) -> ApiError {
+    WsError::Core(error).to_api_error()
 }
 
 fn already_subscribed(what: &str) -> ApiError {

@@ -854,3 +854,53 @@ fn a_data_directory_of_another_chain_is_refused() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsubscribed_push_sends_nothing_more() {
+    let node = Node::start_with(&["--block-interval-ms", "500"]);
+    let client = node.client().await;
+    // Right after a block, so the next one is ~500 ms away.
+    client
+        .push_and_wait(&dev_transfer(address(2), 1, 1, 0).to_raw())
+        .await
+        .expect("push");
+    let mut raw = node.raw().await;
+    let tx = dev_transfer(address(2), 1, 1, 1);
+    let args = serde_json::to_value(tx.to_raw()).expect("json");
+    let pending = raw
+        .request(request("subscribe", "push_transaction", 1, args.clone()))
+        .await;
+    assert_eq!(pending["result"]["status_code"], 1, "{pending}");
+    let again = raw
+        .request(request("subscribe", "push_transaction", 2, args))
+        .await;
+    assert_eq!(error_code(&again), "already_subscribed");
+    let hash = tx.seal().hash();
+    let answer = raw
+        .request(request(
+            "unsubscribe",
+            "push_transaction",
+            3,
+            json!({"hash": hash}),
+        ))
+        .await;
+    assert_eq!(answer["result"], "successful");
+    // The transaction is still applied; this connection just hears no more of it.
+    let mut status = client.find_transaction_status(&hash).await.expect("status");
+    while status.status_code == StatusCode::Pending {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = client.find_transaction_status(&hash).await.expect("status");
+    }
+    assert_eq!(status.status_code, StatusCode::Success);
+    raw.send_text(&request("call", "last_block_info", 4, json!({})).to_string())
+        .await;
+    let next = raw.answer().await;
+    assert_eq!(next["id"], 4, "no final status for id 1 came first: {next}");
+    let quiet = tokio::time::timeout(Duration::from_millis(300), raw.ws.next()).await;
+    assert!(quiet.is_err(), "nothing more was sent: {quiet:?}");
+    // The id of the ended subscription is free again.
+    let reused = raw
+        .request(request("call", "last_block_info", 1, json!({})))
+        .await;
+    assert!(reused["result"]["top_block_number"].is_u64(), "{reused}");
+}

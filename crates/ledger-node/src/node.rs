@@ -28,8 +28,8 @@ pub(crate) struct RunArgs {
     /// `<data-dir>/node.key`, created if missing.
     #[arg(long)]
     key: Option<PathBuf>,
-    /// Longest wait, in milliseconds, between a transaction becoming
-    /// pending and its block.
+    /// While transactions are pending, blocks start at most this many
+    /// milliseconds apart (at once when the node was idle).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=500))]
     block_interval_ms: u64,
     /// Most transactions in one block.

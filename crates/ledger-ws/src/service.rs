@@ -73,7 +73,9 @@ pub fn system_clock() -> Clock {
 pub struct ProducerConfig {
     /// Credited with rewards and fees.
     pub coinbase: Address,
-    /// Longest wait between a transaction becoming pending and its block.
+    /// While transactions are pending, blocks start at most this far
+    /// apart; a transaction waits at most this long plus the time to
+    /// execute and commit one block.
     pub block_interval: Duration,
     /// A block is produced at once when this many transactions are pending.
     pub max_block_transactions: usize,

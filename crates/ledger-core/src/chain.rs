@@ -23,6 +23,9 @@ pub struct ChainConfig {
     pub max_block_transactions: usize,
     /// Most transactions pending in the mempool.
     pub max_pending: usize,
+    /// Most bytes pending in the mempool (see [`Mempool::size_of`]), so
+    /// large payloads cannot exhaust memory within `max_pending`.
+    pub max_pending_bytes: usize,
 }
 
 impl Default for ChainConfig {
@@ -30,6 +33,7 @@ impl Default for ChainConfig {
         ChainConfig {
             max_block_transactions: 10_000,
             max_pending: 100_000,
+            max_pending_bytes: 256 << 20,
         }
     }
 }
@@ -193,7 +197,7 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             store,
             genesis,
             config,
-            mempool: Mempool::new(config.max_pending),
+            mempool: Mempool::new(config.max_pending, config.max_pending_bytes),
             engine,
         })
     }

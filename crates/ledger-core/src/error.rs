@@ -129,6 +129,13 @@ pub enum CoreError {
         /// The configured maximum.
         max: usize,
     },
+    /// The transactions pending in the mempool hold its configured maximum
+    /// of bytes (their payloads, mostly).
+    #[error("mempool is full: pending transactions hold {max_bytes} bytes, the most allowed; try again after the next block")]
+    MempoolBytesFull {
+        /// The configured maximum.
+        max_bytes: usize,
+    },
     /// An arithmetic overflow in a place where the rules make it impossible;
     /// seeing it means the stored state is inconsistent.
     #[error("balance overflow crediting {address}")]

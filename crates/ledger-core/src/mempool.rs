@@ -40,10 +40,13 @@ struct Entry {
 
 /// Pending transactions, in arrival order, with each sender's pending spend.
 ///
-/// Bounded: past `max_pending` transactions a push is refused with
-/// [`CoreError::MempoolFull`], never buffered without limit.
+/// Bounded: past `max_pending` transactions, or `max_pending_bytes`, a
+/// push is refused with [`CoreError::MempoolFull`] or
+/// [`CoreError::MempoolBytesFull`], never buffered without limit.
 pub struct Mempool {
     max_pending: usize,
+    max_pending_bytes: usize,
+    bytes: usize,
     entries: HashMap<Hash, Entry>,
     order: BTreeMap<u64, Hash>,
     spend: HashMap<Address, Balance>,
@@ -51,10 +54,13 @@ pub struct Mempool {
 }
 
 impl Mempool {
-    /// An empty mempool holding at most `max_pending` transactions.
-    pub fn new(max_pending: usize) -> Mempool {
+    /// An empty mempool holding at most `max_pending` transactions of at
+    /// most `max_pending_bytes` in all.
+    pub fn new(max_pending: usize, max_pending_bytes: usize) -> Mempool {
         Mempool {
             max_pending,
+            max_pending_bytes,
+            bytes: 0,
             entries: HashMap::new(),
             order: BTreeMap::new(),
             spend: HashMap::new(),
@@ -70,6 +76,12 @@ impl Mempool {
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// What a pending transaction counts against `max_pending_bytes`: its
+    /// payload plus a fixed 256 for its fields and bookkeeping.
+    pub fn size_of(tx: &VerifiedTransaction) -> usize {
+        tx.data.len().saturating_add(256)
     }
 
     /// Whether `hash` is pending.
@@ -121,6 +133,13 @@ impl Mempool {
                 max: self.max_pending,
             });
         }
+        let size = Mempool::size_of(&tx);
+        if self.bytes.saturating_add(size) > self.max_pending_bytes {
+            return Err(CoreError::MempoolBytesFull {
+                max_bytes: self.max_pending_bytes,
+            });
+        }
+        self.bytes += size;
         // `spend` fits within the balance, so the sum stays below it too.
         let total = pending.checked_add(spend).unwrap_or(Balance::MAX);
         self.spend.insert(tx.from, total);
@@ -150,6 +169,7 @@ impl Mempool {
                 continue;
             };
             self.order.remove(&entry.seq);
+            self.bytes = self.bytes.saturating_sub(Mempool::size_of(&entry.tx));
             if let Some(total) = self.spend.get_mut(&entry.tx.from) {
                 *total = total.checked_sub(entry.spend).unwrap_or_default();
                 if total.is_zero() {

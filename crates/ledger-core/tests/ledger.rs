@@ -261,6 +261,7 @@ fn mempool_is_bounded() {
     let mut f = fixture_with(ChainConfig {
         max_block_transactions: 10,
         max_pending: 3,
+        ..ChainConfig::default()
     });
     for nonce in 0..3 {
         let tx = transfer(&f.alice, f.bob.address(), 1, 0, nonce);
@@ -285,6 +286,7 @@ fn blocks_take_the_oldest_pending_up_to_the_maximum() {
     let mut f = fixture_with(ChainConfig {
         max_block_transactions: 2,
         max_pending: 100,
+        ..ChainConfig::default()
     });
     let txs: Vec<_> = (0..5)
         .map(|n| transfer(&f.alice, f.bob.address(), 1, 0, n))
@@ -569,4 +571,45 @@ fn secret_keys_never_print_and_round_trip_through_files() {
             "the key text is never echoed"
         );
     }
+}
+
+#[test]
+fn mempool_is_bounded_in_bytes_too() {
+    // Fee-free transfers with large payloads cost a sender nothing, so the
+    // count bound alone would let them fill memory.
+    let mut f = fixture_with(ChainConfig {
+        max_pending_bytes: 2 * (10_000 + 256),
+        ..ChainConfig::default()
+    });
+    let big = |n: u32| {
+        Transaction::signed(
+            &f.bob,
+            f.alice.address(),
+            Balance::ZERO,
+            0,
+            T0 + n,
+            vec![7; 10_000],
+        )
+    };
+    for n in 0..2 {
+        let status = f.ledger.push(&big(n).to_raw()).expect("admitted");
+        assert_eq!(
+            status.status_code,
+            StatusCode::Pending,
+            "{}",
+            status.message
+        );
+    }
+    let error = f.ledger.push(&big(2).to_raw()).expect_err("full");
+    assert!(
+        matches!(error, CoreError::MempoolBytesFull { max_bytes: 20_512 }),
+        "{error}"
+    );
+    assert!(error.to_string().starts_with("mempool is full"));
+    f.ledger
+        .produce_block(T0 + 1, f.miner)
+        .expect("produce")
+        .expect("block");
+    let status = f.ledger.push(&big(2).to_raw()).expect("room again");
+    assert_eq!(status.status_code, StatusCode::Pending);
 }

@@ -220,7 +220,7 @@ proptest! {
             accounts: addresses.iter().take(3).map(|a| (*a, Balance::from(1_000_000))).collect::<BTreeMap<_, _>>(),
         };
         let allocations = genesis.total_supply().expect("fits");
-        let config = ChainConfig { max_block_transactions: 7, max_pending: 1_000 };
+        let config = ChainConfig { max_block_transactions: 7, max_pending: 1_000, ..ChainConfig::default() };
         let mut ledger = Ledger::open(MemoryStore::new(), genesis, config).expect("opens");
         let mut pushed: Vec<RawTransaction> = Vec::new();
         let mut time = T0;

@@ -89,6 +89,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = ChainConfig {
         max_block_transactions: usize::try_from(args.max_block_txs)?,
         max_pending: usize::try_from(args.max_pending)?,
+        ..ChainConfig::default()
     };
     let ledger = match Ledger::open(store.clone(), genesis, config) {
         Ok(ledger) => ledger,

@@ -38,7 +38,9 @@ impl WsError {
     pub fn to_api_error(&self) -> ApiError {
         let code = match self {
             WsError::Core(error) => match error {
-                CoreError::MempoolFull { .. } => ErrorCode::LimitExceeded,
+                CoreError::MempoolFull { .. } | CoreError::MempoolBytesFull { .. } => {
+                    ErrorCode::LimitExceeded
+                }
                 CoreError::BadSignature { .. } => ErrorCode::BadSign,
                 CoreError::NotAContract { .. } => ErrorCode::NotFound,
                 CoreError::Field { .. }

@@ -423,9 +423,21 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             return;
         };
         tracing::info!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
-        // A slow reader's queue is dropped; what was already handed to
-        // the socket goes first, then the close frame.
-        self.out.clear();
+        if code == CloseCode::Policy {
+            // A slow reader's queue is dropped; what was already handed to
+            // the socket goes first, then the close frame.
+            self.out.clear();
+        } else {
+            // Anything else (shutdown, silence) still delivers what is owed,
+            // such as the final statuses of the last blocks, before the close.
+            while let Some(message) = self.out.pop_front() {
+                match self.ws.write(message) {
+                    Ok(()) => {}
+                    Err(error) if would_block(&error) => {}
+                    Err(_) => break,
+                }
+            }
+        }
         let frame = CloseFrame {
             code,
             reason: reason.into(),

@@ -600,8 +600,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                         ),
                     )
                 } else {
-                    WsError::Core(ledger_core::CoreError::NotAContract { address: call.to })
-                        .to_api_error()
+                    api(ledger_core::CoreError::NotAContract { address: call.to })
                 };
                 return Err(error);
             }

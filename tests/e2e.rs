@@ -568,15 +568,21 @@ async fn a_restart_keeps_every_block_balance_and_status() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn shutdown_applies_what_was_answered_pending() {
+/// A node producing blocks every 500 ms, and a client, just after a block:
+/// a transaction pushed now stays pending for a while.
+async fn just_after_a_block() -> (Node, ledger_ws::Client) {
     let node = Node::start_with(&["--block-interval-ms", "500"]);
     let client = node.client().await;
-    // Pushed just after a block, so the next one is ~500 ms away.
     client
         .push_and_wait(&dev_transfer(address(2), 1, 1, 0).to_raw())
         .await
         .expect("push");
+    (node, client)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_applies_what_was_answered_pending() {
+    let (node, client) = just_after_a_block().await;
     let tx = dev_transfer(address(2), 1, 1, 1);
     let mut statuses = client.push_transaction(&tx.to_raw()).await.expect("push");
     let first = statuses.next().await.expect("status").expect("status");
@@ -857,13 +863,7 @@ fn a_data_directory_of_another_chain_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unsubscribed_push_sends_nothing_more() {
-    let node = Node::start_with(&["--block-interval-ms", "500"]);
-    let client = node.client().await;
-    // Right after a block, so the next one is ~500 ms away.
-    client
-        .push_and_wait(&dev_transfer(address(2), 1, 1, 0).to_raw())
-        .await
-        .expect("push");
+    let (node, client) = just_after_a_block().await;
     let mut raw = node.raw().await;
     let tx = dev_transfer(address(2), 1, 1, 1);
     let args = serde_json::to_value(tx.to_raw()).expect("json");

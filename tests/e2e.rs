@@ -904,3 +904,39 @@ async fn an_unsubscribed_push_sends_nothing_more() {
         .await;
     assert!(reused["result"]["top_block_number"].is_u64(), "{reused}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_per_connection_are_bounded() {
+    let node = Node::start();
+    let mut raw = node.raw().await;
+    // Pipelined: 1024 account subscriptions, then one more.
+    for n in 0..1025u64 {
+        let mut bytes = [0u8; 20];
+        bytes[..8].copy_from_slice(&n.to_be_bytes());
+        let args = json!({"address": Address(bytes)});
+        raw.send_text(&request("subscribe", "account_info", n, args).to_string())
+            .await;
+    }
+    let mut last = Value::Null;
+    for _ in 0..1025 {
+        last = raw.answer().await;
+    }
+    assert_eq!(last["id"], 1024);
+    assert_eq!(error_code(&last), "limit_exceeded", "{last}");
+    // Ending one makes room for another.
+    let mut bytes = [0u8; 20];
+    bytes[..8].copy_from_slice(&7u64.to_be_bytes());
+    let answer = raw
+        .request(request(
+            "unsubscribe",
+            "account_info",
+            2000,
+            json!({"address": Address(bytes)}),
+        ))
+        .await;
+    assert_eq!(answer["result"], "successful");
+    let answer = raw
+        .request(request("subscribe", "last_block_info", 2001, json!({})))
+        .await;
+    assert_eq!(answer["status"], "ok", "{answer}");
+}

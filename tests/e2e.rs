@@ -230,6 +230,12 @@ async fn subscriptions_follow_blocks_in_order() {
         assert_eq!(status.status_code, StatusCode::Success);
         let block = blocks.next().await.expect("block").expect("info");
         assert_eq!(block.top_block_number, n, "one message per block, in order");
+        // Announced only once stored: the block is there to be read.
+        let stored = client
+            .find_block(BlockRef::Number(n))
+            .await
+            .expect("stored before announced");
+        assert_eq!(stored.depth, n);
         let update = account.next().await.expect("update").expect("info");
         assert_eq!(update.balance, Balance::from((1..=n).sum::<u64>()));
         assert_eq!(update.transaction_hashes.len() as u64, n);

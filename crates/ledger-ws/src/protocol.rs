@@ -544,6 +544,33 @@ mod tests {
         assert!(matches!(command, Command::PushTransaction(Err(_))));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_answered_never_panics(text in "\\PC{0,200}") {
+            let _ = parse_request(&text);
+        }
+
+        #[test]
+        fn any_request_shape_is_answered(
+            kind in proptest::option::of("[a-z]{0,12}"),
+            name in proptest::option::of("[a-z_]{0,24}"),
+            api in proptest::option::of(-2i64..4),
+            id in proptest::option::of(proptest::num::i64::ANY),
+            args in proptest::collection::btree_map("[a-z]{1,8}", "[A-Za-z0-9+/=]{0,50}", 0..8),
+        ) {
+            let mut request = serde_json::Map::new();
+            if let Some(kind) = kind { request.insert("type".into(), kind.into()); }
+            if let Some(name) = name { request.insert("name".into(), name.into()); }
+            if let Some(api) = api { request.insert("api".into(), api.into()); }
+            if let Some(id) = id { request.insert("id".into(), id.into()); }
+            request.insert("args".into(), serde_json::to_value(args).unwrap_or_default());
+            let text = Value::Object(request).to_string();
+            if let Err(rejected) = parse_request(&text) {
+                proptest::prop_assert!(!rejected.error.message.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn answers_have_the_documented_shape() {
         let ok: Value = serde_json::from_str(&ok_answer(9, &UNSUBSCRIBED)).expect("json");

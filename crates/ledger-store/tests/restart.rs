@@ -55,6 +55,13 @@ fn chain(dir: &std::path::Path, blocks: usize) -> (Genesis, Snapshot) {
     (genesis, snap)
 }
 
+/// Changes the raw sled database in `dir` behind the store's back.
+fn tamper(dir: &std::path::Path, change: impl FnOnce(&sled::Db)) {
+    let db = sled::open(dir).expect("raw open");
+    change(&db);
+    db.flush().expect("flush");
+}
+
 #[test]
 fn reopening_gives_the_same_chain_and_state() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -116,12 +123,10 @@ fn a_store_is_opened_by_one_process_at_a_time() {
 fn another_format_version_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     chain(dir.path(), 1);
-    {
-        let db = sled::open(dir.path()).expect("raw open");
+    tamper(dir.path(), |db| {
         db.insert(b"mformat", &(FORMAT_VERSION + 1).to_be_bytes()[..])
             .expect("write");
-        db.flush().expect("flush");
-    }
+    });
     let error = SledStore::open(dir.path()).err().expect("refused");
     assert!(matches!(error, StoreError::Incompatible { .. }), "{error}");
     let message = error.to_string();
@@ -138,11 +143,9 @@ fn another_format_version_is_refused() {
 #[test]
 fn a_directory_of_other_data_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    {
-        let db = sled::open(dir.path()).expect("raw open");
+    tamper(dir.path(), |db| {
         db.insert(b"something", b"else").expect("write");
-        db.flush().expect("flush");
-    }
+    });
     let error = SledStore::open(dir.path()).err().expect("refused");
     assert!(error.to_string().contains("not a ledger store"), "{error}");
 }
@@ -151,15 +154,13 @@ fn a_directory_of_other_data_is_refused() {
 fn a_damaged_tip_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, before) = chain(dir.path(), 3);
-    {
-        let db = sled::open(dir.path()).expect("raw open");
+    tamper(dir.path(), |db| {
         // The index above the tip says a block 4 exists: a torn write that
         // the atomic batch makes impossible, so a damaged store.
         let mut key = vec![b'd'];
         key.extend_from_slice(&4u64.to_be_bytes());
         db.insert(key, &before.tip.hash.0[..]).expect("write");
-        db.flush().expect("flush");
-    }
+    });
     let error = SledStore::open(dir.path()).err().expect("refused");
     assert!(matches!(error, StoreError::Damaged { .. }), "{error}");
     assert!(error.to_string().contains("above the tip"), "{error}");
@@ -169,15 +170,13 @@ fn a_damaged_tip_is_refused() {
 fn a_block_that_no_longer_hashes_to_its_key_is_damage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, before) = chain(dir.path(), 2);
-    {
-        let db = sled::open(dir.path()).expect("raw open");
+    tamper(dir.path(), |db| {
         let mut key = vec![b'k'];
         key.extend_from_slice(&before.tip.hash.0);
         let mut bytes = db.get(&key).expect("read").expect("block").to_vec();
         bytes[9] ^= 1; // flip a bit of the nonce
         db.insert(key, bytes).expect("write");
-        db.flush().expect("flush");
-    }
+    });
     let error = SledStore::open(dir.path()).err().expect("refused");
     assert!(error.to_string().contains("hashes to"), "{error}");
 }

@@ -662,7 +662,19 @@ async fn many_clients_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_client_is_disconnected_and_others_keep_working() {
-    let node = Node::start_with(&["--max-outgoing", "8"]);
+    slow_client_is_disconnected(&["--max-outgoing", "8"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_client_is_disconnected_by_bytes_queued_too() {
+    // Few messages, but large ones: the byte bound trips first.
+    slow_client_is_disconnected(&["--max-outgoing-bytes", "500000"]).await;
+}
+
+/// A client that asks for large answers and reads none is disconnected
+/// with 1008 on a node started with `limits`, while another is served.
+async fn slow_client_is_disconnected(limits: &[&str]) {
+    let node = Node::start_with(limits);
     let client = node.client().await;
     // A block with many transactions makes find_block answers large.
     let mut pushes = Vec::new();

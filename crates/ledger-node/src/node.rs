@@ -46,6 +46,10 @@ pub(crate) struct RunArgs {
     /// client is disconnected (close code 1008).
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     max_outgoing: u64,
+    /// Most bytes queued for a client that is not reading; past it the
+    /// client is disconnected (close code 1008).
+    #[arg(long, default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_outgoing_bytes: u64,
 }
 
 fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
@@ -123,6 +127,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ping_interval: Duration::from_secs(args.ping_interval_s),
         pong_timeout: Duration::from_secs(args.ping_interval_s),
         max_outgoing: usize::try_from(args.max_outgoing)?,
+        max_outgoing_bytes: usize::try_from(args.max_outgoing_bytes)?,
         ..ServerConfig::default()
     };
     let server = tokio::spawn(serve(

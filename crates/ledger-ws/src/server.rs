@@ -53,6 +53,9 @@ pub struct ServerConfig {
     /// Most messages queued for a client that does not read; past it the
     /// client is disconnected with close code 1008.
     pub max_outgoing: usize,
+    /// Most bytes queued for a client that does not read (a few large
+    /// answers weigh more than many small ones); past it, close code 1008.
+    pub max_outgoing_bytes: usize,
     /// Quiet time after which the server pings a connection.
     pub ping_interval: Duration,
     /// How long a pinged connection may stay silent before it is closed.
@@ -69,6 +72,7 @@ impl Default for ServerConfig {
             max_subscriptions: 1024,
             max_in_flight: 1024,
             max_outgoing: 4096,
+            max_outgoing_bytes: 64 << 20,
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(30),
             max_connections: 10_000,
@@ -233,7 +237,7 @@ struct Connection<S> {
     ws: WebSocket<NonBlocking>,
     peer: SocketAddr,
     shared: Shared<S>,
-    out: VecDeque<Message>,
+    out: Outbox,
     write_blocked: bool,
     blocks: Option<Subscription>,
     accounts: HashMap<Address, Subscription>,
@@ -244,6 +248,44 @@ struct Connection<S> {
     last_heard: Instant,
     ping_sent: Option<Instant>,
     events_open: bool,
+}
+
+/// Messages waiting for the socket, and their size.
+#[derive(Default)]
+struct Outbox {
+    messages: VecDeque<Message>,
+    bytes: usize,
+}
+
+impl Outbox {
+    fn push_back(&mut self, message: Message) {
+        self.bytes += message.len();
+        self.messages.push_back(message);
+    }
+
+    fn push_front(&mut self, message: Message) {
+        self.bytes += message.len();
+        self.messages.push_front(message);
+    }
+
+    fn pop_front(&mut self) -> Option<Message> {
+        let message = self.messages.pop_front()?;
+        self.bytes -= message.len();
+        Some(message)
+    }
+
+    fn clear(&mut self) {
+        self.messages.clear();
+        self.bytes = 0;
+    }
+
+    fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// Most frames handled in one go before the connection looks at its other duties.
@@ -260,7 +302,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             ws,
             peer,
             shared,
-            out: VecDeque::new(),
+            out: Outbox::default(),
             write_blocked: false,
             blocks: None,
             accounts: HashMap::new(),
@@ -403,12 +445,14 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             Err(_) => return Err(Close::Gone),
         }
         self.write_blocked = blocked;
-        if self.out.len() > self.shared.config.max_outgoing {
+        let config = &self.shared.config;
+        if self.out.len() > config.max_outgoing || self.out.bytes() > config.max_outgoing_bytes {
             return Err(Close::With(
                 CloseCode::Policy,
                 format!(
-                    "too slow: more than {} messages waiting to be read",
-                    self.shared.config.max_outgoing
+                    "too slow: {} messages ({} bytes) waiting to be read, more than allowed",
+                    self.out.len(),
+                    self.out.bytes()
                 ),
             ));
         }

@@ -485,9 +485,9 @@ async fn malformed_frames_of_every_kind_leave_the_node_up() {
         .await;
     assert_eq!(answer["status"], "ok", "the connection survived everything");
 
-    // A message over the hard cap (16 MiB) closes only that connection, with 1009.
+    // A message over the hard cap (4 MiB) closes only that connection, with 1009.
     let mut huge = node.raw().await;
-    let _ = huge.ws.send(Message::binary(vec![b' '; 17 << 20])).await;
+    let _ = huge.ws.send(Message::binary(vec![b' '; 5 << 20])).await;
     let closed = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(Ok(frame)) = huge.ws.next().await {
             if let Message::Close(close) = frame {

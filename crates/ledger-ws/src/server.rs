@@ -44,7 +44,8 @@ pub struct ServerConfig {
     /// `limit_exceeded`.
     pub max_request_bytes: usize,
     /// Largest message read at all; a larger one closes the connection
-    /// (code 1009) without reading it into memory.
+    /// (code 1009) without reading it into memory. It bounds what one
+    /// connection can make the node hold while a message arrives.
     pub max_message_bytes: usize,
     /// Most active subscriptions (including pushes awaiting admission).
     pub max_subscriptions: usize,
@@ -68,7 +69,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_request_bytes: 1 << 20,
-            max_message_bytes: 16 << 20,
+            max_message_bytes: 4 << 20,
             max_subscriptions: 1024,
             max_in_flight: 1024,
             max_outgoing: 4096,

@@ -2,15 +2,17 @@
 //! connections to a running node, timed from the first push to the last
 //! final status. See docs/benchmarks.md.
 //!
-//!     cargo run --release -p ledger-benches --example ws_load -- [URL] [TRANSFERS] [CONNECTIONS]
+//!     cargo run --release -p ledger-benches --example ws_load -- [URL] [TRANSFERS] [CONNECTIONS] [SENDERS]
 //!
-//! Transfers come from the dev genesis key (so the node must run the dev
-//! genesis), each to a distinct fresh address, signed before timing starts.
+//! Transfers go to distinct fresh addresses, signed before timing starts.
+//! With one sender (the default) they all come from the dev genesis key;
+//! with more, the dev key first funds that many fresh keys (not timed) and
+//! the transfers come from them in turn. The node must run the dev genesis.
 
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use ledger_core::{Address, Balance, Genesis, RawTransaction, StatusCode, Transaction};
+use ledger_core::{Address, Balance, Genesis, RawTransaction, SecretKey, StatusCode, Transaction};
 use ledger_ws::Client;
 
 /// Pushes awaiting their final status per connection (the node allows 1024
@@ -23,18 +25,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:50051".into());
     let transfers: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
     let connections: usize = args.next().map_or(Ok(4), |n| n.parse())?;
+    let senders: usize = args.next().map_or(Ok(1), |n| n.parse())?;
 
-    let key = Genesis::dev_key();
+    let dev = Genesis::dev_key();
     let salt = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as u32;
+    let keys: Vec<SecretKey> = if senders <= 1 {
+        vec![dev.clone()]
+    } else {
+        eprintln!("funding {senders} senders…");
+        let keys: Vec<SecretKey> = (0..senders).map(|_| SecretKey::generate()).collect();
+        let client = Client::connect(&url).await?;
+        let mut funding = futures_util::stream::FuturesUnordered::new();
+        for key in &keys {
+            let amount = Balance::from(1_000_000_000);
+            let tx = Transaction::signed(&dev, key.address(), amount, 1, salt, Vec::new());
+            let statuses = client.push_transaction(&tx.to_raw()).await?;
+            funding.push(statuses.fold(None, |_, status| async move { status.ok() }));
+        }
+        while let Some(status) = funding.next().await {
+            if status.is_none_or(|s| s.status_code != StatusCode::Success) {
+                return Err("funding a sender failed".into());
+            }
+        }
+        keys
+    };
     eprintln!("signing {transfers} transfers…");
     let signed: Vec<RawTransaction> = (0..transfers)
         .map(|n| {
             let mut to = [0u8; 20];
             to[..8].copy_from_slice(&(n as u64).to_be_bytes());
             to[8..12].copy_from_slice(&salt.to_be_bytes());
-            Transaction::signed(&key, Address(to), Balance::from(1), 1, salt, Vec::new()).to_raw()
+            let key = &keys[n % keys.len()];
+            Transaction::signed(key, Address(to), Balance::from(1), 1, salt, Vec::new()).to_raw()
         })
         .collect();
     let top_before = Client::connect(&url).await?.last_block_info().await?;
@@ -74,7 +98,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     let top_after = Client::connect(&url).await?.last_block_info().await?;
     println!(
-        "{successes} of {transfers} transfers committed in {:.2} s over {connections} connections: {:.0} transfers/s, {} blocks",
+        "{successes} of {transfers} transfers from {} senders committed in {:.2} s over {connections} connections: {:.0} transfers/s, {} blocks",
+        keys.len(),
         elapsed.as_secs_f64(),
         successes as f64 / elapsed.as_secs_f64(),
         top_after.top_block_number - top_before.top_block_number

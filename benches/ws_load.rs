@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             funding.push(statuses.fold(None, |_, status| async move { status.ok() }));
         }
         while let Some(status) = funding.next().await {
-            if status.is_none_or(|s| s.status_code != StatusCode::Success) {
+            if !matches!(status, Some(s) if s.status_code == StatusCode::Success) {
                 return Err("funding a sender failed".into());
             }
         }

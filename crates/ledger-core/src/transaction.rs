@@ -83,6 +83,12 @@ impl Transaction {
         )
     }
 
+    /// The transaction hash: sha256 of [`Transaction::hash_preimage`].
+    /// Computed on every call; [`Sealable::seal`] keeps it with the value.
+    pub fn hash(&self) -> Hash {
+        self.compute_hash()
+    }
+
     /// Signs the transaction with `key`, replacing `sign`. The signature
     /// only verifies if `from` is `key`'s address.
     pub fn sign(&mut self, key: &SecretKey) {

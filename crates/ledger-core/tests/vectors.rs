@@ -82,6 +82,7 @@ fn valid_transactions_hash_sign_and_recover() {
         );
         // The fast path (hashing the wire texts) equals the reference path.
         assert_eq!(sealed.compute_hash(), sealed.hash(), "{what}");
+        assert_eq!(sealed.inner().hash(), sealed.hash(), "{what}");
         assert_eq!(
             hex::encode(signing_digest(&sealed.hash()).0),
             text(case, "signed_digest_hex"),

@@ -121,7 +121,7 @@ pub(crate) async fn transfer(args: TransferArgs) -> anyhow::Result<ExitCode> {
     let mut timestamp = u32::try_from(now)?;
     let (tx, hash) = loop {
         let tx = Transaction::signed(&key, to, amount, fee, timestamp, Vec::new());
-        let hash = ledger_core::Sealable::compute_hash(&tx);
+        let hash = tx.hash();
         match client.find_transaction_status(&hash).await {
             Err(WsError::Api(error)) if error.code == ErrorCode::NotFound => break (tx, hash),
             Ok(_) if u64::from(timestamp) < now + 60 => timestamp += 1,

@@ -958,3 +958,80 @@ async fn subscriptions_per_connection_are_bounded() {
         .await;
     assert_eq!(answer["status"], "ok", "{answer}");
 }
+
+#[test]
+fn watch_follows_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let node = Node::start();
+    let watch = |args: &[&str]| {
+        let mut child = std::process::Command::new(support::BINARY)
+            .args(args)
+            .args(["--node", &node.url, "--json"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        (child, lines)
+    };
+    let to = address(12);
+    let (mut blocks, mut block_lines) = watch(&["watch", "blocks"]);
+    let (mut account, mut account_lines) = watch(&["watch", "account", &to.to_string()]);
+    let next = |lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>| -> Value {
+        serde_json::from_str(&lines.next().expect("a line").expect("utf8")).expect("json")
+    };
+    assert_eq!(
+        next(&mut block_lines)["top_block_number"],
+        0,
+        "the current top first"
+    );
+    assert_eq!(next(&mut account_lines)["balance"], "0");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = node.client().await;
+        let status = client
+            .push_and_wait(&dev_transfer(to, 77, 1, 1).to_raw())
+            .await
+            .expect("push");
+        assert_eq!(status.status_code, StatusCode::Success);
+    });
+    assert_eq!(next(&mut block_lines)["top_block_number"], 1);
+    assert_eq!(next(&mut account_lines)["balance"], "77");
+
+    for child in [&mut blocks, &mut account] {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = child.wait().expect("exits");
+        assert!(exit.success(), "Ctrl-C ends a watch cleanly: {exit:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_genesis_file_sets_the_chain() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/genesis.example.json"
+    );
+    let node = Node::start_with(&["--genesis", file]);
+    let client = node.client().await;
+    let funded: Address = "4Mq1maZ6wuaYe88oLzi5aN9zK771".parse().expect("address");
+    let account = client.account_info(&funded).await.expect("account");
+    assert_eq!(
+        account.balance.to_string(),
+        "1000000000000000000000000000000"
+    );
+    let dev = client
+        .account_info(&dev_key().address())
+        .await
+        .expect("account");
+    assert_eq!(dev.balance, Balance::ZERO, "not the dev genesis");
+    let genesis = client
+        .find_block(BlockRef::Number(0))
+        .await
+        .expect("genesis");
+    assert_eq!(genesis.timestamp, 1_735_689_600);
+    assert_eq!(genesis.transactions.len(), 2);
+}

@@ -137,6 +137,9 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         server_config,
         stopped,
     ));
+    // Handlers go in before the node says it is ready, so a SIGTERM sent
+    // the moment it is (by a supervisor, a test) still shuts down cleanly.
+    let signals = ShutdownSignals::install().context("cannot install signal handlers")?;
     tracing::info!(depth = tip.depth, hash = %tip.hash, data_dir = %dir.display(), "chain opened");
     println!("ledger-node listening on ws://{address}");
     println!("coinbase {}", key.address());
@@ -146,7 +149,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     tokio::pin!(producer);
     let mut failed = false;
     tokio::select! {
-        signal = shutdown_signal() => {
+        signal = signals.recv() => {
             tracing::info!(signal, "shutting down: finishing pending blocks");
             chain.shutdown();
             failed |= producer_failed((&mut producer).await);
@@ -184,17 +187,26 @@ fn producer_failed(result: ProducerJoin) -> bool {
     }
 }
 
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Without signal handlers the node runs until killed.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, caught from the moment of installation.
+struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<ShutdownSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The name of the first signal to arrive.
+    async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
     }
 }

@@ -38,25 +38,41 @@ impl Default for ChainConfig {
     }
 }
 
+/// What the producer of a block decides, beside the transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockParams {
+    /// The time, seconds since the Unix epoch, from the caller's clock;
+    /// the block takes the parent's if this is earlier.
+    pub time: u32,
+    /// Credited with the reward and the fees.
+    pub coinbase: Address,
+    /// The block reward (the genesis fixes it).
+    pub reward: Balance,
+    /// Most transactions in the block.
+    pub max_transactions: usize,
+}
+
 /// Builds and executes the block after `parent` from `candidates` (in
-/// order, at most `max_transactions`, skipping any already applied or
-/// repeated), with timestamp `time` or the parent's if `time` is earlier.
-/// `None` when no candidate is left: empty blocks are never produced.
-#[allow(clippy::too_many_arguments)]
+/// order, at most `params.max_transactions`, skipping any already applied
+/// or repeated). `None` when no candidate is left: empty blocks are never
+/// produced.
 pub fn produce_block<S, E>(
     state: &S,
     parent: ChainTip,
     candidates: Vec<VerifiedTransaction>,
-    max_transactions: usize,
-    time: u32,
-    coinbase: Address,
-    reward: Balance,
+    params: BlockParams,
     engine: &mut E,
 ) -> Result<Option<BlockChanges>, CoreError>
 where
     S: StateRead + ?Sized,
     E: ContractEngine + ?Sized,
 {
+    let BlockParams {
+        time,
+        coinbase,
+        reward,
+        max_transactions,
+    } = params;
     let mut seen = std::collections::HashSet::new();
     let mut transactions = Vec::with_capacity(candidates.len().min(max_transactions));
     for tx in candidates {
@@ -248,14 +264,17 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
         coinbase: Address,
     ) -> Result<Option<BlockChanges>, CoreError> {
         let candidates = self.mempool.select(self.config.max_block_transactions);
+        let params = BlockParams {
+            time,
+            coinbase,
+            reward: self.genesis.block_reward,
+            max_transactions: self.config.max_block_transactions,
+        };
         let changes = produce_block(
             &self.store,
             self.tip()?,
             candidates,
-            self.config.max_block_transactions,
-            time,
-            coinbase,
-            self.genesis.block_reward,
+            params,
             &mut self.engine,
         )?;
         if let Some(changes) = &changes {

@@ -39,7 +39,7 @@ mod transaction;
 mod vm;
 
 pub use block::{Block, RawBlock};
-pub use chain::{produce_block, validate_block, ChainConfig, Ledger};
+pub use chain::{produce_block, validate_block, BlockParams, ChainConfig, Ledger};
 pub use crypto::{address_of, sha256, SecretKey, Signature};
 pub use error::CoreError;
 pub use execution::{contract_address, execute_block, execute_genesis};

@@ -1,7 +1,7 @@
 //! The behaviour every storage implementation must show, as a suite any
 //! `StateCommit` runs with [`store_conformance_tests!`](crate::store_conformance_tests):
 //!
-//! ```ignore
+//! ```text
 //! ledger_core::store_conformance_tests!(|| MyStore::temporary());
 //! ```
 //!

@@ -5,9 +5,9 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rayon::prelude::*;
 
-use ledger_benches::{funded_genesis, keys, transfers, T0};
+use ledger_benches::{funded_genesis, keys, next_block, transfers};
 use ledger_core::{
-    execute_block, signing_digest, Balance, Block, ChainConfig, Ledger, MemoryStore, NoContracts,
+    execute_block, signing_digest, Balance, ChainConfig, Ledger, MemoryStore, NoContracts,
     Sealable, StateRead, Transaction, VerifiedTransaction,
 };
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
@@ -66,15 +66,7 @@ fn apply_blocks(c: &mut Criterion) {
         let ledger = Ledger::open(MemoryStore::new(), genesis.clone(), ChainConfig::default())
             .expect("opens");
         let tip = ledger.tip().expect("tip");
-        let block = Block {
-            depth: 1,
-            nonce: 0,
-            timestamp: T0 + 1,
-            previous_block_hash: tip.hash,
-            coinbase: keys[0].address(),
-            transactions: all[..size].iter().cloned().map(Sealable::seal).collect(),
-        }
-        .seal();
+        let block = next_block(tip, keys[0].address(), all[..size].to_vec());
         group.throughput(Throughput::Elements(size as u64));
         group.bench_function(format!("{size} transfers"), |b| {
             b.iter_batched(

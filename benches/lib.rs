@@ -3,7 +3,9 @@
 
 use rand::SeedableRng;
 
-use ledger_core::{Address, Balance, Genesis, SecretKey, Signature, Transaction};
+use ledger_core::{
+    Address, Balance, Block, ChainTip, Genesis, Sealable, Sealed, SecretKey, Signature, Transaction,
+};
 
 /// Genesis timestamp of the benchmark chains.
 pub const T0: u32 = 1_700_000_000;
@@ -67,4 +69,21 @@ pub fn unsigned_transfers(keys: &[SecretKey], first: u64, count: usize) -> Vec<T
             }
         })
         .collect()
+}
+
+/// The block after `tip` holding `transactions`, credited to `coinbase`.
+pub fn next_block(
+    tip: ChainTip,
+    coinbase: Address,
+    transactions: Vec<Transaction>,
+) -> Sealed<Block> {
+    Block {
+        depth: tip.depth + 1,
+        nonce: 0,
+        timestamp: T0 + 1,
+        previous_block_hash: tip.hash,
+        coinbase,
+        transactions: transactions.into_iter().map(Sealable::seal).collect(),
+    }
+    .seal()
 }

@@ -6,24 +6,46 @@ use std::cell::Cell;
 
 use criterion::{BatchSize, Criterion, Throughput};
 
-use ledger_benches::{funded_genesis, keys, unsigned_transfers, T0};
+use ledger_benches::{funded_genesis, keys, next_block, unsigned_transfers};
 use ledger_core::{
-    execute_block, Block, ChainConfig, Ledger, NoContracts, Sealable, StateCommit, StateRead,
+    execute_block, Balance, BlockChanges, ChainConfig, Genesis, Ledger, NoContracts, Sealable,
+    SecretKey, StateCommit, StateRead,
 };
 use ledger_store::SledStore;
+
+/// A chain of `genesis` on sled in a new temporary directory (kept alive
+/// by the returned handle).
+fn sled_ledger(genesis: &Genesis) -> (tempfile::TempDir, Ledger<SledStore>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SledStore::open(dir.path()).expect("store");
+    let ledger = Ledger::open(store, genesis.clone(), ChainConfig::default()).expect("ledger");
+    (dir, ledger)
+}
+
+/// The changes of the next block on `store`: `count` unsigned transfers
+/// numbered from `first`.
+fn next_changes(
+    store: &SledStore,
+    keys: &[SecretKey],
+    first: u64,
+    count: usize,
+    reward: Balance,
+) -> BlockChanges {
+    let tip = store.tip().expect("reads").expect("tip");
+    let block = next_block(
+        tip,
+        keys[0].address(),
+        unsigned_transfers(keys, first, count),
+    );
+    execute_block(store, block, reward, &mut NoContracts).expect("executes")
+}
 
 fn commits(c: &mut Criterion) {
     let keys = keys(1000);
     let genesis = funded_genesis(&keys);
     let mut group = c.benchmark_group("durable commit (sled, flush per block)");
     for size in [1usize, 100, 10_000] {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ledger = Ledger::open(
-            SledStore::open(dir.path()).expect("store"),
-            genesis.clone(),
-            ChainConfig::default(),
-        )
-        .expect("ledger");
+        let (_dir, ledger) = sled_ledger(&genesis);
         let store = ledger.store();
         let next = Cell::new(0u64);
         group.throughput(Throughput::Elements(size as u64));
@@ -31,19 +53,8 @@ fn commits(c: &mut Criterion) {
         group.bench_function(format!("block of {size} transfers"), |b| {
             b.iter_batched(
                 || {
-                    let tip = store.tip().expect("reads").expect("tip");
-                    let transactions = unsigned_transfers(&keys, next.get(), size);
-                    next.set(next.get() + size as u64);
-                    let block = Block {
-                        depth: tip.depth + 1,
-                        nonce: 0,
-                        timestamp: T0 + 1,
-                        previous_block_hash: tip.hash,
-                        coinbase: keys[0].address(),
-                        transactions: transactions.into_iter().map(Sealable::seal).collect(),
-                    };
-                    execute_block(store, block.seal(), genesis.block_reward, &mut NoContracts)
-                        .expect("executes")
+                    let first = next.replace(next.get() + size as u64);
+                    next_changes(store, &keys, first, size, genesis.block_reward)
                 },
                 |changes| store.commit(&changes).expect("commits"),
                 BatchSize::PerIteration,
@@ -58,27 +69,10 @@ fn commits(c: &mut Criterion) {
 fn reads(c: &mut Criterion) {
     let keys = keys(1000);
     let genesis = funded_genesis(&keys);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ledger = Ledger::open(
-        SledStore::open(dir.path()).expect("store"),
-        genesis.clone(),
-        ChainConfig::default(),
-    )
-    .expect("ledger");
+    let (_dir, ledger) = sled_ledger(&genesis);
     let store = ledger.store();
     for n in 0..10u64 {
-        let tip = store.tip().expect("reads").expect("tip");
-        let transactions = unsigned_transfers(&keys, n * 10_000, 10_000);
-        let block = Block {
-            depth: tip.depth + 1,
-            nonce: 0,
-            timestamp: T0 + 1,
-            previous_block_hash: tip.hash,
-            coinbase: keys[0].address(),
-            transactions: transactions.into_iter().map(Sealable::seal).collect(),
-        };
-        let changes = execute_block(store, block.seal(), genesis.block_reward, &mut NoContracts)
-            .expect("executes");
+        let changes = next_changes(store, &keys, n * 10_000, 10_000, genesis.block_reward);
         store.commit(&changes).expect("commits");
     }
     let present = unsigned_transfers(&keys, 55_555, 1).remove(0).seal().hash();

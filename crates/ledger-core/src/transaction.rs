@@ -63,6 +63,24 @@ fn hash_texts(from: &str, to: &str, amount: &str, fee: &str, timestamp: u32, dat
     Hash(hasher.finalize().into())
 }
 
+/// Checks that `sign` over the object hashed to `hash` recovers to
+/// `claimed` (the `role` it plays, for the message).
+fn check_signed_by(
+    sign: &Signature,
+    hash: Hash,
+    claimed: &Address,
+    role: &str,
+) -> Result<(), CoreError> {
+    let bad = |reason| CoreError::BadSignature { hash, reason };
+    let signer = sign.recover(&signing_digest(&hash)).map_err(bad)?;
+    if signer != *claimed {
+        return Err(bad(format!(
+            "signed by {signer}, not by the {role} {claimed}"
+        )));
+    }
+    Ok(())
+}
+
 /// The digest that is signed: the transaction (or view call) hash, hashed once more.
 pub fn signing_digest(hash: &Hash) -> Hash {
     sha256(&hash.0)
@@ -191,17 +209,7 @@ impl Sealable for Transaction {
 impl Sealed<Transaction> {
     /// Recovers the signer and checks it is `from`.
     pub fn verify(self) -> Result<VerifiedTransaction, CoreError> {
-        let hash = self.hash();
-        let signer = self
-            .sign
-            .recover(&signing_digest(&hash))
-            .map_err(|reason| CoreError::BadSignature { hash, reason })?;
-        if signer != self.from {
-            return Err(CoreError::BadSignature {
-                hash,
-                reason: format!("signed by {signer}, not by the sender {}", self.from),
-            });
-        }
+        check_signed_by(&self.sign, self.hash(), &self.from, "sender")?;
         Ok(VerifiedTransaction(self))
     }
 }
@@ -293,14 +301,9 @@ impl ViewCall {
         let message = decode_base64(&raw.message).map_err(|e| e.in_field("message"))?;
         let sign_bytes = decode_base64(&raw.sign).map_err(|e| e.in_field("sign"))?;
         let hash = ViewCall::hash_of(raw);
-        let bad = |reason| CoreError::BadSignature { hash, reason };
-        let signer = Signature::try_from(sign_bytes.as_slice())
-            .map_err(bad)?
-            .recover(&signing_digest(&hash))
-            .map_err(bad)?;
-        if signer != from {
-            return Err(bad(format!("signed by {signer}, not by the caller {from}")));
-        }
+        let sign = Signature::try_from(sign_bytes.as_slice())
+            .map_err(|reason| CoreError::BadSignature { hash, reason })?;
+        check_signed_by(&sign, hash, &from, "caller")?;
         Ok(ViewCall {
             from,
             to,

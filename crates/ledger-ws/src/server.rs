@@ -719,14 +719,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                     // A push still being admitted is cancelled: its answer
                     // is dropped, and its id is freed when the answer comes.
                     let cancelled = self.admitting.remove(&hash);
-                    self.send_ok(
-                        id,
-                        &if cancelled {
-                            UNSUBSCRIBED
-                        } else {
-                            NOT_SUBSCRIBED
-                        },
-                    );
+                    self.answer_unsubscribe(id, cancelled);
                 }
             }
         }
@@ -738,14 +731,12 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
         if let Some(sub_id) = removed {
             self.ids.remove(&sub_id);
         }
-        self.send_ok(
-            id,
-            &if removed.is_some() {
-                UNSUBSCRIBED
-            } else {
-                NOT_SUBSCRIBED
-            },
-        );
+        self.answer_unsubscribe(id, removed.is_some());
+    }
+
+    /// The seed's unsubscribe answer: "successful" or "error".
+    fn answer_unsubscribe(&mut self, id: u64, found: bool) {
+        self.send_ok(id, &if found { UNSUBSCRIBED } else { NOT_SUBSCRIBED });
     }
 
     fn check_subscription_limit(&self) -> Result<(), ApiError> {

@@ -55,9 +55,32 @@ fn chain(dir: &std::path::Path, blocks: usize) -> (Genesis, Snapshot) {
     (genesis, snap)
 }
 
+/// Retries `open` while the directory is still locked by a database this
+/// process just dropped: sled's background thread lets go of the lock a
+/// moment after the handle is gone.
+fn when_unlocked<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> Result<T, E> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match open() {
+            Err(error)
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Opens the store in `dir` once nothing else in this process holds it.
+fn reopen(dir: &std::path::Path) -> Result<SledStore, StoreError> {
+    when_unlocked(|| SledStore::open(dir))
+}
+
 /// Changes the raw sled database in `dir` behind the store's back.
 fn tamper(dir: &std::path::Path, change: impl FnOnce(&sled::Db)) {
-    let db = sled::open(dir).expect("raw open");
+    let db = when_unlocked(|| sled::open(dir)).expect("raw open");
     change(&db);
     db.flush().expect("flush");
 }
@@ -68,7 +91,7 @@ fn reopening_gives_the_same_chain_and_state() {
     let (genesis, before) = chain(dir.path(), 12);
     assert_eq!(before.tip.depth, 12);
 
-    let store = SledStore::open(dir.path()).expect("reopens");
+    let store = reopen(dir.path()).expect("reopens");
     let after = snapshot(&store);
     assert_eq!(after.tip, before.tip);
     assert_eq!(after.accounts, before.accounts);
@@ -88,7 +111,7 @@ fn another_genesis_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut genesis, before) = chain(dir.path(), 2);
     genesis.timestamp += 1;
-    let store = SledStore::open(dir.path()).expect("opens");
+    let store = reopen(dir.path()).expect("opens");
     let error = Ledger::open(store, genesis, ChainConfig::default())
         .err()
         .expect("refused");
@@ -96,7 +119,7 @@ fn another_genesis_is_refused() {
         matches!(error, CoreError::GenesisMismatch { .. }),
         "{error}"
     );
-    let store = SledStore::open(dir.path()).expect("opens");
+    let store = reopen(dir.path()).expect("opens");
     assert_eq!(
         store.tip().expect("reads"),
         Some(before.tip),
@@ -127,7 +150,7 @@ fn another_format_version_is_refused() {
         db.insert(b"mformat", &(FORMAT_VERSION + 1).to_be_bytes()[..])
             .expect("write");
     });
-    let error = SledStore::open(dir.path()).err().expect("refused");
+    let error = reopen(dir.path()).err().expect("refused");
     assert!(matches!(error, StoreError::Incompatible { .. }), "{error}");
     let message = error.to_string();
     assert!(
@@ -146,7 +169,7 @@ fn a_directory_of_other_data_is_refused() {
     tamper(dir.path(), |db| {
         db.insert(b"something", b"else").expect("write");
     });
-    let error = SledStore::open(dir.path()).err().expect("refused");
+    let error = reopen(dir.path()).err().expect("refused");
     assert!(error.to_string().contains("not a ledger store"), "{error}");
 }
 
@@ -161,7 +184,7 @@ fn a_damaged_tip_is_refused() {
         key.extend_from_slice(&4u64.to_be_bytes());
         db.insert(key, &before.tip.hash.0[..]).expect("write");
     });
-    let error = SledStore::open(dir.path()).err().expect("refused");
+    let error = reopen(dir.path()).err().expect("refused");
     assert!(matches!(error, StoreError::Damaged { .. }), "{error}");
     assert!(error.to_string().contains("above the tip"), "{error}");
 }
@@ -177,6 +200,6 @@ fn a_block_that_no_longer_hashes_to_its_key_is_damage() {
         bytes[9] ^= 1; // flip a bit of the nonce
         db.insert(key, bytes).expect("write");
     });
-    let error = SledStore::open(dir.path()).err().expect("refused");
+    let error = reopen(dir.path()).err().expect("refused");
     assert!(error.to_string().contains("hashes to"), "{error}");
 }

@@ -662,18 +662,30 @@ async fn many_clients_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_client_is_disconnected_and_others_keep_working() {
-    slow_client_is_disconnected(&["--max-outgoing", "8"]).await;
+    slow_client_is_disconnected(&["--max-outgoing", "8"], "messages").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_client_is_disconnected_by_bytes_queued_too() {
     // Few messages, but large ones: the byte bound trips first.
-    slow_client_is_disconnected(&["--max-outgoing-bytes", "500000"]).await;
+    slow_client_is_disconnected(&["--max-outgoing-bytes", "500000"], "messages").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_client_is_disconnected_by_the_node_wide_budget() {
+    // Its own bound is far away; the node's budget for all clients is not,
+    // and the client that keeps reading is still served.
+    slow_client_is_disconnected(
+        &["--max-outgoing-bytes-total", "500000"],
+        "the most this node keeps for all of them is 500000",
+    )
+    .await;
 }
 
 /// A client that asks for large answers and reads none is disconnected
-/// with 1008 on a node started with `limits`, while another is served.
-async fn slow_client_is_disconnected(limits: &[&str]) {
+/// with 1008 (a reason holding `because`) on a node started with
+/// `limits`, while another is served.
+async fn slow_client_is_disconnected(limits: &[&str], because: &str) {
     let node = Node::start_with(limits);
     let client = node.client().await;
     // A block with many transactions makes find_block answers large.
@@ -729,6 +741,7 @@ async fn slow_client_is_disconnected(limits: &[&str]) {
     let close = close.expect("a close frame");
     assert_eq!(close.code, CloseCode::Policy, "{close:?}");
     assert!(close.reason.as_str().contains("too slow"), "{close:?}");
+    assert!(close.reason.as_str().contains(because), "{close:?}");
     assert!(client.last_block_info().await.is_ok());
 }
 

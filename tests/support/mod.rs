@@ -169,8 +169,26 @@ impl Raw {
         }
     }
 
+    /// Sends a request and returns the answer with its id (skipping
+    /// subscription messages of other ids) and the answer's size in bytes.
+    pub async fn request_sized(&mut self, request: Value) -> (Value, usize) {
+        self.send_text(&request.to_string()).await;
+        loop {
+            let text = self.answer_text().await;
+            let answer: Value = serde_json::from_str(&text).expect("JSON");
+            if answer["id"] == request["id"] || answer["id"].is_null() {
+                return (answer, text.len());
+            }
+        }
+    }
+
     /// The next answer, skipping control frames.
     pub async fn answer(&mut self) -> Value {
+        serde_json::from_str(&self.answer_text().await).expect("JSON")
+    }
+
+    /// The next answer as the text received, skipping control frames.
+    pub async fn answer_text(&mut self) -> String {
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(20), self.ws.next())
                 .await
@@ -178,7 +196,7 @@ impl Raw {
                 .expect("the connection is open")
                 .expect("a frame");
             match frame {
-                Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
+                Message::Text(text) => return text.as_str().to_owned(),
                 Message::Close(close) => panic!("closed by the node: {close:?}"),
                 _ => continue,
             }
@@ -224,4 +242,93 @@ pub fn dev_transfer(to: Address, amount: u64, fee: u64, n: u32) -> Transaction {
 /// An address nobody has the key of.
 pub fn address(n: u8) -> Address {
     Address([n; 20])
+}
+
+/// The environment variable that makes [`build_chain_child`] build.
+pub const BUILD_ENV: &str = "LEDGER_E2E_BUILD_CHAIN";
+
+/// What [`build_chain`] puts in a data directory, on the dev genesis:
+/// `small` transfers from the dev key to `to` in blocks of 10,000, then one
+/// block (the newest) of transfers to `to` carrying `large` bytes of data each.
+pub struct ChainSpec {
+    pub to: Address,
+    pub small: u32,
+    pub large: Vec<usize>,
+}
+
+/// Builds the chain of `spec` in `dir`, in a child process (this test
+/// binary again, running only `test_name`, which must call
+/// [`build_chain_child`]), so that the store's lock is surely released
+/// when the node under test opens it.
+pub fn build_chain(test_name: &str, dir: &Path, spec: &ChainSpec) {
+    let large: Vec<String> = spec.large.iter().map(usize::to_string).collect();
+    let output = Command::new(std::env::current_exe().expect("test binary"))
+        .args([test_name, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(
+            BUILD_ENV,
+            format!(
+                "{}|{}|{}|{}",
+                dir.display(),
+                spec.to,
+                spec.small,
+                large.join(",")
+            ),
+        )
+        .output()
+        .expect("the builder runs");
+    assert!(
+        output.status.success(),
+        "building the chain failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The child side of [`build_chain`]: does nothing unless [`BUILD_ENV`] is set.
+pub fn build_chain_child() {
+    let Ok(spec) = std::env::var(BUILD_ENV) else {
+        return;
+    };
+    let parts: Vec<&str> = spec.split('|').collect();
+    let [dir, to, small, large] = parts[..] else {
+        panic!("bad {BUILD_ENV}: {spec}");
+    };
+    let to: Address = to.parse().expect("address");
+    let small: u32 = small.parse().expect("count");
+    let large: Vec<usize> = large
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(|n| n.parse().expect("size"))
+        .collect();
+    let store = ledger_store::SledStore::open(Path::new(dir)).expect("store");
+    let config = ledger_core::ChainConfig {
+        max_pending_bytes: usize::MAX,
+        ..ledger_core::ChainConfig::default()
+    };
+    let mut ledger = ledger_core::Ledger::open(store, Genesis::dev(), config).expect("ledger");
+    let key = dev_key();
+    let mut time = 1_800_000_000;
+    let block = |ledger: &mut ledger_core::Ledger<_>, time: u32| {
+        ledger
+            .produce_block(time, key.address())
+            .expect("block")
+            .expect("transactions pending");
+    };
+    for n in 0..small {
+        let tx = Transaction::signed(&key, to, Balance::from(1), 0, time, Vec::new());
+        ledger.push(&tx.to_raw()).expect("push");
+        time += 1;
+        if (n + 1) % 10_000 == 0 || n + 1 == small {
+            block(&mut ledger, time);
+        }
+    }
+    for size in &large {
+        let tx = Transaction::signed(&key, to, Balance::from(1), 0, time, vec![7; *size]);
+        ledger.push(&tx.to_raw()).expect("push");
+        time += 1;
+    }
+    if !large.is_empty() {
+        block(&mut ledger, time);
+    }
+    ledger.store().flush().expect("flush");
 }

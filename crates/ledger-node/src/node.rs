@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ledger_core::{ChainConfig, CoreError, Genesis, Ledger, SecretKey, StateRead};
 use ledger_store::SledStore;
-use ledger_ws::{serve, system_clock, ChainHandle, ProducerConfig, ServerConfig};
+use ledger_ws::{serve, system_clock, ChainHandle, Phase, ProducerConfig, ServerConfig};
 use tokio::net::TcpListener;
 
 /// Options of `ledger-node run`.
@@ -50,6 +50,10 @@ pub(crate) struct RunArgs {
     /// client is disconnected (close code 1008).
     #[arg(long, default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     max_outgoing_bytes: u64,
+    /// Most bytes queued for all clients together; a client whose answer
+    /// would pass it is disconnected (close code 1008).
+    #[arg(long, default_value_t = 1 << 30, value_parser = clap::value_parser!(u64).range(1..))]
+    max_outgoing_bytes_total: u64,
 }
 
 fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
@@ -122,12 +126,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.ws))?;
     let address = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (phase, phases) = tokio::sync::watch::channel(Phase::Running);
     let server_config = ServerConfig {
         ping_interval: Duration::from_secs(args.ping_interval_s),
         pong_timeout: Duration::from_secs(args.ping_interval_s),
         max_outgoing: usize::try_from(args.max_outgoing)?,
         max_outgoing_bytes: usize::try_from(args.max_outgoing_bytes)?,
+        max_total_outgoing_bytes: usize::try_from(args.max_outgoing_bytes_total)?,
         ..ServerConfig::default()
     };
     let server = tokio::spawn(serve(
@@ -135,7 +140,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         store.clone(),
         chain.clone(),
         server_config,
-        stopped,
+        phases,
     ));
     // Handlers go in before the node says it is ready, so a SIGTERM sent
     // the moment it is (by a supervisor, a test) still shuts down cleanly.
@@ -151,12 +156,15 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     tokio::select! {
         signal = signals.recv() => {
             tracing::info!(signal, "shutting down: finishing pending blocks");
+            // New requests are refused from here on; those already taken
+            // are answered, and what was admitted goes into blocks.
+            let _ = phase.send(Phase::Draining);
             chain.shutdown();
             failed |= producer_failed((&mut producer).await);
         }
         result = &mut producer => failed |= producer_failed(result),
     }
-    let _ = stop.send(true);
+    let _ = phase.send(Phase::Stopped);
     let _ = server.await;
     if let Err(error) = store.flush() {
         tracing::error!(%error, "final flush failed");

@@ -12,6 +12,7 @@
 
 pub mod client;
 mod error;
+mod outbox;
 pub mod protocol;
 pub mod server;
 pub mod service;
@@ -19,5 +20,5 @@ pub mod service;
 pub use client::{Client, Subscription};
 pub use error::WsError;
 pub use protocol::{AccountInfo, ApiError, ErrorCode, LastBlockInfo};
-pub use server::{serve, ServerConfig};
+pub use server::{serve, Phase, ServerConfig};
 pub use service::{system_clock, BlockEvent, ChainHandle, Clock, ProducerConfig};

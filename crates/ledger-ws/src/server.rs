@@ -8,7 +8,7 @@
 //! `invalid_json` and the connection kept; driving tungstenite directly
 //! gives that, and puts the outgoing queue and its bound in our hands.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +31,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::error::WsError;
+use crate::outbox::{would_block, Budget, Full, Outbox, Outgoing, Pumped, WRITE_BATCH};
 use crate::protocol::{
     error_answer, ok_answer, parse_request, AccountInfo, ApiError, BlockRef, Command, ErrorCode,
     LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
@@ -56,7 +57,12 @@ pub struct ServerConfig {
     pub max_outgoing: usize,
     /// Most bytes queued for a client that does not read (a few large
     /// answers weigh more than many small ones); past it, close code 1008.
+    /// A larger answer is answered `limit_exceeded` instead.
     pub max_outgoing_bytes: usize,
+    /// Most bytes queued for all clients together; a client whose answer
+    /// would pass it, even the socket having taken what it could, is
+    /// closed with 1008.
+    pub max_total_outgoing_bytes: usize,
     /// Quiet time after which the server pings a connection.
     pub ping_interval: Duration,
     /// How long a pinged connection may stay silent before it is closed.
@@ -74,6 +80,7 @@ impl Default for ServerConfig {
             max_in_flight: 1024,
             max_outgoing: 4096,
             max_outgoing_bytes: 64 << 20,
+            max_total_outgoing_bytes: 1 << 30,
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(30),
             max_connections: 10_000,
@@ -81,22 +88,39 @@ impl Default for ServerConfig {
     }
 }
 
-/// Accepts connections on `listener` until `shutdown` turns true, then
-/// lets every connection send what it owes and close (code 1001).
+/// Where the node is in its life, as the server sees it. The node moves
+/// it forward only: `Running`, then `Draining`, then `Stopped`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Serving.
+    Running,
+    /// Stopping: no new connections; new requests are answered with an
+    /// error; requests already taken are still answered, and pushes
+    /// answered Pending still get their final status.
+    Draining,
+    /// The chain service has stopped and announced its last block: each
+    /// connection answers what it still owes, then closes (code 1001).
+    Stopped,
+}
+
+/// Accepts connections on `listener` while `phase` is
+/// [`Phase::Running`]; returns when every connection has closed after
+/// [`Phase::Stopped`].
 pub async fn serve<S>(
     listener: TcpListener,
     store: Arc<S>,
     chain: ChainHandle,
     config: ServerConfig,
-    mut shutdown: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
 ) where
     S: StateRead + Send + Sync + 'static,
 {
     let mut connections = JoinSet::new();
+    let budget = Budget::new(config.max_total_outgoing_bytes);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = phase.wait_for(|phase| *phase > Phase::Running) => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let (socket, peer) = match accepted {
@@ -117,13 +141,14 @@ pub async fn serve<S>(
             store: store.clone(),
             chain: chain.clone(),
             config,
+            budget: budget.clone(),
         };
-        let shutdown = shutdown.clone();
+        let phase = phase.clone();
         connections.spawn(async move {
             match handshake(socket, &config).await {
                 Ok(ws) => {
                     Connection::new(ws, peer, connection)
-                        .run(events, shutdown)
+                        .run(events, phase)
                         .await
                 }
                 Err(error) => tracing::debug!(%peer, %error, "handshake failed"),
@@ -138,6 +163,7 @@ struct Shared<S> {
     store: Arc<S>,
     chain: ChainHandle,
     config: ServerConfig,
+    budget: Arc<Budget>,
 }
 
 /// A socket whose `Read` and `Write` never block: they answer
@@ -160,19 +186,19 @@ impl Write for NonBlocking {
     }
 }
 
-fn would_block(error: &tungstenite::Error) -> bool {
-    matches!(error, tungstenite::Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock)
-}
-
 async fn handshake(
     socket: TcpStream,
     config: &ServerConfig,
 ) -> Result<WebSocket<NonBlocking>, WsError> {
     socket.set_nodelay(true)?;
+    // The read buffer starts small and grows only for a large frame (an
+    // idle connection should cost little); writes are batched and
+    // fragmented by the outbox, which bounds the write buffer itself.
     let ws_config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BATCH)
         .max_message_size(Some(config.max_message_bytes))
-        .max_frame_size(Some(config.max_message_bytes))
-        .max_write_buffer_size(2 << 20);
+        .max_frame_size(Some(config.max_message_bytes));
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut attempt = tungstenite::accept_with_config(NonBlocking(socket), Some(ws_config));
     loop {
@@ -203,7 +229,7 @@ enum Wake {
     Event(Result<Arc<BlockEvent>, broadcast::error::RecvError>),
     Done(Completion),
     Tick,
-    Shutdown,
+    Phase(Phase),
 }
 
 /// A request that waited on the chain service.
@@ -249,45 +275,13 @@ struct Connection<S> {
     last_heard: Instant,
     ping_sent: Option<Instant>,
     events_open: bool,
+    phase: Phase,
+    /// Set when answering found the connection must close.
+    closing: Option<Close>,
 }
 
-/// Messages waiting for the socket, and their size.
-#[derive(Default)]
-struct Outbox {
-    messages: VecDeque<Message>,
-    bytes: usize,
-}
-
-impl Outbox {
-    fn push_back(&mut self, message: Message) {
-        self.bytes += message.len();
-        self.messages.push_back(message);
-    }
-
-    fn push_front(&mut self, message: Message) {
-        self.bytes += message.len();
-        self.messages.push_front(message);
-    }
-
-    fn pop_front(&mut self) -> Option<Message> {
-        let message = self.messages.pop_front()?;
-        self.bytes -= message.len();
-        Some(message)
-    }
-
-    fn clear(&mut self) {
-        self.messages.clear();
-        self.bytes = 0;
-    }
-
-    fn len(&self) -> usize {
-        self.messages.len()
-    }
-
-    fn bytes(&self) -> usize {
-        self.bytes
-    }
-}
+/// Bytes read from the socket at a time, and the read buffer's starting size.
+const READ_BUFFER: usize = 8 << 10;
 
 /// Most frames handled in one go before the connection looks at its other duties.
 const READ_BATCH: usize = 64;
@@ -299,11 +293,17 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 impl<S: StateRead + Send + Sync + 'static> Connection<S> {
     fn new(ws: WebSocket<NonBlocking>, peer: SocketAddr, shared: Shared<S>) -> Self {
         tracing::debug!(%peer, "connected");
+        let config = shared.config;
+        let out = Outbox::new(
+            config.max_outgoing,
+            config.max_outgoing_bytes,
+            shared.budget.clone(),
+        );
         Connection {
             ws,
             peer,
             shared,
-            out: Outbox::default(),
+            out,
             write_blocked: false,
             blocks: None,
             accounts: HashMap::new(),
@@ -314,19 +314,25 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             last_heard: Instant::now(),
             ping_sent: None,
             events_open: true,
+            phase: Phase::Running,
+            closing: None,
         }
     }
 
     async fn run(
         mut self,
         mut events: broadcast::Receiver<Arc<BlockEvent>>,
-        mut shutdown: watch::Receiver<bool>,
+        mut phase: watch::Receiver<Phase>,
     ) {
         let config = self.shared.config;
         let mut ticker = tokio::time::interval(config.ping_interval.min(config.pong_timeout) / 4);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let close = loop {
             if let Err(close) = self.read_available() {
+                break close;
+            }
+            // A queue over its bounds, or a failed write, while answering.
+            if let Some(close) = self.closing.take() {
                 break close;
             }
             if let Err(close) = self.write_queued() {
@@ -344,7 +350,10 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                 event = events.recv(), if self.events_open => Wake::Event(event),
                 Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => Wake::Done(done),
                 _ = ticker.tick() => Wake::Tick,
-                _ = shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
+                changed = phase.changed(), if self.phase < Phase::Stopped => match changed {
+                    Ok(()) => Wake::Phase(*phase.borrow_and_update()),
+                    Err(_) => Wake::Phase(Phase::Stopped), // the node is gone
+                },
             };
             let handled = match wake {
                 Wake::Socket => Ok(()),
@@ -354,20 +363,25 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                     Ok(())
                 }
                 Wake::Tick => self.on_tick(),
-                Wake::Shutdown => {
-                    // The chain service has stopped: every block event is
-                    // already queued. Pass them on, then say goodbye.
-                    while let Ok(event) = events.try_recv() {
-                        let _ = self.on_event(Ok(event));
+                Wake::Phase(phase) => {
+                    self.phase = phase;
+                    if phase == Phase::Stopped {
+                        // The chain service has stopped: every block event
+                        // is already queued. Pass them on.
+                        while let Ok(event) = events.try_recv() {
+                            let _ = self.on_event(Ok(event));
+                        }
                     }
-                    Err(Close::With(
-                        CloseCode::Away,
-                        "the node is shutting down".into(),
-                    ))
+                    Ok(())
                 }
             };
             if let Err(close) = handled {
                 break close;
+            }
+            // Once the chain has stopped, what is still in flight resolves
+            // at once (answered, or refused as shutting down); then goodbye.
+            if self.phase == Phase::Stopped && self.in_flight.is_empty() {
+                break Close::With(CloseCode::Away, "the node is shutting down".into());
             }
         };
         self.close(close).await;
@@ -380,6 +394,9 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
 
     fn read_available(&mut self) -> Result<(), Close> {
         for _ in 0..READ_BATCH {
+            if self.closing.is_some() {
+                return Ok(());
+            }
             match self.ws.read() {
                 Ok(Message::Text(text)) => {
                     self.heard();
@@ -420,44 +437,18 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
         Ok(())
     }
 
-    /// Hands queued messages to the socket; a client whose queue stays
-    /// over the bound is too slow and is disconnected.
+    /// Hands queued messages to the socket.
     fn write_queued(&mut self) -> Result<(), Close> {
-        let mut blocked = false;
-        while let Some(message) = self.out.pop_front() {
-            match self.ws.write(message) {
-                Ok(()) => {}
-                Err(tungstenite::Error::WriteBufferFull(message)) => {
-                    self.out.push_front(*message);
-                    blocked = true;
-                    break;
-                }
-                // The frame is buffered; the socket is full for now.
-                Err(error) if would_block(&error) => {
-                    blocked = true;
-                    break;
-                }
-                Err(_) => return Err(Close::Gone),
-            }
-        }
-        match self.ws.flush() {
-            Ok(()) => {}
-            Err(error) if would_block(&error) => blocked = true,
-            Err(_) => return Err(Close::Gone),
-        }
-        self.write_blocked = blocked;
-        let config = &self.shared.config;
-        if self.out.len() > config.max_outgoing || self.out.bytes() > config.max_outgoing_bytes {
-            return Err(Close::With(
-                CloseCode::Policy,
-                format!(
-                    "too slow: {} messages ({} bytes) waiting to be read, more than allowed",
-                    self.out.len(),
-                    self.out.bytes()
-                ),
-            ));
-        }
+        self.write_blocked = self.pump()? == Pumped::Blocked;
         Ok(())
+    }
+
+    /// [`Outbox::pump`], with a failed write ending the connection.
+    fn pump(&mut self) -> Result<Pumped, Close> {
+        self.out.pump(&mut self.ws).map_err(|error| {
+            tracing::debug!(peer = %self.peer, %error, "write failed");
+            Close::Gone
+        })
     }
 
     async fn close(mut self, close: Close) {
@@ -468,19 +459,24 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             return;
         };
         tracing::info!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
+        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
         if code == CloseCode::Policy {
             // A slow reader's queue is dropped; what was already handed to
             // the socket goes first, then the close frame.
-            self.out.clear();
-        } else {
-            // Anything else (shutdown, silence) still delivers what is owed,
-            // such as the final statuses of the last blocks, before the close.
-            while let Some(message) = self.out.pop_front() {
-                match self.ws.write(message) {
-                    Ok(()) => {}
-                    Err(error) if would_block(&error) => {}
-                    Err(_) => break,
-                }
+            self.out.drop_unsent();
+        }
+        // Anything else (shutdown, silence) still delivers what is owed,
+        // such as the final statuses of the last blocks, before the close.
+        loop {
+            let blocked = match self.pump() {
+                Ok(Pumped::Written) => break,
+                Ok(Pumped::Blocked) => true,
+                Err(_) => return,
+            };
+            let socket = &self.ws.get_ref().0;
+            tokio::select! {
+                _ = socket.writable(), if blocked => {}
+                _ = tokio::time::sleep_until(deadline) => return,
             }
         }
         let frame = CloseFrame {
@@ -489,13 +485,12 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
         };
         match self.ws.close(Some(frame)) {
             Ok(()) => {}
-            Err(error) if would_block(&error) => {} // queued behind what is owed
+            Err(error) if would_block(&error) => {} // queued; flushed below
             Err(_) => return,
         }
-        // Send what is owed and the close frame, and read (discarding) what
-        // the peer still sends until it answers the close, so the socket is
-        // not reset under a peer that is still reading. Bounded in time.
-        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        // Send the close frame, and read (discarding) what the peer still
+        // sends until it answers the close, so the socket is not reset
+        // under a peer that is still reading. Bounded in time.
         loop {
             let flushed = match self.ws.flush() {
                 Ok(()) => true,
@@ -516,16 +511,61 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
         }
     }
 
-    fn send_raw(&mut self, text: String) {
-        self.out.push_back(Message::text(text));
+    /// Queues an answer or notification; one larger than the connection
+    /// may hold is replaced by a `limit_exceeded` answer naming its size.
+    fn send_ok<T: Serialize>(&mut self, id: u64, result: &T) {
+        let text = ok_answer(id, result);
+        let limit = self.shared.config.max_outgoing_bytes;
+        if text.len() > limit {
+            let error = ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the answer is {} bytes, more than the {limit} bytes this connection may hold",
+                    text.len()
+                ),
+            );
+            return self.send_error(Some(id), error);
+        }
+        self.queue(Outgoing::text(text));
     }
 
-    fn send_ok<T: Serialize>(&mut self, id: u64, result: &T) {
-        self.send_raw(ok_answer(id, result));
+    /// Queues `message`. What the socket takes at once does not count
+    /// against the outgoing bounds; a client whose queue would still pass
+    /// them is too slow, and the connection closes (1008) instead.
+    fn queue(&mut self, message: Outgoing) {
+        if self.closing.is_some() {
+            return;
+        }
+        let Err((message, _)) = self.out.try_push(message) else {
+            return;
+        };
+        match self.pump() {
+            Ok(pumped) => self.write_blocked = pumped == Pumped::Blocked,
+            Err(close) => {
+                self.closing = Some(close);
+                return;
+            }
+        }
+        if let Err((message, full)) = self.out.try_push(message) {
+            let reason = match full {
+                Full::Connection => format!(
+                    "too slow: {} messages ({} bytes) waiting to be read, more than allowed",
+                    self.out.len() + 1,
+                    self.out.bytes() + message.held()
+                ),
+                Full::Node => format!(
+                    "too slow: clients that do not read hold {} bytes of answers, \
+                     the most this node keeps for all of them is {}",
+                    self.shared.budget.used(),
+                    self.shared.budget.limit()
+                ),
+            };
+            self.closing = Some(Close::With(CloseCode::Policy, reason));
+        }
     }
 
     fn send_error(&mut self, id: Option<u64>, error: ApiError) {
-        self.send_raw(error_answer(id, &error));
+        self.queue(Outgoing::text(error_answer(id, &error)));
     }
 
     fn subscriptions(&self) -> usize {
@@ -548,6 +588,9 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             return self.send_error(None, error);
         }
         match parse_request(text) {
+            Ok((id, _)) if self.phase > Phase::Running => {
+                self.send_error(Some(id), WsError::ShuttingDown.to_api_error());
+            }
             Ok((id, command)) => {
                 if self.ids.contains(&id) {
                     let error = ApiError::new(
@@ -926,7 +969,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             Some(_) => {}
             None if now.duration_since(self.last_heard) >= config.ping_interval => {
                 self.ping_sent = Some(now);
-                self.out.push_back(Message::Ping(Vec::new().into()));
+                self.queue(Outgoing::ping());
             }
             None => {}
         }

@@ -320,20 +320,23 @@ where
     };
     let outcome = engine.execute(env, &call, &*overlay)?;
     let gas_left = outcome.gas_left.min(tx.fee);
-    let (code, message) = settle_contract(overlay, hash, &call, outcome)?;
     let charge = Balance::from(tx.fee - gas_left);
+    let (code, message) = settle_contract(overlay, hash, &call, outcome, charge)?;
     overlay.debit(tx.from, charge)?;
     overlay.credit(env.coinbase, charge)?;
     Ok(status(code, action, gas_left, message))
 }
 
 /// Writes a contract outcome's changes into the overlay if it succeeded and
-/// conserves value; returns the status code and message.
+/// its balances can be settled (see [`refuse_balances`]), leaving the
+/// caller able to pay `charge` for the gas used; returns the status code
+/// and message.
 fn settle_contract<S: StateRead + ?Sized>(
     overlay: &mut Overlay<'_, S>,
     hash: Hash,
     call: &ContractCall<'_>,
     outcome: ContractOutcome,
+    charge: Balance,
 ) -> Result<(StatusCode, String), CoreError> {
     let output = match outcome.result {
         ContractResult::Revert { output } => {
@@ -343,15 +346,7 @@ fn settle_contract<S: StateRead + ?Sized>(
         ContractResult::Success { output } => output,
     };
     let changes = outcome.changes;
-    // The engine moves value but must never create or destroy it.
-    let (mut before, mut after) = (Balance::ZERO, Balance::ZERO);
-    for (address, balance) in &changes.balances {
-        let old = overlay.get(address)?.balance;
-        before = before.checked_add(old).unwrap_or(Balance::MAX);
-        after = after.checked_add(*balance).unwrap_or(Balance::MAX);
-    }
-    if before != after {
-        let reason = format!("contract engine changed total balances from {before} to {after}");
+    if let Some(reason) = refuse_balances(overlay, &call.caller, charge, &changes.balances)? {
         return Ok((StatusCode::Failed, reason));
     }
     for (address, balance) in changes.balances {
@@ -373,3 +368,61 @@ fn settle_contract<S: StateRead + ?Sized>(
     };
     Ok((StatusCode::Success, message))
 }
+
+/// Why an engine's new balances cannot be settled, if they cannot. Core
+/// trusts an engine to run code, never to create or destroy value: each
+/// address may appear once (a second entry would be counted against the
+/// old balance twice while the last write won), the totals before and
+/// after must be equal, and the caller must still cover `charge`, the gas
+/// it pays after the execution.
+fn refuse_balances<S: StateRead + ?Sized>(
+    overlay: &Overlay<'_, S>,
+    caller: &Address,
+    charge: Balance,
+    balances: &[(Address, Balance)],
+) -> Result<Option<String>, CoreError> {
+    let mut seen = HashSet::with_capacity(balances.len());
+    let (mut before, mut after) = (Balance::ZERO, Balance::ZERO);
+    for (address, new) in balances {
+        if !seen.insert(*address) {
+            return Ok(Some(format!(
+                "contract engine reported the balance of {address} twice"
+            )));
+        }
+        let old = overlay.get(address)?.balance;
+        // Distinct balances add up to at most the supply, which fits.
+        before = before
+            .checked_add(old)
+            .ok_or_else(|| CoreError::Inconsistent {
+                reason: format!(
+                    "balances add up past {} before a contract call",
+                    Balance::MAX
+                ),
+            })?;
+        let Some(total) = after.checked_add(*new) else {
+            return Ok(Some(format!(
+                "contract engine's balances add up past {}",
+                Balance::MAX
+            )));
+        };
+        after = total;
+    }
+    if before != after {
+        return Ok(Some(format!(
+            "contract engine changed total balances from {before} to {after}"
+        )));
+    }
+    let caller_after = match balances.iter().find(|(address, _)| address == caller) {
+        Some((_, balance)) => *balance,
+        None => overlay.get(caller)?.balance,
+    };
+    if caller_after < charge {
+        return Ok(Some(format!(
+            "contract engine left {caller} with {caller_after}, less than the {charge} of gas it used"
+        )));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests;

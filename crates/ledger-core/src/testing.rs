@@ -7,13 +7,14 @@
 //!
 //! Only compiled with the `testing` feature (and in core's own tests).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use rand::SeedableRng;
 
 use crate::{
-    execute_genesis, Address, Balance, BlockChanges, ChainConfig, CoreError, Genesis, Ledger,
-    MemoryStore, SecretKey, StateCommit, StateRead, StatusCode, Transaction,
+    execute_genesis, Address, Balance, BlockChanges, BlockEnv, ChainConfig, ContractCall,
+    ContractEngine, ContractOutcome, CoreError, Genesis, Ledger, MemoryStore, SecretKey,
+    StateCommit, StateRead, StateView, StatusCode, Transaction,
 };
 
 /// Genesis timestamp of the suite's chains.
@@ -80,6 +81,50 @@ pub fn produce<S: StateCommit>(
         .ok_or_else(|| CoreError::Inconsistent {
             reason: "the suite pushed transactions but no block was produced".into(),
         })
+}
+
+/// A contract engine for tests: answers each execution with the next
+/// outcome it was given (a halt once they run out) and keeps what it was
+/// asked, so settlement can be tested without a real EVM.
+#[derive(Debug, Default)]
+pub struct ScriptedEngine {
+    outcomes: VecDeque<ContractOutcome>,
+    /// Every call it was asked to run: caller, target, value, data, gas limit.
+    pub calls: Vec<(Address, crate::CallTarget, Balance, Vec<u8>, u64)>,
+}
+
+impl ScriptedEngine {
+    /// An engine that answers with `outcomes`, in order.
+    pub fn new(outcomes: impl IntoIterator<Item = ContractOutcome>) -> Self {
+        ScriptedEngine {
+            outcomes: outcomes.into_iter().collect(),
+            calls: Vec::new(),
+        }
+    }
+
+    /// The halt reason once the script has run out.
+    pub const EXHAUSTED: &'static str = "the scripted engine has no more outcomes";
+}
+
+impl ContractEngine for ScriptedEngine {
+    fn execute(
+        &mut self,
+        _env: &BlockEnv,
+        call: &ContractCall<'_>,
+        _state: &dyn StateView,
+    ) -> Result<ContractOutcome, CoreError> {
+        self.calls.push((
+            call.caller,
+            call.target,
+            call.value,
+            call.data.to_vec(),
+            call.gas_limit,
+        ));
+        Ok(self
+            .outcomes
+            .pop_front()
+            .unwrap_or_else(|| ContractOutcome::halt(Self::EXHAUSTED, 0)))
+    }
 }
 
 /// A fresh store holds nothing.

@@ -11,8 +11,10 @@ use crate::error::CoreError;
 use crate::primitives::{Address, Balance};
 use crate::state::AccountKind;
 
-/// The block a contract runs in.
+/// The block a contract runs in. It will grow (block hashes, gas limit),
+/// so it is built by core, never by a struct literal elsewhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BlockEnv {
     /// The block's depth.
     pub depth: u64,
@@ -66,10 +68,15 @@ pub enum ContractResult {
     },
 }
 
-/// State written by a successful execution, as final values.
+/// State written by a successful execution, as final values. It will grow
+/// (logs, nonces, removed accounts): start from `default()` and set fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContractChanges {
-    /// New balances (value transfers, never the fee: core settles it).
+    /// New balances (value transfers, never the fee: core settles it), at
+    /// most one per address. Core refuses, as a failed execution, an answer
+    /// that names an address twice, creates or destroys value, or leaves
+    /// the caller unable to pay for the gas used.
     pub balances: Vec<(Address, Balance)>,
     /// Code deployed.
     pub code: Vec<(Address, Vec<u8>)>,
@@ -77,8 +84,11 @@ pub struct ContractChanges {
     pub storage: Vec<(Address, [u8; 32], [u8; 32])>,
 }
 
-/// An engine's answer.
+/// An engine's answer. It will grow (logs, refunds): build it with
+/// [`ContractOutcome::success`], [`ContractOutcome::revert`] or
+/// [`ContractOutcome::halt`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContractOutcome {
     /// How it ended.
     pub result: ContractResult,
@@ -86,6 +96,37 @@ pub struct ContractOutcome {
     pub gas_left: u64,
     /// What to write on success; ignored otherwise.
     pub changes: ContractChanges,
+}
+
+impl ContractOutcome {
+    /// Finished with `output`, leaving `gas_left`, writing `changes`.
+    pub fn success(output: Vec<u8>, gas_left: u64, changes: ContractChanges) -> Self {
+        ContractOutcome {
+            result: ContractResult::Success { output },
+            gas_left,
+            changes,
+        }
+    }
+
+    /// Reverted with `output`, leaving `gas_left`; nothing is written.
+    pub fn revert(output: Vec<u8>, gas_left: u64) -> Self {
+        ContractOutcome {
+            result: ContractResult::Revert { output },
+            gas_left,
+            changes: ContractChanges::default(),
+        }
+    }
+
+    /// Halted for `reason`, leaving `gas_left`; nothing is written.
+    pub fn halt(reason: impl Into<String>, gas_left: u64) -> Self {
+        ContractOutcome {
+            result: ContractResult::Halt {
+                reason: reason.into(),
+            },
+            gas_left,
+            changes: ContractChanges::default(),
+        }
+    }
 }
 
 /// Read access to the state as of the transaction being executed.
@@ -142,12 +183,6 @@ impl ContractEngine for NoContracts {
         call: &ContractCall<'_>,
         _state: &dyn StateView,
     ) -> Result<ContractOutcome, CoreError> {
-        Ok(ContractOutcome {
-            result: ContractResult::Halt {
-                reason: NoContracts::REASON.to_owned(),
-            },
-            gas_left: call.gas_limit,
-            changes: ContractChanges::default(),
-        })
+        Ok(ContractOutcome::halt(NoContracts::REASON, call.gas_limit))
     }
 }

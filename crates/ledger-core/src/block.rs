@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{sha256, Signature};
-use crate::error::CoreError;
+use crate::error::{BlockError, CoreError, DecodeError};
 use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::{Sealable, Sealed};
 use crate::transaction::{RawTransaction, Transaction};
@@ -84,15 +84,22 @@ impl Block {
         let capacity = usize::try_from(count)
             .ok()
             .filter(|&count| count <= bytes.len() / MIN_TRANSACTION_BYTES)
-            .ok_or_else(|| reader.fail(format!("transaction count {count} exceeds the input")))?;
+            .ok_or_else(|| reader.fail(DecodeError::Count { count }))?;
         let mut transactions = Vec::with_capacity(capacity);
         for _ in 0..count {
             let from = Address(reader.array()?);
             let to = Address(reader.array()?);
             let amount_len = reader.len()?;
             let amount_text = std::str::from_utf8(reader.take(amount_len)?)
-                .map_err(|_| reader.fail("amount is not ASCII".into()))?;
-            let amount = amount_text.parse::<Balance>()?;
+                .map_err(|_| reader.fail(DecodeError::AmountNotAscii))?;
+            let amount = amount_text
+                .parse::<Balance>()
+                .map_err(|error| match error {
+                    CoreError::InvalidDecimal { value, reason } => {
+                        reader.fail(DecodeError::Amount { value, reason })
+                    }
+                    other => other,
+                })?;
             let fee = reader.u64()?;
             let tx_timestamp = reader.u32()?;
             let data_len = reader.len()?;
@@ -110,7 +117,9 @@ impl Block {
             transactions.push(tx.seal());
         }
         if reader.at != bytes.len() {
-            return Err(reader.fail(format!("{} trailing bytes", bytes.len() - reader.at)));
+            return Err(reader.fail(DecodeError::Trailing {
+                count: bytes.len() - reader.at,
+            }));
         }
         Ok(Block {
             depth,
@@ -152,7 +161,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn fail(&self, reason: String) -> CoreError {
+    fn fail(&self, problem: DecodeError) -> CoreError {
         CoreError::InvalidBlock {
             hash: sha256(self.bytes),
             depth: self
@@ -160,7 +169,10 @@ impl<'a> Reader<'a> {
                 .get(..8)
                 .and_then(|b| b.try_into().ok())
                 .map_or(0, u64::from_be_bytes),
-            reason: format!("undecodable at byte {}: {reason}", self.at),
+            reason: BlockError::Undecodable {
+                at: self.at,
+                problem,
+            },
         }
     }
 
@@ -169,7 +181,11 @@ impl<'a> Reader<'a> {
             .at
             .checked_add(n)
             .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| self.fail(format!("{n} more bytes expected")))?;
+            .ok_or_else(|| {
+                self.fail(DecodeError::Truncated {
+                    needed: n - (self.bytes.len() - self.at),
+                })
+            })?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
@@ -190,7 +206,7 @@ impl<'a> Reader<'a> {
 
     fn len(&mut self) -> Result<usize, CoreError> {
         let len = self.u64()?;
-        usize::try_from(len).map_err(|_| self.fail(format!("length {len} is too large")))
+        usize::try_from(len).map_err(|_| self.fail(DecodeError::Length { len }))
     }
 }
 

@@ -5,7 +5,7 @@
 //! run replays exactly from its inputs.
 
 use crate::block::Block;
-use crate::error::CoreError;
+use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::execution::{execute_block, execute_genesis};
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool};
@@ -114,45 +114,46 @@ where
     E: ContractEngine + ?Sized,
 {
     let block = block.seal();
-    let invalid = |reason: String| CoreError::InvalidBlock {
+    let invalid = |reason| CoreError::InvalidBlock {
         hash: block.hash(),
         depth: block.depth,
         reason,
     };
-    let tip = state
-        .tip()?
-        .ok_or_else(|| invalid("the chain has no genesis yet".into()))?;
+    let tip = state.tip()?.ok_or_else(|| invalid(BlockError::NoGenesis))?;
     if Some(block.depth) != tip.depth.checked_add(1) {
-        return Err(invalid(format!(
-            "depth must be {}",
-            tip.depth.saturating_add(1)
-        )));
+        return Err(invalid(BlockError::Depth {
+            expected: tip.depth.saturating_add(1),
+        }));
     }
     if block.previous_block_hash != tip.hash {
-        return Err(invalid(format!(
-            "previous hash {} is not the top block {}",
-            block.previous_block_hash, tip.hash
-        )));
+        return Err(invalid(BlockError::Parent {
+            previous: block.previous_block_hash,
+            top: tip.hash,
+            top_depth: tip.depth,
+        }));
     }
     if block.timestamp < tip.timestamp {
-        return Err(invalid(format!(
-            "timestamp {} is earlier than the parent's {}",
-            block.timestamp, tip.timestamp
-        )));
+        return Err(invalid(BlockError::Timestamp {
+            timestamp: block.timestamp,
+            parent: tip.timestamp,
+        }));
     }
     if block.transactions.is_empty() {
-        return Err(invalid("a block holds at least one transaction".into()));
+        return Err(invalid(BlockError::Empty));
     }
     if block.transactions.len() > max_transactions {
-        return Err(invalid(format!(
-            "{} transactions, at most {max_transactions} allowed",
-            block.transactions.len()
-        )));
+        return Err(invalid(BlockError::TooManyTransactions {
+            count: block.transactions.len(),
+            max: max_transactions,
+        }));
     }
-    for tx in &block.transactions {
-        tx.clone()
-            .verify()
-            .map_err(|error| invalid(error.to_string()))?;
+    for (index, tx) in block.transactions.iter().enumerate() {
+        tx.clone().verify().map_err(|error| {
+            invalid(BlockError::Transaction {
+                index,
+                source: Box::new(error),
+            })
+        })?;
     }
     execute_block(state, block, reward, engine)
 }
@@ -235,9 +236,9 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
 
     /// The top block.
     pub fn tip(&self) -> Result<ChainTip, CoreError> {
-        self.store.tip()?.ok_or_else(|| CoreError::Inconsistent {
-            reason: "the store lost its genesis block".into(),
-        })
+        self.store
+            .tip()?
+            .ok_or(CoreError::Inconsistent(Inconsistency::NoGenesis))
     }
 
     /// Admission of a wire transaction: all checks of ledger-rules.md, in

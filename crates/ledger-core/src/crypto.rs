@@ -8,7 +8,7 @@ use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SECP256K1};
 use sha2::{Digest, Sha256};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, SecretKeyError, SignatureError};
 use crate::primitives::{encode_base64, Address, Hash};
 
 /// sha256 of `bytes`.
@@ -49,27 +49,27 @@ impl Signature {
     ///
     /// Never panics: a recovery id above 3, an `r` or `s` that is zero or out
     /// of range, or a point that does not exist are all errors.
-    pub fn recover(&self, digest: &Hash) -> Result<Address, String> {
+    pub fn recover(&self, digest: &Hash) -> Result<Address, SignatureError> {
         let recovery_id = RecoveryId::try_from(i32::from(self.0[64]))
-            .map_err(|_| format!("recovery id {} is above 3", self.0[64]))?;
+            .map_err(|_| SignatureError::RecoveryId { id: self.0[64] })?;
         let signature = RecoverableSignature::from_compact(&self.0[..64], recovery_id)
-            .map_err(|error| format!("malformed r or s: {error}"))?;
+            .map_err(SignatureError::Malformed)?;
         let message = Message::from_digest(digest.0);
         let public_key = SECP256K1
             .recover_ecdsa(&message, &signature)
-            .map_err(|error| format!("recovery failed: {error}"))?;
+            .map_err(SignatureError::Unrecoverable)?;
         Ok(address_of(&public_key))
     }
 }
 
 impl TryFrom<&[u8]> for Signature {
-    type Error = String;
+    type Error = SignatureError;
 
     fn try_from(bytes: &[u8]) -> Result<Self, Self::Error> {
         bytes
             .try_into()
             .map(Signature)
-            .map_err(|_| format!("signature is {} bytes, expected 65", bytes.len()))
+            .map_err(|_| SignatureError::Length { len: bytes.len() })
     }
 }
 
@@ -102,7 +102,7 @@ impl SecretKey {
         secp256k1::SecretKey::from_slice(bytes)
             .map(SecretKey)
             .map_err(|_| CoreError::InvalidSecretKey {
-                reason: "not a valid secp256k1 scalar (zero or not below the curve order)",
+                reason: SecretKeyError::OutOfRange,
             })
     }
 
@@ -111,12 +111,12 @@ impl SecretKey {
         let text = text.trim();
         if text.len() != 64 {
             return Err(CoreError::InvalidSecretKey {
-                reason: "expected 64 hex characters",
+                reason: SecretKeyError::Length { len: text.len() },
             });
         }
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(text, &mut bytes).map_err(|_| CoreError::InvalidSecretKey {
-            reason: "not hexadecimal",
+            reason: SecretKeyError::NotHex,
         })?;
         SecretKey::from_bytes(&bytes)
     }

@@ -12,7 +12,7 @@ use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 
 use crate::block::Block;
-use crate::error::CoreError;
+use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::primitives::{encode_base64, Address, Balance, Hash};
 use crate::sealed::Sealed;
 use crate::state::{Account, AccountKind, BlockChanges, ListAppend, StateRead, TransactionRecord};
@@ -80,13 +80,13 @@ impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
     /// Debits an amount the caller has checked is covered.
     fn debit(&mut self, address: Address, amount: Balance) -> Result<(), CoreError> {
         let account = self.account_mut(address)?;
-        account.balance =
-            account
-                .balance
-                .checked_sub(amount)
-                .ok_or_else(|| CoreError::Inconsistent {
-                    reason: format!("debit of {amount} from {address} exceeds its balance"),
-                })?;
+        account.balance = account
+            .balance
+            .checked_sub(amount)
+            .ok_or(CoreError::Inconsistent(Inconsistency::Debit {
+                address,
+                amount,
+            }))?;
         Ok(())
     }
 
@@ -190,7 +190,7 @@ where
             return Err(CoreError::InvalidBlock {
                 hash: block.hash(),
                 depth: block.depth,
-                reason: format!("transaction {hash} is applied twice"),
+                reason: BlockError::AppliedTwice { hash },
             });
         }
         let status = execute_transaction(&mut overlay, &env, tx, engine)?;
@@ -201,7 +201,10 @@ where
                 index: u32::try_from(index).map_err(|_| CoreError::InvalidBlock {
                     hash: block.hash(),
                     depth: block.depth,
-                    reason: "more than 2^32 transactions".into(),
+                    reason: BlockError::TooManyTransactions {
+                        count: block.transactions.len(),
+                        max: u32::MAX as usize,
+                    },
                 })?,
                 status,
             },
@@ -259,12 +262,13 @@ where
 {
     let hash = tx.hash();
     let sender = overlay.account_mut(tx.from)?;
-    sender.nonce = sender
-        .nonce
-        .checked_add(1)
-        .ok_or_else(|| CoreError::Inconsistent {
-            reason: format!("nonce of {} overflows", tx.from),
-        })?;
+    sender.nonce =
+        sender
+            .nonce
+            .checked_add(1)
+            .ok_or(CoreError::Inconsistent(Inconsistency::Nonce {
+                address: tx.from,
+            }))?;
     let nonce = sender.nonce;
     let balance = sender.balance;
     overlay.append(tx.from, hash)?;
@@ -393,12 +397,7 @@ fn refuse_balances<S: StateRead + ?Sized>(
         // Distinct balances add up to at most the supply, which fits.
         before = before
             .checked_add(old)
-            .ok_or_else(|| CoreError::Inconsistent {
-                reason: format!(
-                    "balances add up past {} before a contract call",
-                    Balance::MAX
-                ),
-            })?;
+            .ok_or(CoreError::Inconsistent(Inconsistency::Supply))?;
         let Some(total) = after.checked_add(*new) else {
             return Ok(Some(format!(
                 "contract engine's balances add up past {}",

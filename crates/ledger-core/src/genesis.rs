@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::block::Block;
 use crate::crypto::{SecretKey, Signature};
-use crate::error::CoreError;
+use crate::error::{CoreError, GenesisError};
 use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::{Sealable, Sealed};
 use crate::transaction::Transaction;
@@ -74,15 +74,15 @@ impl<'de> Deserialize<'de> for Allocations {
 impl Genesis {
     /// Parses and checks a genesis JSON document.
     pub fn from_json(text: &str) -> Result<Genesis, CoreError> {
-        let invalid = |reason| CoreError::InvalidGenesis { reason };
+        let invalid = |path: String, source| CoreError::InvalidGenesis {
+            reason: GenesisError::Json { path, source },
+        };
         let mut json = serde_json::Deserializer::from_str(text);
         let file: GenesisFile = serde_path_to_error::deserialize(&mut json).map_err(|error| {
-            invalid(match error.path().to_string().as_str() {
-                "." => error.inner().to_string(),
-                path => format!("{path}: {}", error.inner()),
-            })
+            let path = error.path().to_string();
+            invalid(path, error.into_inner())
         })?;
-        json.end().map_err(|error| invalid(error.to_string()))?;
+        json.end().map_err(|error| invalid(".".into(), error))?;
         let genesis = Genesis {
             timestamp: file.timestamp,
             block_reward: file.block_reward,
@@ -114,18 +114,15 @@ impl Genesis {
     /// Checks the rules a genesis must meet: at least one allocation, none
     /// to the null address, and a total supply that fits uint256.
     pub fn check(&self) -> Result<(), CoreError> {
-        let invalid = |reason: String| Err(CoreError::InvalidGenesis { reason });
+        let invalid = |reason| Err(CoreError::InvalidGenesis { reason });
         if self.accounts.is_empty() {
-            return invalid("no account is funded; genesis needs at least one allocation".into());
+            return invalid(GenesisError::NoAllocation);
         }
         if self.accounts.contains_key(&Address::NULL) {
-            return invalid(format!(
-                "the null address {} cannot be funded",
-                Address::NULL
-            ));
+            return invalid(GenesisError::NullAddressFunded);
         }
         if self.total_supply().is_none() {
-            return invalid("the allocations add up to more than uint256 can hold".into());
+            return invalid(GenesisError::SupplyOverflow);
         }
         Ok(())
     }

@@ -41,7 +41,10 @@ mod vm;
 pub use block::{Block, RawBlock};
 pub use chain::{produce_block, validate_block, BlockParams, ChainConfig, Ledger};
 pub use crypto::{address_of, sha256, SecretKey, Signature};
-pub use error::CoreError;
+pub use error::{
+    BlockError, CoreError, DecimalError, DecodeError, EncodingError, GenesisError, Inconsistency,
+    SecretKeyError, SignatureError,
+};
 pub use execution::{contract_address, execute_block, execute_genesis};
 pub use genesis::{Genesis, DEV_SECRET_KEY_HEX};
 pub use mempool::{Admission, Mempool};

@@ -4,11 +4,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine as _;
+use base64::{DecodeSliceError, Engine as _};
 use primitive_types::U256;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{shown, CoreError};
+use crate::error::{shown, CoreError, DecimalError, EncodingError};
 
 /// Standard base64 with padding, refusing anything but the one canonical
 /// text of a byte string (missing padding, stray trailing bits).
@@ -29,7 +29,7 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, CoreError> {
         .decode(text)
         .map_err(|error| CoreError::InvalidBase64 {
             value: shown(text),
-            reason: error.to_string(),
+            reason: EncodingError::Base64(error),
         })
 }
 
@@ -71,23 +71,23 @@ impl FromStr for Address {
     type Err = CoreError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason: String| CoreError::InvalidAddress {
+        let invalid = |reason| CoreError::InvalidAddress {
             value: shown(text),
             reason,
         };
         if text.len() > 28 {
-            return Err(invalid(format!(
-                "{} characters, at most 28 allowed",
-                text.len()
-            )));
+            return Err(invalid(EncodingError::TooLong {
+                len: text.len(),
+                max: 28,
+            }));
         }
         let mut bytes = [0u8; 28];
         let len = bs58::decode(text)
             .onto(&mut bytes[..])
-            .map_err(|error| invalid(format!("not base58: {error}")))?;
+            .map_err(|error| invalid(EncodingError::Base58(error)))?;
         let array: [u8; 20] = bytes[..len]
             .try_into()
-            .map_err(|_| invalid(format!("decodes to {len} bytes, expected 20")))?;
+            .map_err(|_| invalid(EncodingError::ByteLength { len, expected: 20 }))?;
         Ok(Address(array))
     }
 }
@@ -122,23 +122,30 @@ impl FromStr for Hash {
     type Err = CoreError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason: String| CoreError::InvalidHash {
+        let invalid = |reason| CoreError::InvalidHash {
             value: shown(text),
             reason,
         };
         if text.len() != 44 {
-            return Err(invalid(format!(
-                "{} characters, expected 44 (base64 of 32 bytes)",
-                text.len()
-            )));
+            return Err(invalid(EncodingError::TextLength {
+                len: text.len(),
+                expected: 44,
+            }));
         }
         let mut bytes = [0u8; 33];
         let len = BASE64
             .decode_slice(text, &mut bytes)
-            .map_err(|error| invalid(format!("not base64: {error}")))?;
+            .map_err(|error| match error {
+                DecodeSliceError::DecodeError(error) => invalid(EncodingError::Base64(error)),
+                // 44 characters decode to at most 33 bytes.
+                DecodeSliceError::OutputSliceTooSmall => invalid(EncodingError::ByteLength {
+                    len: 33,
+                    expected: 32,
+                }),
+            })?;
         let array: [u8; 32] = bytes[..len]
             .try_into()
-            .map_err(|_| invalid(format!("decodes to {len} bytes, expected 32")))?;
+            .map_err(|_| invalid(EncodingError::ByteLength { len, expected: 32 }))?;
         Ok(Hash(array))
     }
 }
@@ -168,12 +175,10 @@ fn check_decimal(text: &str) -> Result<&[u8], CoreError> {
     };
     let digits = text.as_bytes();
     match digits {
-        [] => Err(invalid("empty")),
-        [b'+' | b'-', ..] => Err(invalid("a sign is not allowed")),
-        [b'0', _, ..] => Err(invalid("leading zeros are not allowed")),
-        _ if !digits.iter().all(u8::is_ascii_digit) => {
-            Err(invalid("only the digits 0-9 are allowed"))
-        }
+        [] => Err(invalid(DecimalError::Empty)),
+        [b'+' | b'-', ..] => Err(invalid(DecimalError::Sign)),
+        [b'0', _, ..] => Err(invalid(DecimalError::LeadingZero)),
+        _ if !digits.iter().all(u8::is_ascii_digit) => Err(invalid(DecimalError::NotDigit)),
         _ => Ok(digits),
     }
 }
@@ -188,7 +193,7 @@ pub fn parse_u64(text: &str) -> Result<u64, CoreError> {
         })
         .ok_or_else(|| CoreError::InvalidDecimal {
             value: shown(text),
-            reason: "out of range for uint64",
+            reason: DecimalError::OutOfRange { bits: 64 },
         })
 }
 
@@ -263,7 +268,7 @@ impl FromStr for Balance {
         let digits = check_decimal(text)?;
         let overflow = || CoreError::InvalidDecimal {
             value: shown(text),
-            reason: "out of range for uint256",
+            reason: DecimalError::OutOfRange { bits: 256 },
         };
         // 78 digits hold every uint256 and some values beyond; fold in
         // chunks of 19 digits (each fits a u64) to keep the multiplications few.

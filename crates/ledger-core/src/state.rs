@@ -11,7 +11,7 @@ use std::sync::{PoisonError, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::block::Block;
-use crate::error::CoreError;
+use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::Sealed;
 use crate::status::TransactionStatus;
@@ -75,7 +75,10 @@ pub struct ListAppend {
 }
 
 /// Everything one block changes: the unit a store writes atomically.
+/// Built by execution only; it will grow (logs), so it is
+/// `#[non_exhaustive]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BlockChanges {
     /// The block.
     pub block: Sealed<Block>,
@@ -308,12 +311,11 @@ impl StateCommit for MemoryStore {
         for append in &changes.lists {
             let length = m.lists.get(&append.address).map_or(0, Vec::len) as u64;
             if append.first_index != length {
-                return Err(CoreError::Inconsistent {
-                    reason: format!(
-                        "transaction list of {} has {length} entries, the block appends at {}",
-                        append.address, append.first_index
-                    ),
-                });
+                return Err(CoreError::Inconsistent(Inconsistency::ListIndex {
+                    address: append.address,
+                    length,
+                    first_index: append.first_index,
+                }));
             }
         }
         let block = &changes.block;
@@ -355,11 +357,15 @@ pub fn check_extends(top: Option<ChainTip>, block: &Sealed<Block>) -> Result<(),
         hash: block.hash(),
         depth: block.depth,
         reason: match top {
-            None => "the store is empty, so only a genesis block (depth 0) can be committed".into(),
-            Some(top) => format!(
-                "does not extend the stored top block {} at depth {}",
-                top.hash, top.depth
-            ),
+            None => BlockError::NotGenesis,
+            Some(top) if block.depth != top.depth.saturating_add(1) => BlockError::Depth {
+                expected: top.depth.saturating_add(1),
+            },
+            Some(top) => BlockError::Parent {
+                previous: block.previous_block_hash,
+                top: top.hash,
+                top_depth: top.depth,
+            },
         },
     })
 }

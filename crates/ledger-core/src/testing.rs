@@ -13,8 +13,8 @@ use rand::SeedableRng;
 
 use crate::{
     execute_genesis, Address, Balance, BlockChanges, BlockEnv, ChainConfig, ContractCall,
-    ContractEngine, ContractOutcome, CoreError, Genesis, Ledger, MemoryStore, SecretKey,
-    StateCommit, StateRead, StateView, StatusCode, Transaction,
+    ContractEngine, ContractOutcome, CoreError, Genesis, Inconsistency, Ledger, MemoryStore,
+    SecretKey, StateCommit, StateRead, StateView, StatusCode, Transaction,
 };
 
 /// Genesis timestamp of the suite's chains.
@@ -78,9 +78,7 @@ pub fn produce<S: StateCommit>(
     let time = T0 + depth as u32;
     ledger
         .produce_block(time, miner)?
-        .ok_or_else(|| CoreError::Inconsistent {
-            reason: "the suite pushed transactions but no block was produced".into(),
-        })
+        .ok_or(CoreError::Inconsistent(Inconsistency::NoBlockProduced))
 }
 
 /// A contract engine for tests: answers each execution with the next

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{sha256, SecretKey, Signature};
-use crate::error::CoreError;
+use crate::error::{CoreError, SignatureError};
 use crate::primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, Hash};
 use crate::sealed::{Sealable, Sealed};
 
@@ -69,14 +69,16 @@ fn check_signed_by(
     sign: &Signature,
     hash: Hash,
     claimed: &Address,
-    role: &str,
+    role: &'static str,
 ) -> Result<(), CoreError> {
     let bad = |reason| CoreError::BadSignature { hash, reason };
-    let signer = sign.recover(&signing_digest(&hash)).map_err(bad)?;
-    if signer != *claimed {
-        return Err(bad(format!(
-            "signed by {signer}, not by the {role} {claimed}"
-        )));
+    let recovered = sign.recover(&signing_digest(&hash)).map_err(bad)?;
+    if recovered != *claimed {
+        return Err(bad(SignatureError::WrongSigner {
+            recovered,
+            claimed: *claimed,
+            role,
+        }));
     }
     Ok(())
 }

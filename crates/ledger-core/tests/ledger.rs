@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use ledger_core::{
-    encode_base64, AccountKind, ActionType, Address, Admission, Balance, Block, ChainConfig,
-    CoreError, Genesis, Ledger, MemoryStore, NoContracts, RawTransaction, Sealable, SecretKey,
-    Signature, StateRead, StatusCode, Transaction, VerifiedTransaction,
+    encode_base64, AccountKind, ActionType, Address, Admission, Balance, Block, BlockError,
+    ChainConfig, CoreError, Genesis, Ledger, MemoryStore, NoContracts, RawTransaction, Sealable,
+    SecretKey, Signature, SignatureError, StateRead, StatusCode, Transaction, VerifiedTransaction,
 };
 use rand::SeedableRng;
 
@@ -443,38 +443,67 @@ fn imported_blocks_must_follow_the_rules() {
 
     let mut block = next_block(&f, vec![good.clone()]);
     block.depth = 5;
-    assert!(reason(&mut f, block).contains("depth must be 1"));
+    assert!(matches!(
+        reason(&mut f, block),
+        BlockError::Depth { expected: 1 }
+    ));
 
     let mut block = next_block(&f, vec![good.clone()]);
     block.previous_block_hash = ledger_core::Hash([9; 32]);
-    assert!(reason(&mut f, block).contains("is not the top block"));
+    let genesis = f.ledger.tip().expect("tip").hash;
+    assert!(matches!(
+        reason(&mut f, block),
+        BlockError::Parent { previous, top, top_depth: 0 }
+            if previous == ledger_core::Hash([9; 32]) && top == genesis
+    ));
 
     let mut block = next_block(&f, vec![good.clone()]);
     block.timestamp = T0 - 1;
-    assert!(reason(&mut f, block).contains("earlier than the parent"));
+    assert!(matches!(
+        reason(&mut f, block),
+        BlockError::Timestamp { timestamp, parent: T0 } if timestamp == T0 - 1
+    ));
 
     let empty = next_block(&f, vec![]);
-    assert!(reason(&mut f, empty).contains("at least one transaction"));
+    assert!(matches!(reason(&mut f, empty), BlockError::Empty));
 
     let mut forged = good.clone();
     forged.amount = Balance::from(999);
     let forged = next_block(&f, vec![forged]);
-    assert!(reason(&mut f, forged).contains("bad signature"));
+    assert!(matches!(
+        reason(&mut f, forged),
+        BlockError::Transaction { index: 0, source }
+            if matches!(*source, CoreError::BadSignature {
+                reason: SignatureError::WrongSigner { .. } | SignatureError::Unrecoverable(_),
+                ..
+            })
+    ));
 
     let mut unsigned = good.clone();
     unsigned.sign = Signature::NONE;
     let unsigned = next_block(&f, vec![unsigned]);
-    assert!(reason(&mut f, unsigned).contains("bad signature"));
+    assert!(matches!(
+        reason(&mut f, unsigned),
+        BlockError::Transaction { index: 0, source }
+            if matches!(*source, CoreError::BadSignature { .. })
+    ));
 
     let twice = next_block(&f, vec![good.clone(), good.clone()]);
-    assert!(reason(&mut f, twice).contains("applied twice"));
+    assert!(matches!(
+        reason(&mut f, twice),
+        BlockError::AppliedTwice { hash } if hash == good.hash()
+    ));
 
     assert_eq!(f.ledger.tip().expect("tip").depth, 0, "nothing was applied");
     f.ledger
         .import_block(next_block(&f, vec![good.clone()]))
         .expect("the good block");
+    let good_hash = good.hash();
     let replay = next_block(&f, vec![good]);
-    assert!(reason(&mut f, replay).contains("applied twice"));
+    assert!(matches!(
+        reason(&mut f, replay),
+        BlockError::AppliedTwice { hash } if hash == good_hash
+    ));
     assert_eq!(balance(&f.ledger, &f.bob.address()), Balance::from(1));
 }
 

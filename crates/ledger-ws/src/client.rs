@@ -88,7 +88,7 @@ impl Client {
             id,
             args,
         };
-        let text = serde_json::to_string(&request).map_err(|e| WsError::Protocol(e.to_string()))?;
+        let text = serde_json::to_string(&request)?;
         self.outgoing
             .send(Outgoing { text, id, route })
             .map_err(|_| WsError::Closed)
@@ -164,7 +164,7 @@ impl Client {
 
     /// A read-only contract call; the result is base64 of the return data.
     pub async fn call_contract_view(&self, call: &RawViewCall) -> Result<String, WsError> {
-        let args = serde_json::to_value(call).map_err(|e| WsError::Protocol(e.to_string()))?;
+        let args = serde_json::to_value(call)?;
         self.call("call_contract_view", args).await
     }
 
@@ -188,7 +188,7 @@ impl Client {
         &self,
         tx: &RawTransaction,
     ) -> Result<Subscription<TransactionStatus>, WsError> {
-        let args = serde_json::to_value(tx).map_err(|e| WsError::Protocol(e.to_string()))?;
+        let args = serde_json::to_value(tx)?;
         self.subscribe("push_transaction", args).await
     }
 
@@ -204,7 +204,7 @@ impl Client {
 }
 
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T, WsError> {
-    serde_json::from_value(value).map_err(|e| WsError::Protocol(e.to_string()))
+    Ok(serde_json::from_value(value)?)
 }
 
 /// The messages of one subscription, decoded. Ends when the connection
@@ -272,7 +272,7 @@ async fn route(socket: Socket, mut requests: mpsc::UnboundedReceiver<Outgoing>) 
                 let result = match (answer.status.as_str(), answer.result, answer.error) {
                     ("ok", Some(result), _) => Ok(result),
                     (_, _, Some(error)) => Err(WsError::Api(error)),
-                    (status, ..) => Err(WsError::Protocol(format!("answer with status {status:?} and no result"))),
+                    (status, ..) => Err(WsError::NoResult { status: status.to_owned() }),
                 };
                 match routes.remove(&id) {
                     Some(Route::Call(reply)) => { let _ = reply.send(result); }

@@ -24,9 +24,16 @@ pub enum WsError {
     /// The node answered a request with an error (client side).
     #[error("the node answered {0}")]
     Api(ApiError),
-    /// The node sent something the client does not understand.
-    #[error("unexpected answer from the node: {0}")]
-    Protocol(String),
+    /// A request could not be encoded, or an answer not decoded (client side).
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The node answered "ok" without a result, or with a status the
+    /// client does not know (client side).
+    #[error("the node answered with status {status:?} and no result")]
+    NoResult {
+        /// The answer's status.
+        status: String,
+    },
     /// The connection to the node closed.
     #[error("the connection to the node closed")]
     Closed,
@@ -54,7 +61,8 @@ impl WsError {
             WsError::ShuttingDown
             | WsError::Io(_)
             | WsError::WebSocket(_)
-            | WsError::Protocol(_)
+            | WsError::Json(_)
+            | WsError::NoResult { .. }
             | WsError::Closed => ErrorCode::Internal,
         };
         ApiError::new(code, self.to_string())

@@ -115,6 +115,15 @@ pub enum BlockRef {
     Number(u64),
 }
 
+/// Why the arguments of a push are not a transaction: answered with the
+/// status BadQueryForm, as the seed's admission table says.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed transaction: {json}")]
+pub struct MalformedTransaction {
+    /// What the JSON decoder said (a missing member, a wrong type).
+    pub json: String,
+}
+
 /// A request, checked and resolved to what it asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -136,7 +145,7 @@ pub enum Command {
     SubscribeAccount(Address),
     /// Subscribe to `push_transaction`: the arguments as the wire
     /// transaction, or why they are not one (answered as BadQueryForm).
-    PushTransaction(Result<RawTransaction, String>),
+    PushTransaction(Result<RawTransaction, MalformedTransaction>),
     /// Unsubscribe from `last_block_info`.
     UnsubscribeBlocks,
     /// Unsubscribe from `account_info` of an address.
@@ -275,8 +284,9 @@ fn command(kind: RequestType, name: &str, args: Map<String, Value>) -> Result<Co
         (Subscribe, "last_block_info") => Command::SubscribeBlocks,
         (Subscribe, "account_info") => Command::SubscribeAccount(parsed_arg(&args, "address")?),
         (Subscribe, "push_transaction") => Command::PushTransaction(
-            serde_json::from_value(Value::Object(args))
-                .map_err(|e| format!("malformed transaction: {e}")),
+            serde_json::from_value(Value::Object(args)).map_err(|error| MalformedTransaction {
+                json: error.to_string(),
+            }),
         ),
         (Unsubscribe, "last_block_info") => Command::UnsubscribeBlocks,
         (Unsubscribe, "account_info") => Command::UnsubscribeAccount(parsed_arg(&args, "address")?),

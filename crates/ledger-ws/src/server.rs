@@ -718,11 +718,10 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                 self.ids.insert(id);
                 self.send_ok(id, &info);
             }
-            Command::PushTransaction(Err(reason)) => {
-                self.send_ok(
-                    id,
-                    &TransactionStatus::rejected(StatusCode::BadQueryForm, reason),
-                );
+            Command::PushTransaction(Err(error)) => {
+                let status =
+                    TransactionStatus::rejected(StatusCode::BadQueryForm, error.to_string());
+                self.send_ok(id, &status);
             }
             Command::PushTransaction(Ok(raw)) => {
                 let tx = match VerifiedTransaction::from_raw(&raw) {

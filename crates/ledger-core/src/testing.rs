@@ -270,6 +270,88 @@ pub fn commit_refuses_what_does_not_extend_the_tip<S: StateCommit>(store: S) {
     );
 }
 
+/// Writers racing to commit different blocks at the same depth: exactly
+/// one wins, and the store holds exactly its block and state. The tip
+/// check and the write are one step, not two a writer can slip between.
+pub fn concurrent_commits_have_one_winner<S: StateCommit + Sync>(store: S) {
+    const WRITERS: usize = 8;
+    let keys = keys(WRITERS, 4);
+    let genesis = genesis_for(&keys);
+    store
+        .commit(&execute_genesis(genesis.block()).expect("genesis"))
+        .expect("genesis");
+    // One candidate block 1 per writer, each with its own miner.
+    let candidates: Vec<BlockChanges> = keys
+        .iter()
+        .map(|miner| {
+            let mut ledger =
+                Ledger::open(MemoryStore::new(), genesis.clone(), ChainConfig::default())
+                    .expect("opens");
+            produce(&mut ledger, &keys, miner.address(), 3).expect("produces")
+        })
+        .collect();
+    let barrier = std::sync::Barrier::new(WRITERS);
+    let results: Vec<bool> = std::thread::scope(|scope| {
+        let writers: Vec<_> = candidates
+            .iter()
+            .map(|candidate| {
+                let (store, barrier) = (&store, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    store.commit(candidate).is_ok()
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .map(|writer| writer.join().expect("no panic"))
+            .collect()
+    });
+    let winners: Vec<usize> = (0..WRITERS).filter(|&i| results[i]).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one commit of depth 1 wins: {results:?}"
+    );
+    let winner = &candidates[winners[0]];
+    assert_eq!(store.tip().expect("reads"), Some(winner.tip()));
+    for (address, account) in &winner.accounts {
+        assert_eq!(store.account(address).expect("reads"), Some(*account));
+    }
+}
+
+/// A block whose list appends do not start at the stored list length is
+/// refused and changes nothing: a list with a hole or an overwrite cannot
+/// be stored.
+pub fn commit_refuses_a_list_append_at_the_wrong_index<S: StateCommit>(store: S) {
+    let keys = keys(3, 5);
+    let reference = MemoryStore::new();
+    let mut ledger =
+        Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
+    store
+        .commit(&execute_genesis(genesis_for(&keys).block()).expect("genesis"))
+        .expect("genesis");
+    let block1 = produce(&mut ledger, &keys, keys[0].address(), 2).expect("produces");
+    for shift in [1, u64::MAX] {
+        let mut tampered = block1.clone();
+        let append = &mut tampered.lists[0];
+        append.first_index = append.first_index.wrapping_add(shift);
+        let (address, first_index) = (append.address, append.first_index);
+        let before = store.account(&address).expect("reads");
+        match store.commit(&tampered) {
+            Err(CoreError::Inconsistent(Inconsistency::ListIndex {
+                address: refused,
+                length: 0,
+                first_index: at,
+            })) if refused == address && at == first_index => {}
+            other => panic!("expected the list index to be refused, got {other:?}"),
+        }
+        assert_eq!(store.tip().expect("reads").map(|tip| tip.depth), Some(0));
+        assert_eq!(store.account(&address).expect("reads"), before);
+    }
+    store.commit(&block1).expect("the untampered block");
+}
+
 /// Code and contract storage written by a block read back; a zero value
 /// deletes a slot.
 pub fn code_and_storage_round_trip<S: StateCommit>(store: S) {
@@ -325,6 +407,16 @@ macro_rules! store_conformance_tests {
         #[test]
         fn store_commit_refuses_what_does_not_extend_the_tip() {
             $crate::testing::commit_refuses_what_does_not_extend_the_tip(($make)());
+        }
+
+        #[test]
+        fn store_concurrent_commits_have_one_winner() {
+            $crate::testing::concurrent_commits_have_one_winner(($make)());
+        }
+
+        #[test]
+        fn store_commit_refuses_a_list_append_at_the_wrong_index() {
+            $crate::testing::commit_refuses_a_list_append_at_the_wrong_index(($make)());
         }
 
         #[test]

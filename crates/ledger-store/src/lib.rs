@@ -27,10 +27,11 @@
 //! accounts and two list entries.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use ledger_core::{
     check_extends, Account, AccountKind, ActionType, Address, Balance, Block, BlockChanges,
-    ChainTip, CoreError, Hash, Sealable, Sealed, StateCommit, StateRead, StatusCode,
+    ChainTip, CoreError, Hash, Inconsistency, Sealable, Sealed, StateCommit, StateRead, StatusCode,
     TransactionRecord, TransactionStatus,
 };
 
@@ -57,21 +58,137 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// Another open handle, in this process or another, holds the store.
+    #[error("store {path} is in use by another process (or another handle of this one)")]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
     /// The directory holds something other than a ledger store of this version.
-    #[error("store {path}: {reason}")]
+    #[error("store {path}: {found}")]
     Incompatible {
         /// The data directory.
         path: PathBuf,
         /// What was found.
-        reason: String,
+        found: Incompatibility,
     },
     /// A stored value does not decode or contradicts another.
-    #[error("store {path} is damaged: {reason}")]
+    #[error("store {path} is damaged: {damage}")]
     Damaged {
         /// The data directory.
         path: PathBuf,
         /// What is wrong.
-        reason: String,
+        damage: Damage,
+    },
+}
+
+/// What makes a directory not a ledger store this build can open.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Incompatibility {
+    /// It holds data but no format version.
+    #[error("holds data but no ledger format version; it is not a ledger store")]
+    NotALedgerStore,
+    /// It is a ledger store of another on-disk format.
+    #[error("on-disk format version {found}, this build reads version {FORMAT_VERSION}")]
+    Version {
+        /// The version found.
+        found: u32,
+    },
+}
+
+/// How a store is damaged: a record that does not decode, or records that
+/// contradict each other.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Damage {
+    /// A record is not of its size.
+    #[error("{record} is {len} bytes, not {expected}")]
+    Size {
+        /// Which record.
+        record: &'static str,
+        /// Its length.
+        len: usize,
+        /// The length it must have.
+        expected: usize,
+    },
+    /// A record is shorter than its fixed part.
+    #[error("{record} is {len} bytes, at least {min} expected")]
+    TooShort {
+        /// Which record.
+        record: &'static str,
+        /// Its length.
+        len: usize,
+        /// Its fixed part.
+        min: usize,
+    },
+    /// An account record's kind byte is unknown.
+    #[error("account kind {kind} is unknown")]
+    AccountKind {
+        /// The byte found.
+        kind: u8,
+    },
+    /// A transaction record's status code is unknown.
+    #[error("status code {code} is unknown")]
+    StatusCode {
+        /// The byte found.
+        code: u8,
+    },
+    /// A transaction record's action type is unknown.
+    #[error("action type {action} is unknown")]
+    ActionType {
+        /// The byte found.
+        action: u8,
+    },
+    /// A transaction record's message is not UTF-8.
+    #[error("transaction status message is not UTF-8")]
+    MessageNotUtf8,
+    /// The format version is there but the genesis or the tip is not.
+    #[error("format version present but genesis or tip missing")]
+    MissingGenesisOrTip,
+    /// Block 0 of the index is not the stored genesis.
+    #[error("block 0 is not the genesis {genesis}")]
+    GenesisNotIndexed {
+        /// The stored genesis hash.
+        genesis: Hash,
+    },
+    /// The tip is not in the block index at its depth.
+    #[error("the tip {tip} at depth {depth} is not in the block index")]
+    TipNotIndexed {
+        /// The tip's hash.
+        tip: Hash,
+        /// Its depth.
+        depth: u64,
+    },
+    /// The tip's block is missing or disagrees with the tip record.
+    #[error("the tip block {tip} is missing or disagrees with the tip record")]
+    TipBlock {
+        /// The tip's hash.
+        tip: Hash,
+    },
+    /// A block is indexed above the tip.
+    #[error("block {block} is indexed above the tip at depth {tip_depth}")]
+    AboveTip {
+        /// The block indexed there.
+        block: Hash,
+        /// The tip's depth.
+        tip_depth: u64,
+    },
+    /// A stored block does not decode.
+    #[error("block {hash} does not decode: {source}")]
+    BlockUndecodable {
+        /// The key it is stored under.
+        hash: Hash,
+        /// Why.
+        source: Box<CoreError>,
+    },
+    /// A stored block hashes to another hash than its key.
+    #[error("block stored under {stored_under} hashes to {hashes_to}")]
+    BlockHash {
+        /// The key it is stored under.
+        stored_under: Hash,
+        /// What it hashes to.
+        hashes_to: Hash,
     },
 }
 
@@ -79,6 +196,9 @@ pub enum StoreError {
 pub struct SledStore {
     db: sled::Db,
     path: PathBuf,
+    /// Held through a commit's checks and its write, so that two writers
+    /// can never both extend the same tip.
+    commit: Mutex<()>,
 }
 
 impl SledStore {
@@ -90,11 +210,15 @@ impl SledStore {
         let db = sled::Config::new()
             .path(&path)
             .open()
-            .map_err(|source| StoreError::Sled {
-                path: path.clone(),
-                source,
+            .map_err(|source| match source {
+                // sled says so only in an I/O error's text; ask the lock.
+                sled::Error::Io(_) if is_locked(&path) => StoreError::Locked { path: path.clone() },
+                source => StoreError::Sled {
+                    path: path.clone(),
+                    source,
+                },
             })?;
-        let store = SledStore { db, path };
+        let store = SledStore::with_db(db, path);
         store.check_on_open()?;
         Ok(store)
     }
@@ -117,7 +241,15 @@ impl SledStore {
                 path: path.clone(),
                 source,
             })?;
-        Ok(SledStore { db, path })
+        Ok(SledStore::with_db(db, path))
+    }
+
+    fn with_db(db: sled::Db, path: PathBuf) -> SledStore {
+        SledStore {
+            db,
+            path,
+            commit: Mutex::new(()),
+        }
     }
 
     /// The data directory.
@@ -132,10 +264,10 @@ impl SledStore {
         }
     }
 
-    fn damaged(&self, reason: String) -> StoreError {
+    fn damaged(&self, damage: Damage) -> StoreError {
         StoreError::Damaged {
             path: self.path.clone(),
-            reason,
+            damage,
         }
     }
 
@@ -144,52 +276,44 @@ impl SledStore {
     }
 
     fn check_on_open(&self) -> Result<(), StoreError> {
-        let incompatible = |reason: String| StoreError::Incompatible {
+        let incompatible = |found| StoreError::Incompatible {
             path: self.path.clone(),
-            reason,
+            found,
         };
         let Some(format) = self.get(FORMAT)? else {
             if self.db.is_empty() {
                 return Ok(()); // A new store: the ledger writes genesis.
             }
-            return Err(incompatible(
-                "holds data but no ledger format version; it is not a ledger store".into(),
-            ));
+            return Err(incompatible(Incompatibility::NotALedgerStore));
         };
-        let version = <[u8; 4]>::try_from(format.as_ref())
-            .map(u32::from_be_bytes)
-            .map_err(|_| self.damaged("format version is not 4 bytes".into()))?;
+        let version = Fields::new("format version", &format)
+            .exact(4)
+            .and_then(|mut fields| fields.u32())
+            .map_err(|damage| self.damaged(damage))?;
         if version != FORMAT_VERSION {
-            return Err(incompatible(format!(
-                "on-disk format version {version}, this build reads version {FORMAT_VERSION}"
-            )));
+            return Err(incompatible(Incompatibility::Version { found: version }));
         }
         let (Some(genesis), Some(tip)) = (self.read_genesis()?, self.read_tip()?) else {
-            return Err(self.damaged("format version present but genesis or tip missing".into()));
+            return Err(self.damaged(Damage::MissingGenesisOrTip));
         };
         if self.read_block_hash_at(0)? != Some(genesis) {
-            return Err(self.damaged(format!("block 0 is not the genesis {genesis}")));
+            return Err(self.damaged(Damage::GenesisNotIndexed { genesis }));
         }
         if self.read_block_hash_at(tip.depth)? != Some(tip.hash) {
-            return Err(self.damaged(format!(
-                "the tip {} at depth {} is not in the block index",
-                tip.hash, tip.depth
-            )));
+            return Err(self.damaged(Damage::TipNotIndexed {
+                tip: tip.hash,
+                depth: tip.depth,
+            }));
         }
         match self.read_block(&tip.hash)? {
             Some(block) if block.depth == tip.depth && block.timestamp == tip.timestamp => {}
-            _ => {
-                return Err(self.damaged(format!(
-                    "the tip block {} is missing or disagrees with the tip record",
-                    tip.hash
-                )))
-            }
+            _ => return Err(self.damaged(Damage::TipBlock { tip: tip.hash })),
         }
         if let Some(next) = self.read_block_hash_at(tip.depth.saturating_add(1))? {
-            return Err(self.damaged(format!(
-                "block {next} is indexed above the tip at depth {}",
-                tip.depth
-            )));
+            return Err(self.damaged(Damage::AboveTip {
+                block: next,
+                tip_depth: tip.depth,
+            }));
         }
         Ok(())
     }
@@ -201,18 +325,9 @@ impl SledStore {
     }
 
     fn read_tip(&self) -> Result<Option<ChainTip>, StoreError> {
-        let Some(bytes) = self.get(TIP)? else {
-            return Ok(None);
-        };
-        let bytes: [u8; 44] = bytes
-            .as_ref()
-            .try_into()
-            .map_err(|_| self.damaged(format!("tip record is {} bytes, not 44", bytes.len())))?;
-        Ok(Some(ChainTip {
-            depth: u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
-            hash: Hash(bytes[8..40].try_into().expect("32 bytes")),
-            timestamp: u32::from_be_bytes(bytes[40..].try_into().expect("4 bytes")),
-        }))
+        self.get(TIP)?
+            .map(|bytes| decode_tip(&bytes).map_err(|damage| self.damaged(damage)))
+            .transpose()
     }
 
     fn read_block_hash_at(&self, depth: u64) -> Result<Option<Hash>, StoreError> {
@@ -226,22 +341,27 @@ impl SledStore {
             return Ok(None);
         };
         let block = Block::decode(&bytes)
-            .map_err(|e| self.damaged(format!("block {hash} does not decode: {e}")))?
+            .map_err(|error| {
+                self.damaged(Damage::BlockUndecodable {
+                    hash: *hash,
+                    source: Box::new(error),
+                })
+            })?
             .seal();
         if block.hash() != *hash {
-            return Err(self.damaged(format!(
-                "block stored under {hash} hashes to {}",
-                block.hash()
-            )));
+            return Err(self.damaged(Damage::BlockHash {
+                stored_under: *hash,
+                hashes_to: block.hash(),
+            }));
         }
         Ok(Some(block))
     }
 
-    fn hash_from(&self, bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
-        bytes
-            .try_into()
-            .map(Hash)
-            .map_err(|_| self.damaged(format!("{what} is {} bytes, not 32", bytes.len())))
+    fn hash_from(&self, bytes: &[u8], record: &'static str) -> Result<Hash, StoreError> {
+        Fields::new(record, bytes)
+            .exact(32)
+            .and_then(|mut fields| fields.array().map(Hash))
+            .map_err(|damage| self.damaged(damage))
     }
 
     /// Every account in the store, in address order: for audits and tests
@@ -251,11 +371,11 @@ impl SledStore {
             .scan_prefix([b'a'])
             .map(|entry| {
                 let (k, v) = entry.map_err(|e| self.sled_error(e))?;
-                let address = k[1..]
-                    .try_into()
-                    .map(Address)
-                    .map_err(|_| self.damaged(format!("account key of {} bytes", k.len())))?;
-                Ok((address, decode_account(&v).map_err(|r| self.damaged(r))?))
+                let address = Fields::new("account key", &k[1..])
+                    .exact(20)
+                    .and_then(|mut fields| fields.array().map(Address))
+                    .map_err(|damage| self.damaged(damage))?;
+                Ok((address, decode_account(&v).map_err(|d| self.damaged(d))?))
             })
             .collect::<Result<_, StoreError>>()
             .map_err(CoreError::storage)
@@ -268,6 +388,23 @@ impl SledStore {
             .flush()
             .map(drop)
             .map_err(|e| CoreError::storage(self.sled_error(e)))
+    }
+}
+
+/// Whether an open handle, in this process or another, holds the lock of
+/// the store in `path`. sled lets go of it from a background thread a
+/// moment after its last handle is dropped.
+pub fn is_locked(path: &Path) -> bool {
+    use fs2::FileExt;
+    let Ok(file) = std::fs::File::open(path.join("db")) else {
+        return false;
+    };
+    match file.try_lock_exclusive() {
+        Ok(()) => {
+            let _ = FileExt::unlock(&file);
+            false
+        }
+        Err(_) => true,
     }
 }
 
@@ -298,21 +435,99 @@ fn encode_account(account: &Account) -> [u8; 49] {
     bytes
 }
 
-fn decode_account(bytes: &[u8]) -> Result<Account, String> {
-    let bytes: &[u8; 49] = bytes
-        .try_into()
-        .map_err(|_| format!("account record is {} bytes, not 49", bytes.len()))?;
-    let kind = match bytes[40] {
+fn decode_account(bytes: &[u8]) -> Result<Account, Damage> {
+    let mut fields = Fields::new("account record", bytes).exact(49)?;
+    let balance = Balance::from_be_bytes(fields.array()?);
+    let nonce = fields.u64()?;
+    let kind = match fields.u8()? {
         0 => AccountKind::Client,
         1 => AccountKind::Contract,
-        other => return Err(format!("account kind {other} is unknown")),
+        kind => return Err(Damage::AccountKind { kind }),
     };
     Ok(Account {
-        balance: Balance::from_be_bytes(bytes[..32].try_into().expect("32 bytes")),
-        nonce: u64::from_be_bytes(bytes[32..40].try_into().expect("8 bytes")),
+        balance,
+        nonce,
         kind,
-        transaction_count: u64::from_be_bytes(bytes[41..].try_into().expect("8 bytes")),
+        transaction_count: fields.u64()?,
     })
+}
+
+fn decode_tip(bytes: &[u8]) -> Result<ChainTip, Damage> {
+    let mut fields = Fields::new("tip record", bytes).exact(44)?;
+    Ok(ChainTip {
+        depth: fields.u64()?,
+        hash: Hash(fields.array()?),
+        timestamp: fields.u32()?,
+    })
+}
+
+/// A checked reader of a fixed-layout record: every read says how the
+/// record is damaged instead of panicking.
+struct Fields<'a> {
+    record: &'static str,
+    len: usize,
+    rest: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn new(record: &'static str, bytes: &'a [u8]) -> Self {
+        Fields {
+            record,
+            len: bytes.len(),
+            rest: bytes,
+        }
+    }
+
+    /// Requires the record to be exactly `expected` bytes.
+    fn exact(self, expected: usize) -> Result<Self, Damage> {
+        if self.len != expected {
+            return Err(Damage::Size {
+                record: self.record,
+                len: self.len,
+                expected,
+            });
+        }
+        Ok(self)
+    }
+
+    /// Requires the record to be at least `min` bytes.
+    fn at_least(self, min: usize) -> Result<Self, Damage> {
+        if self.len < min {
+            return Err(Damage::TooShort {
+                record: self.record,
+                len: self.len,
+                min,
+            });
+        }
+        Ok(self)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Damage> {
+        let (head, rest) = self.rest.split_first_chunk::<N>().ok_or(Damage::TooShort {
+            record: self.record,
+            len: self.len,
+            min: self.len - self.rest.len() + N,
+        })?;
+        self.rest = rest;
+        Ok(*head)
+    }
+
+    fn u8(&mut self) -> Result<u8, Damage> {
+        self.array().map(|[byte]| byte)
+    }
+
+    fn u32(&mut self) -> Result<u32, Damage> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, Damage> {
+        self.array().map(u64::from_be_bytes)
+    }
+
+    /// What is left.
+    fn rest(self) -> &'a [u8] {
+        self.rest
+    }
 }
 
 fn encode_record(record: &TransactionRecord) -> Vec<u8> {
@@ -327,26 +542,23 @@ fn encode_record(record: &TransactionRecord) -> Vec<u8> {
     bytes
 }
 
-fn decode_record(bytes: &[u8]) -> Result<TransactionRecord, String> {
-    if bytes.len() < 22 {
-        return Err(format!(
-            "transaction record is {} bytes, at least 22 expected",
-            bytes.len()
-        ));
-    }
-    let status_code = StatusCode::from_u8(bytes[12])
-        .ok_or_else(|| format!("status code {} is unknown", bytes[12]))?;
-    let action_type = ActionType::from_u8(bytes[13])
-        .ok_or_else(|| format!("action type {} is unknown", bytes[13]))?;
-    let message = std::str::from_utf8(&bytes[22..])
-        .map_err(|_| "transaction status message is not UTF-8".to_owned())?;
+fn decode_record(bytes: &[u8]) -> Result<TransactionRecord, Damage> {
+    let mut fields = Fields::new("transaction record", bytes).at_least(22)?;
+    let block_depth = fields.u64()?;
+    let index = fields.u32()?;
+    let code = fields.u8()?;
+    let status_code = StatusCode::from_u8(code).ok_or(Damage::StatusCode { code })?;
+    let action = fields.u8()?;
+    let action_type = ActionType::from_u8(action).ok_or(Damage::ActionType { action })?;
+    let fee_left = fields.u64()?;
+    let message = std::str::from_utf8(fields.rest()).map_err(|_| Damage::MessageNotUtf8)?;
     Ok(TransactionRecord {
-        block_depth: u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
-        index: u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")),
+        block_depth,
+        index,
         status: TransactionStatus {
             status_code,
             action_type,
-            fee_left: u64::from_be_bytes(bytes[14..22].try_into().expect("8 bytes")),
+            fee_left,
             message: message.to_owned(),
         },
     })
@@ -372,7 +584,7 @@ impl StateRead for SledStore {
     fn transaction(&self, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError> {
         let bytes = self.get(&key(b't', &hash.0)).map_err(CoreError::storage)?;
         bytes
-            .map(|bytes| decode_record(&bytes).map_err(|r| CoreError::storage(self.damaged(r))))
+            .map(|bytes| decode_record(&bytes).map_err(|d| CoreError::storage(self.damaged(d))))
             .transpose()
     }
 
@@ -381,7 +593,7 @@ impl StateRead for SledStore {
             .get(&key(b'a', &address.0))
             .map_err(CoreError::storage)?;
         bytes
-            .map(|bytes| decode_account(&bytes).map_err(|r| CoreError::storage(self.damaged(r))))
+            .map(|bytes| decode_account(&bytes).map_err(|d| CoreError::storage(self.damaged(d))))
             .transpose()
     }
 
@@ -419,9 +631,10 @@ impl StateRead for SledStore {
         else {
             return Ok([0; 32]);
         };
-        bytes.as_ref().try_into().map_err(|_| {
-            CoreError::storage(self.damaged(format!("storage value of {} bytes", bytes.len())))
-        })
+        Fields::new("storage value", &bytes)
+            .exact(32)
+            .and_then(|mut fields| fields.array())
+            .map_err(|damage| CoreError::storage(self.damaged(damage)))
     }
 }
 
@@ -429,9 +642,26 @@ impl StateCommit for SledStore {
     /// One atomic batch, then one flush: when this returns `Ok`, the whole
     /// block is durable; if the process dies before, none of it is visible
     /// after a restart.
+    ///
+    /// The tip and list checks and the write happen under one lock, so the
+    /// single writer is a fact: a second writer waits, then finds the tip
+    /// moved and is refused.
     fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
+        let _writer = self.commit.lock().unwrap_or_else(PoisonError::into_inner);
         let block = &changes.block;
         check_extends(self.tip()?, block)?;
+        for append in &changes.lists {
+            let length = self
+                .account(&append.address)?
+                .map_or(0, |a| a.transaction_count);
+            if append.first_index != length {
+                return Err(CoreError::Inconsistent(Inconsistency::ListIndex {
+                    address: append.address,
+                    length,
+                    first_index: append.first_index,
+                }));
+            }
+        }
         let mut batch = sled::Batch::default();
         if block.depth == 0 {
             batch.insert(FORMAT, &FORMAT_VERSION.to_be_bytes());

@@ -3,7 +3,7 @@
 
 use ledger_core::testing::{genesis_for, keys, produce};
 use ledger_core::{Address, ChainConfig, CoreError, Genesis, Ledger, StateRead, TransactionRecord};
-use ledger_store::{SledStore, StoreError, FORMAT_VERSION};
+use ledger_store::{Damage, Incompatibility, SledStore, StoreError, FORMAT_VERSION};
 
 struct Snapshot {
     tip: ledger_core::ChainTip,
@@ -55,17 +55,15 @@ fn chain(dir: &std::path::Path, blocks: usize) -> (Genesis, Snapshot) {
     (genesis, snap)
 }
 
-/// Retries `open` while the directory is still locked by a database this
-/// process just dropped: sled's background thread lets go of the lock a
-/// moment after the handle is gone.
-fn when_unlocked<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> Result<T, E> {
+/// Retries `open` while the store in `dir` is still locked by a database
+/// this process just dropped: sled's background thread lets go of the lock
+/// a moment after the handle is gone, and there is nothing to wait on but
+/// the lock itself.
+fn when_unlocked<T, E>(dir: &std::path::Path, open: impl Fn() -> Result<T, E>) -> Result<T, E> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match open() {
-            Err(error)
-                if error.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
+            Err(_) if ledger_store::is_locked(dir) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             result => return result,
@@ -75,12 +73,12 @@ fn when_unlocked<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> Re
 
 /// Opens the store in `dir` once nothing else in this process holds it.
 fn reopen(dir: &std::path::Path) -> Result<SledStore, StoreError> {
-    when_unlocked(|| SledStore::open(dir))
+    when_unlocked(dir, || SledStore::open(dir))
 }
 
 /// Changes the raw sled database in `dir` behind the store's back.
 fn tamper(dir: &std::path::Path, change: impl FnOnce(&sled::Db)) {
-    let db = when_unlocked(|| sled::open(dir)).expect("raw open");
+    let db = when_unlocked(dir, || sled::open(dir)).expect("raw open");
     change(&db);
     db.flush().expect("flush");
 }
@@ -151,12 +149,17 @@ fn another_format_version_is_refused() {
             .expect("write");
     });
     let error = reopen(dir.path()).err().expect("refused");
-    assert!(matches!(error, StoreError::Incompatible { .. }), "{error}");
-    let message = error.to_string();
     assert!(
-        message.contains(&format!("version {}", FORMAT_VERSION + 1)),
-        "{message}"
+        matches!(
+            error,
+            StoreError::Incompatible {
+                found: Incompatibility::Version { found },
+                ..
+            } if found == FORMAT_VERSION + 1
+        ),
+        "{error}"
     );
+    let message = error.to_string();
     assert!(
         message.contains(&dir.path().display().to_string()),
         "{message}"
@@ -170,7 +173,16 @@ fn a_directory_of_other_data_is_refused() {
         db.insert(b"something", b"else").expect("write");
     });
     let error = reopen(dir.path()).err().expect("refused");
-    assert!(error.to_string().contains("not a ledger store"), "{error}");
+    assert!(
+        matches!(
+            error,
+            StoreError::Incompatible {
+                found: Incompatibility::NotALedgerStore,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -185,8 +197,16 @@ fn a_damaged_tip_is_refused() {
         db.insert(key, &before.tip.hash.0[..]).expect("write");
     });
     let error = reopen(dir.path()).err().expect("refused");
-    assert!(matches!(error, StoreError::Damaged { .. }), "{error}");
-    assert!(error.to_string().contains("above the tip"), "{error}");
+    assert!(
+        matches!(
+            &error,
+            StoreError::Damaged {
+                damage: Damage::AboveTip { block, tip_depth: 3 },
+                ..
+            } if *block == before.tip.hash
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -201,5 +221,26 @@ fn a_block_that_no_longer_hashes_to_its_key_is_damage() {
         db.insert(key, bytes).expect("write");
     });
     let error = reopen(dir.path()).err().expect("refused");
-    assert!(error.to_string().contains("hashes to"), "{error}");
+    assert!(
+        matches!(
+            &error,
+            StoreError::Damaged {
+                damage: Damage::BlockHash { stored_under, .. },
+                ..
+            } if *stored_under == before.tip.hash
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_store_in_use_is_refused_as_locked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let held = reopen(dir.path()).expect("opens");
+    assert!(ledger_store::is_locked(dir.path()));
+    match SledStore::open(dir.path()) {
+        Err(StoreError::Locked { path }) => assert_eq!(path, dir.path()),
+        other => panic!("expected the store to be locked, got {:?}", other.err()),
+    }
+    drop(held);
 }

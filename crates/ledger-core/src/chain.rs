@@ -6,14 +6,14 @@
 
 use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
-use crate::execution::{execute_block, execute_genesis};
+use crate::execution::{execute_block, execute_genesis, view_call, ViewOutcome, VIEW_CALL_GAS};
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool};
 use crate::primitives::{Address, Balance};
 use crate::sealed::{Sealable, Sealed};
 use crate::state::{BlockChanges, ChainTip, StateCommit, StateRead};
 use crate::status::TransactionStatus;
-use crate::transaction::{RawTransaction, VerifiedTransaction};
+use crate::transaction::{RawTransaction, VerifiedTransaction, ViewCall};
 use crate::vm::{ContractEngine, NoContracts};
 
 /// Limits of a chain.
@@ -229,6 +229,11 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
         &self.genesis
     }
 
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
     /// The mempool.
     pub fn mempool(&self) -> &Mempool {
         &self.mempool
@@ -302,6 +307,12 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
         self.mempool
             .remove(changes.transactions.iter().map(|(hash, _)| hash));
         Ok(())
+    }
+
+    /// Runs a view call read-only against the newest state
+    /// ([`crate::view_call`], with [`crate::VIEW_CALL_GAS`]).
+    pub fn view_call(&mut self, call: &ViewCall) -> Result<ViewOutcome, CoreError> {
+        view_call(&self.store, call, VIEW_CALL_GAS, &mut self.engine)
     }
 
     /// The block at `depth`.

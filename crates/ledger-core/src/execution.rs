@@ -17,7 +17,7 @@ use crate::primitives::{encode_base64, Address, Balance, Hash};
 use crate::sealed::Sealed;
 use crate::state::{Account, AccountKind, BlockChanges, ListAppend, StateRead, TransactionRecord};
 use crate::status::{ActionType, StatusCode, TransactionStatus};
-use crate::transaction::Transaction;
+use crate::transaction::{Transaction, ViewCall};
 use crate::vm::{
     BlockEnv, CallTarget, ContractCall, ContractEngine, ContractOutcome, ContractResult, StateView,
 };
@@ -211,6 +211,64 @@ where
         ));
     }
     Ok(overlay.finish(block, records))
+}
+
+/// How a read-only call of a contract ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ViewOutcome {
+    /// It returned this data.
+    Returned(Vec<u8>),
+    /// It reverted with this data.
+    Reverted(Vec<u8>),
+    /// It halted (out of gas, invalid opcode, no engine), for this reason.
+    Halted(String),
+}
+
+/// The gas a view call may use unless the node sets another cap
+/// (ledger-rules.md, "Inside the EVM").
+pub const VIEW_CALL_GAS: u64 = 50_000_000;
+
+/// Runs `call` read-only against the newest stored state, as if in the
+/// block after the tip, with value 0 and `gas` as its limit. Nothing is
+/// written: whatever the engine answers, its changes are dropped.
+///
+/// Fails with [`CoreError::NotAContract`] when the target holds no code.
+pub fn view_call<S, E>(
+    state: &S,
+    call: &ViewCall,
+    gas: u64,
+    engine: &mut E,
+) -> Result<ViewOutcome, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
+    let overlay = Overlay::new(state);
+    if overlay.get(&call.to)?.kind != AccountKind::Contract {
+        return Err(CoreError::NotAContract { address: call.to });
+    }
+    let tip = state
+        .tip()?
+        .ok_or(CoreError::Inconsistent(Inconsistency::NoGenesis))?;
+    let env = BlockEnv {
+        depth: tip.depth.saturating_add(1),
+        timestamp: tip.timestamp,
+        coinbase: Address::NULL,
+    };
+    let request = ContractCall {
+        caller: call.from,
+        target: CallTarget::Call(call.to),
+        value: Balance::ZERO,
+        data: &call.message,
+        gas_limit: gas,
+    };
+    let outcome = engine.execute(&env, &request, &overlay)?;
+    Ok(match outcome.result {
+        ContractResult::Success { output } => ViewOutcome::Returned(output),
+        ContractResult::Revert { output } => ViewOutcome::Reverted(output),
+        ContractResult::Halt { reason } => ViewOutcome::Halted(reason),
+    })
 }
 
 /// Applies the genesis block: credits its allocations and records them,

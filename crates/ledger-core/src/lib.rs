@@ -45,7 +45,9 @@ pub use error::{
     BlockError, CoreError, DecimalError, DecodeError, EncodingError, GenesisError, Inconsistency,
     SecretKeyError, SignatureError,
 };
-pub use execution::{contract_address, execute_block, execute_genesis};
+pub use execution::{
+    contract_address, execute_block, execute_genesis, view_call, ViewOutcome, VIEW_CALL_GAS,
+};
 pub use genesis::{Genesis, DEV_SECRET_KEY_HEX};
 pub use mempool::{Admission, Mempool};
 pub use primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, Hash, BASE64};

@@ -250,3 +250,72 @@ fn no_outcome_moves_the_supply() {
         assert_eq!(create_with(outcome).supply(), before);
     }
 }
+
+#[test]
+fn a_view_call_runs_against_a_contract_and_writes_nothing() {
+    let outcomes = |created: Address, sender: Address| {
+        let deploy = ContractChanges {
+            code: vec![(created, vec![0x60, 0x00])],
+            ..ContractChanges::default()
+        };
+        let mut moving = with_balances(vec![
+            (sender, Balance::ZERO),
+            (created, Balance::from(FUNDS)),
+        ]);
+        moving.storage = vec![(created, [1; 32], [2; 32])];
+        [
+            ContractOutcome::success(Vec::new(), 0, deploy),
+            ContractOutcome::success(vec![7, 7], 1, moving),
+            ContractOutcome::revert(vec![9], 0),
+        ]
+    };
+    let keys: Vec<SecretKey> = keys(2, 77);
+    let sender = keys[0].address();
+    let tx = Transaction::signed(
+        &keys[0],
+        Address::NULL,
+        Balance::ZERO,
+        FEE,
+        T0 + 1,
+        vec![1, 2],
+    );
+    let created = contract_address(&tx.data, &sender, 1);
+    let engine = ScriptedEngine::new(outcomes(created, sender));
+    let mut ledger = Ledger::open_with_engine(
+        MemoryStore::new(),
+        genesis_for(&keys),
+        ChainConfig::default(),
+        engine,
+    )
+    .expect("opens");
+    ledger.push(&tx.to_raw()).expect("admitted");
+    ledger.produce_block(T0 + 1, COINBASE).expect("produces");
+
+    let call = |to| crate::ViewCall {
+        from: sender,
+        to,
+        timestamp: T0,
+        message: vec![0xab],
+    };
+    match ledger.view_call(&call(sender)) {
+        Err(crate::CoreError::NotAContract { address }) => assert_eq!(address, sender),
+        other => panic!("expected not a contract, got {other:?}"),
+    }
+    let before = ledger.store().account_or_default(&sender).expect("reads");
+    assert_eq!(
+        ledger.view_call(&call(created)).expect("runs"),
+        crate::ViewOutcome::Returned(vec![7, 7])
+    );
+    assert_eq!(
+        ledger.view_call(&call(created)).expect("runs"),
+        crate::ViewOutcome::Reverted(vec![9])
+    );
+    assert_eq!(
+        ledger.store().account_or_default(&sender).expect("reads"),
+        before
+    );
+    assert_eq!(
+        ledger.store().storage(&created, &[1; 32]).expect("reads"),
+        [0; 32]
+    );
+}

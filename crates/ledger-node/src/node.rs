@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use ledger_chain::{ChainService, ProducerConfig, SystemClock};
 use ledger_core::{ChainConfig, CoreError, Genesis, Ledger, SecretKey, StateRead};
 use ledger_store::SledStore;
-use ledger_ws::{serve, system_clock, ChainHandle, Phase, ProducerConfig, ServerConfig};
+use ledger_ws::{serve, Phase, ServerConfig};
 use tokio::net::TcpListener;
 
 /// Options of `ledger-node run`.
@@ -112,16 +113,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let tip = ledger.tip()?;
-    let (chain, producer) = ChainHandle::spawn(
-        ledger,
-        ProducerConfig {
-            coinbase: key.address(),
-            block_interval: Duration::from_millis(args.block_interval_ms),
-            max_block_transactions: config.max_block_transactions,
-        },
-        system_clock(),
-    )
-    .context("cannot start block production")?;
+    let mut producer_config = ProducerConfig::new(key.address());
+    producer_config.block_interval = Duration::from_millis(args.block_interval_ms);
+    let (chain, producer) = ChainService::spawn(ledger, producer_config, SystemClock::new())
+        .context("cannot start block production")?;
     let listener = TcpListener::bind(args.ws)
         .await
         .with_context(|| format!("cannot listen on {}", args.ws))?;
@@ -135,13 +130,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_total_outgoing_bytes: usize::try_from(args.max_outgoing_bytes_total)?,
         ..ServerConfig::default()
     };
-    let server = tokio::spawn(serve(
-        listener,
-        store.clone(),
-        chain.clone(),
-        server_config,
-        phases,
-    ));
+    let server = tokio::spawn(serve(listener, chain.clone(), server_config, phases));
     // Handlers go in before the node says it is ready, so a SIGTERM sent
     // the moment it is (by a supervisor, a test) still shuts down cleanly.
     let signals = ShutdownSignals::install().context("cannot install signal handlers")?;
@@ -159,7 +148,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             // New requests are refused from here on; those already taken
             // are answered, and what was admitted goes into blocks.
             let _ = phase.send(Phase::Draining);
-            chain.shutdown();
+            chain.shutdown().await;
             failed |= producer_failed((&mut producer).await);
         }
         result = &mut producer => failed |= producer_failed(result),

@@ -1,6 +1,7 @@
 //! The one error type of `ledger-ws`, and the one place where errors
 //! become wire error codes.
 
+use ledger_chain::ChainError;
 use ledger_core::CoreError;
 
 use crate::protocol::{ApiError, ErrorCode};
@@ -15,6 +16,9 @@ pub enum WsError {
     /// The chain service stopped (the node is shutting down).
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// The chain failed in a way the server has no better word for.
+    #[error(transparent)]
+    Chain(ChainError),
     /// Socket I/O failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -39,6 +43,17 @@ pub enum WsError {
     Closed,
 }
 
+impl From<ChainError> for WsError {
+    fn from(error: ChainError) -> Self {
+        match error {
+            ChainError::Core(error) => WsError::Core(error),
+            ChainError::ShuttingDown => WsError::ShuttingDown,
+            // ChainError is non-exhaustive: what it grows is the node's.
+            other => WsError::Chain(other),
+        }
+    }
+}
+
 impl WsError {
     /// The error answer for this error: the only mapping of errors to wire
     /// codes in the code base.
@@ -59,6 +74,7 @@ impl WsError {
             },
             WsError::Api(error) => return error.clone(),
             WsError::ShuttingDown
+            | WsError::Chain(_)
             | WsError::Io(_)
             | WsError::WebSocket(_)
             | WsError::Json(_)

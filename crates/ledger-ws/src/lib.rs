@@ -15,10 +15,8 @@ mod error;
 mod outbox;
 pub mod protocol;
 pub mod server;
-pub mod service;
 
 pub use client::{Client, Subscription};
 pub use error::WsError;
 pub use protocol::{AccountInfo, ApiError, ErrorCode, LastBlockInfo};
 pub use server::{serve, Phase, ServerConfig};
-pub use service::{system_clock, BlockEvent, ChainHandle, Clock, ProducerConfig};

@@ -59,6 +59,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Text for people.
     pub message: String,
+    /// For `execution_failed`: base64 of the revert data (`""` when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 impl ApiError {
@@ -67,7 +70,14 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            data: None,
         }
+    }
+
+    /// The same error carrying `data` (base64).
+    pub fn with_data(mut self, data: String) -> ApiError {
+        self.data = Some(data);
+        self
     }
 }
 

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use ledger_chain::{BlockEvent, Chain};
 use ledger_core::{
-    Address, Admission, Hash, StateRead, StatusCode, TransactionStatus, VerifiedTransaction,
-    ViewCall,
+    encode_base64, Address, Admission, Hash, StateRead, StatusCode, TransactionStatus,
+    VerifiedTransaction, ViewCall, ViewOutcome,
 };
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
@@ -36,7 +37,6 @@ use crate::protocol::{
     error_answer, ok_answer, parse_request, AccountInfo, ApiError, BlockRef, Command, ErrorCode,
     LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
 };
-use crate::service::{BlockEvent, ChainHandle};
 
 /// Per-connection limits and timers.
 #[derive(Clone, Copy, Debug)]
@@ -106,15 +106,12 @@ pub enum Phase {
 /// Accepts connections on `listener` while `phase` is
 /// [`Phase::Running`]; returns when every connection has closed after
 /// [`Phase::Stopped`].
-pub async fn serve<S>(
+pub async fn serve<C: Chain>(
     listener: TcpListener,
-    store: Arc<S>,
-    chain: ChainHandle,
+    chain: C,
     config: ServerConfig,
     mut phase: watch::Receiver<Phase>,
-) where
-    S: StateRead + Send + Sync + 'static,
-{
+) {
     let mut connections = JoinSet::new();
     let budget = Budget::new(config.max_total_outgoing_bytes);
     loop {
@@ -138,7 +135,6 @@ pub async fn serve<S>(
         }
         let events = chain.subscribe();
         let connection = Shared {
-            store: store.clone(),
             chain: chain.clone(),
             config,
             budget: budget.clone(),
@@ -159,9 +155,8 @@ pub async fn serve<S>(
     while connections.join_next().await.is_some() {}
 }
 
-struct Shared<S> {
-    store: Arc<S>,
-    chain: ChainHandle,
+struct Shared<C> {
+    chain: C,
     config: ServerConfig,
     budget: Arc<Budget>,
 }
@@ -244,6 +239,10 @@ enum Completion {
         hash: Hash,
         result: Result<bool, WsError>,
     },
+    View {
+        id: u64,
+        result: Result<ViewOutcome, WsError>,
+    },
 }
 
 /// Why a connection ends.
@@ -260,10 +259,10 @@ struct Subscription {
     sent: u64,
 }
 
-struct Connection<S> {
+struct Connection<C> {
     ws: WebSocket<NonBlocking>,
     peer: SocketAddr,
-    shared: Shared<S>,
+    shared: Shared<C>,
     out: Outbox,
     write_blocked: bool,
     blocks: Option<Subscription>,
@@ -290,8 +289,8 @@ const READ_BATCH: usize = 64;
 /// close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-impl<S: StateRead + Send + Sync + 'static> Connection<S> {
-    fn new(ws: WebSocket<NonBlocking>, peer: SocketAddr, shared: Shared<S>) -> Self {
+impl<C: Chain> Connection<C> {
+    fn new(ws: WebSocket<NonBlocking>, peer: SocketAddr, shared: Shared<C>) -> Self {
         tracing::debug!(%peer, "connected");
         let config = shared.config;
         let out = Outbox::new(
@@ -607,8 +606,8 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
         }
     }
 
-    fn store(&self) -> &S {
-        &self.shared.store
+    fn store(&self) -> &C::State {
+        self.shared.chain.state()
     }
 
     fn execute(&mut self, id: u64, command: Command) -> Result<(), ApiError> {
@@ -670,7 +669,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                     self.wait_on_chain(id, {
                         let chain = self.shared.chain.clone();
                         Box::pin(async move {
-                            let result = chain.is_pending(hash).await;
+                            let result = chain.is_pending(hash).await.map_err(WsError::from);
                             Completion::Status { id, hash, result }
                         })
                     })?;
@@ -678,19 +677,14 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
             }
             Command::CallContractView(raw) => {
                 let call = ViewCall::verify_raw(&raw).map_err(api)?;
-                let account = self.store().account_or_default(&call.to).map_err(api)?;
-                let error = if account.kind == ledger_core::AccountKind::Contract {
-                    ApiError::new(
-                        ErrorCode::ExecutionFailed,
-                        format!(
-                            "{}; view calls need a contract engine",
-                            ledger_core::NoContracts::REASON
-                        ),
-                    )
-                } else {
-                    api(ledger_core::CoreError::NotAContract { address: call.to })
-                };
-                return Err(error);
+                let chain = self.shared.chain.clone();
+                self.wait_on_chain(
+                    id,
+                    Box::pin(async move {
+                        let result = chain.view_call(call).await.map_err(WsError::from);
+                        Completion::View { id, result }
+                    }),
+                )?;
             }
             Command::SubscribeBlocks => {
                 if self.blocks.is_some() {
@@ -740,7 +734,7 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                 self.wait_on_chain(
                     id,
                     Box::pin(async move {
-                        let result = chain.admit(tx).await;
+                        let result = chain.admit(tx).await.map_err(WsError::from);
                         Completion::Admission { id, hash, result }
                     }),
                 )?;
@@ -864,6 +858,16 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
                     Err(error) => self.send_error(Some(id), error.to_api_error()),
                 }
             }
+            Completion::View { id, result } => {
+                self.ids.remove(&id);
+                match result
+                    .map_err(|error| error.to_api_error())
+                    .and_then(view_answer)
+                {
+                    Ok(output) => self.send_ok(id, &output),
+                    Err(error) => self.send_error(Some(id), error),
+                }
+            }
             Completion::Status { id, hash, result } => {
                 self.ids.remove(&id);
                 let answer = result.and_then(|pending| {
@@ -979,6 +983,18 @@ impl<S: StateRead + Send + Sync + 'static> Connection<S> {
 /// The error answer for a core error (see [`WsError::to_api_error`]).
 fn api(error: ledger_core::CoreError) -> ApiError {
     WsError::Core(error).to_api_error()
+}
+
+/// The answer to a view call: base64 of what it returned, or
+/// `execution_failed` with the revert data (`""` when none).
+fn view_answer(outcome: ViewOutcome) -> Result<String, ApiError> {
+    let (message, data) = match outcome {
+        ViewOutcome::Returned(output) => return Ok(encode_base64(&output)),
+        ViewOutcome::Reverted(data) => ("the view call reverted".to_owned(), data),
+        ViewOutcome::Halted(reason) => (reason, Vec::new()),
+        other => (format!("the view call failed: {other:?}"), Vec::new()),
+    };
+    Err(ApiError::new(ErrorCode::ExecutionFailed, message).with_data(encode_base64(&data)))
 }
 
 fn already_subscribed(what: &str) -> ApiError {

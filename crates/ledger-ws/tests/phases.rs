@@ -7,41 +7,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use ledger_chain::{ChainHandle, ChainService, ManualClock, ProducerConfig};
 use ledger_core::{Balance, ChainConfig, Genesis, Ledger, MemoryStore, StatusCode, Transaction};
-use ledger_ws::{
-    serve, ChainHandle, Client, ErrorCode, Phase, ProducerConfig, ServerConfig, WsError,
-};
+use ledger_ws::{serve, Client, ErrorCode, Phase, ServerConfig, WsError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 struct Running {
     url: String,
-    chain: ChainHandle,
+    chain: ChainHandle<Arc<MemoryStore>>,
     producer: std::thread::JoinHandle<Result<(), ledger_core::CoreError>>,
     phase: watch::Sender<Phase>,
     server: tokio::task::JoinHandle<()>,
 }
 
-async fn start(block_interval: Duration) -> Running {
-    let store = Arc::new(MemoryStore::new());
-    let ledger =
-        Ledger::open(store.clone(), Genesis::dev(), ChainConfig::default()).expect("opens");
-    let (chain, producer) = ChainHandle::spawn(
-        ledger,
-        ProducerConfig {
-            coinbase: Genesis::dev_key().address(),
-            block_interval,
-            max_block_transactions: 10_000,
-        },
-        Box::new(|| 1_800_000_000),
+/// A node in this process on a clock that never moves: after the first
+/// block, nothing is produced until the chain is told to drain.
+async fn start() -> Running {
+    let ledger = Ledger::open(
+        Arc::new(MemoryStore::new()),
+        Genesis::dev(),
+        ChainConfig::default(),
     )
-    .expect("spawns");
+    .expect("opens");
+    let config = ProducerConfig::new(Genesis::dev_key().address());
+    let (chain, producer) =
+        ChainService::spawn(ledger, config, ManualClock::new(1_800_000_000)).expect("spawns");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let url = format!("ws://{}", listener.local_addr().expect("address"));
     let (phase, phases) = watch::channel(Phase::Running);
     let server = tokio::spawn(serve(
         listener,
-        store,
         chain.clone(),
         ServerConfig::default(),
         phases,
@@ -68,8 +64,7 @@ fn transfer(n: u32) -> Transaction {
 
 #[tokio::test]
 async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
-    // Blocks only every hour: a push stays pending until the drain.
-    let node = start(Duration::from_secs(3600)).await;
+    let node = start().await;
     let client = Client::connect(&node.url).await.expect("connects");
     // The first push of an idle node gets a block at once; the second waits.
     client
@@ -94,7 +89,7 @@ async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
     assert!(Client::connect(&node.url).await.is_err());
 
     // The chain drains what is pending into a block, then stops.
-    node.chain.shutdown();
+    node.chain.shutdown().await;
     let producer = node.producer;
     tokio::task::spawn_blocking(move || producer.join())
         .await

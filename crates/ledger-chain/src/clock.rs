@@ -1,0 +1,84 @@
+//! Where the chain gets its time: block timestamps and the block interval.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The time, as the chain sees it.
+pub trait Clock: Send + 'static {
+    /// Seconds since the Unix epoch, for block timestamps.
+    fn unix_seconds(&self) -> u32;
+    /// Monotonic time since some fixed origin, for the block interval.
+    fn elapsed(&self) -> Duration;
+}
+
+/// The system's clocks.
+#[derive(Clone, Copy, Debug)]
+pub struct SystemClock {
+    origin: Instant,
+}
+
+impl SystemClock {
+    /// The system clock, its monotonic origin now.
+    pub fn new() -> SystemClock {
+        SystemClock {
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn unix_seconds(&self) -> u32 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
+            .unwrap_or(0)
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+/// A clock that moves only when told to: for tests and simulations that
+/// replay. Clones share the same time.
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    /// Milliseconds since the origin; the Unix time is `start` plus them.
+    millis: Arc<AtomicU64>,
+    start: u32,
+}
+
+impl ManualClock {
+    /// A clock at Unix time `start`, its monotonic time zero.
+    pub fn new(start: u32) -> ManualClock {
+        ManualClock {
+            millis: Arc::new(AtomicU64::new(0)),
+            start,
+        }
+    }
+
+    /// Moves the clock forward by `by` (whole milliseconds).
+    pub fn advance(&self, by: Duration) {
+        let millis = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.millis.fetch_add(millis, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn unix_seconds(&self) -> u32 {
+        let seconds = self.millis.load(Ordering::SeqCst) / 1000;
+        self.start
+            .saturating_add(u32::try_from(seconds).unwrap_or(u32::MAX))
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.millis.load(Ordering::SeqCst))
+    }
+}

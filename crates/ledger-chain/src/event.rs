@@ -1,0 +1,38 @@
+//! What the chain announces after each stored block.
+
+use std::collections::HashMap;
+
+use ledger_core::{
+    Account, Address, Block, BlockChanges, ChainTip, Hash, Sealed, TransactionStatus,
+};
+
+/// One stored block, as subscribers need it: its body and every status, so
+/// that no subscriber reads the store again to learn what the block did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BlockEvent {
+    /// The new top block.
+    pub tip: ChainTip,
+    /// The block itself, with its transactions.
+    pub block: Sealed<Block>,
+    /// New state of every account the block touched.
+    pub accounts: HashMap<Address, Account>,
+    /// Final status of every transaction of the block.
+    pub statuses: HashMap<Hash, TransactionStatus>,
+}
+
+impl BlockEvent {
+    /// The event of a committed block's changes.
+    pub fn of(changes: &BlockChanges) -> BlockEvent {
+        BlockEvent {
+            tip: changes.tip(),
+            block: changes.block.clone(),
+            accounts: changes.accounts.iter().copied().collect(),
+            statuses: changes
+                .transactions
+                .iter()
+                .map(|(hash, record)| (*hash, record.status.clone()))
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The chain service: the one thread that owns the ledger, fed by a
+//! bounded inbox, timed by the injected clock.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use ledger_core::{
+    Admission, Block, ChainTip, ContractEngine, CoreError, Hash, Ledger, StateCommit,
+    VerifiedTransaction, ViewCall, ViewOutcome,
+};
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::api::Chain;
+use crate::clock::Clock;
+use crate::error::ChainError;
+use crate::event::BlockEvent;
+use crate::producer::{Producer, ProducerConfig};
+
+/// Requests waiting for the service at most; past it, senders wait, so
+/// back-pressure reaches the connections instead of memory.
+pub const INBOX_CAPACITY: usize = 4096;
+
+/// How many block events a subscriber may fall behind before it is told it
+/// lagged (and a connection closes as too slow).
+const EVENT_BACKLOG: usize = 1024;
+
+enum Request {
+    Admit(
+        VerifiedTransaction,
+        oneshot::Sender<Result<Admission, CoreError>>,
+    ),
+    IsPending(Hash, oneshot::Sender<bool>),
+    Import(Block, oneshot::Sender<Result<ChainTip, CoreError>>),
+    ViewCall(ViewCall, oneshot::Sender<Result<ViewOutcome, CoreError>>),
+    Shutdown,
+}
+
+/// The service's thread: it returns when the service stops, with the
+/// storage failure that stopped it, if any.
+pub type ServiceThread = JoinHandle<Result<(), CoreError>>;
+
+/// Starts the service.
+pub struct ChainService;
+
+impl ChainService {
+    /// Starts the service on its own thread, producing blocks by `config`
+    /// on `clock`'s time. The thread ends after [`ChainHandle::shutdown`],
+    /// having turned every pending transaction into blocks, or on a
+    /// storage failure, which it returns.
+    pub fn spawn<S, E, C>(
+        ledger: Ledger<S, E>,
+        config: ProducerConfig,
+        clock: C,
+    ) -> std::io::Result<(ChainHandle<S>, ServiceThread)>
+    where
+        S: StateCommit + Clone + Send + Sync + 'static,
+        E: ContractEngine + Send + 'static,
+        C: Clock,
+    {
+        let (requests, inbox) = flume::bounded(INBOX_CAPACITY);
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        let (stopped_sender, stopped) = watch::channel(false);
+        let state = ledger.store().clone();
+        let producer = Producer::new(ledger, config, events.clone());
+        let thread = std::thread::Builder::new()
+            .name("chain".into())
+            .spawn(move || {
+                let _stopped = Stopped(stopped_sender);
+                run(producer, clock, inbox)
+            })?;
+        let handle = ChainHandle {
+            requests,
+            events,
+            state,
+            stopped,
+        };
+        Ok((handle, thread))
+    }
+}
+
+/// Says the service has stopped when the thread ends, however it ends.
+/// Requests still queued then are never answered (the queue outlives the
+/// thread while handles exist), so waiters must hear it from here.
+struct Stopped(watch::Sender<bool>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+fn run<S, E, C>(
+    mut producer: Producer<S, E>,
+    clock: C,
+    inbox: flume::Receiver<Request>,
+) -> Result<(), CoreError>
+where
+    S: StateCommit,
+    E: ContractEngine,
+    C: Clock,
+{
+    loop {
+        let request = match producer.deadline() {
+            None => match inbox.recv() {
+                Ok(request) => Some(request),
+                Err(flume::RecvError::Disconnected) => break,
+            },
+            Some(due) => match inbox.recv_timeout(due.saturating_sub(clock.elapsed())) {
+                Ok(request) => Some(request),
+                Err(flume::RecvTimeoutError::Timeout) => None,
+                Err(flume::RecvTimeoutError::Disconnected) => break,
+            },
+        };
+        if let Some(request) = request {
+            if !handle(&mut producer, request) {
+                break;
+            }
+            // Take whatever else is already queued before deciding.
+            while let Ok(request) = inbox.try_recv() {
+                if !handle(&mut producer, request) {
+                    return producer.drain(clock.unix_seconds());
+                }
+            }
+        }
+        producer.poll(clock.elapsed(), clock.unix_seconds())?;
+    }
+    producer.drain(clock.unix_seconds())
+}
+
+/// Handles one request; `false` for a shutdown. A failed import is the
+/// importer's error, not the service's: it is answered, and the service
+/// goes on.
+fn handle<S: StateCommit, E: ContractEngine>(
+    producer: &mut Producer<S, E>,
+    request: Request,
+) -> bool {
+    match request {
+        Request::Admit(tx, reply) => {
+            let _ = reply.send(producer.admit(tx));
+        }
+        Request::IsPending(hash, reply) => {
+            let _ = reply.send(producer.is_pending(&hash));
+        }
+        Request::Import(block, reply) => {
+            let _ = reply.send(producer.import(block));
+        }
+        Request::ViewCall(call, reply) => {
+            let _ = reply.send(producer.view_call(&call));
+        }
+        Request::Shutdown => return false,
+    }
+    true
+}
+
+/// A cheap, cloneable handle to the chain service.
+#[derive(Clone)]
+pub struct ChainHandle<S> {
+    requests: flume::Sender<Request>,
+    events: broadcast::Sender<Arc<BlockEvent>>,
+    state: S,
+    stopped: watch::Receiver<bool>,
+}
+
+impl<S> ChainHandle<S> {
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, ChainError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send_async(request(reply))
+            .await
+            .map_err(|_| ChainError::ShuttingDown)?;
+        let mut stopped = self.stopped.clone();
+        tokio::select! {
+            // An answer given before the service stopped wins.
+            biased;
+            answer = answer => answer.map_err(|_| ChainError::ShuttingDown),
+            _ = stopped.wait_for(|stopped| *stopped) => Err(ChainError::ShuttingDown),
+        }
+    }
+
+    /// Validates, executes, commits and announces a block produced
+    /// elsewhere (by a peer, through consensus).
+    pub async fn import_block(&self, block: Block) -> Result<ChainTip, ChainError> {
+        Ok(self.ask(|reply| Request::Import(block, reply)).await??)
+    }
+
+    /// Asks the service to turn what is pending into blocks and stop.
+    /// Requests queued before this are answered; later ones are refused as
+    /// [`ChainError::ShuttingDown`].
+    pub async fn shutdown(&self) {
+        let _ = self.requests.send_async(Request::Shutdown).await;
+    }
+}
+
+impl<S: ledger_core::StateRead + Clone + Send + Sync + 'static> Chain for ChainHandle<S> {
+    type State = S;
+
+    fn state(&self) -> &S {
+        &self.state
+    }
+
+    async fn admit(&self, tx: VerifiedTransaction) -> Result<Admission, ChainError> {
+        Ok(self.ask(|reply| Request::Admit(tx, reply)).await??)
+    }
+
+    async fn is_pending(&self, hash: Hash) -> Result<bool, ChainError> {
+        self.ask(|reply| Request::IsPending(hash, reply)).await
+    }
+
+    async fn view_call(&self, call: ViewCall) -> Result<ViewOutcome, ChainError> {
+        Ok(self.ask(|reply| Request::ViewCall(call, reply)).await??)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {
+        self.events.subscribe()
+    }
+}

@@ -1,0 +1,168 @@
+//! The production policy on simulated time: no thread, no sleeping, the
+//! same decisions a node makes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_chain::{BlockEvent, Producer, ProducerConfig};
+use ledger_core::testing::{genesis_for, keys, T0};
+use ledger_core::{
+    Address, Balance, ChainConfig, Ledger, MemoryStore, SecretKey, Transaction, VerifiedTransaction,
+};
+use tokio::sync::broadcast;
+
+const INTERVAL: Duration = Duration::from_millis(200);
+
+struct Setup {
+    producer: Producer<Arc<MemoryStore>, ledger_core::NoContracts>,
+    events: broadcast::Receiver<Arc<BlockEvent>>,
+    keys: Vec<SecretKey>,
+    next: u32,
+}
+
+fn setup(max_block_transactions: usize) -> Setup {
+    let keys = keys(3, 21);
+    let chain_config = ChainConfig {
+        max_block_transactions,
+        ..ChainConfig::default()
+    };
+    let ledger = Ledger::open(
+        Arc::new(MemoryStore::new()),
+        genesis_for(&keys),
+        chain_config,
+    )
+    .expect("opens");
+    let (sender, events) = broadcast::channel(16);
+    let mut config = ProducerConfig::new(Address([9; 20]));
+    config.block_interval = INTERVAL;
+    Setup {
+        producer: Producer::new(ledger, config, sender),
+        events,
+        keys,
+        next: 0,
+    }
+}
+
+impl Setup {
+    fn push(&mut self) -> VerifiedTransaction {
+        self.next += 1;
+        let tx = Transaction::signed(
+            &self.keys[0],
+            self.keys[1].address(),
+            Balance::from(1),
+            1,
+            T0 + self.next,
+            Vec::new(),
+        );
+        let tx = VerifiedTransaction::from_raw(&tx.to_raw()).expect("verifies");
+        self.producer.admit(tx.clone()).expect("admitted");
+        tx
+    }
+
+    fn blocks(&mut self) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            sizes.push(event.block.transactions.len());
+        }
+        sizes
+    }
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+#[test]
+fn an_idle_chain_produces_at_once_then_waits_for_the_interval() {
+    let mut s = setup(100);
+    assert_eq!(s.producer.deadline(), None, "nothing pending, nothing due");
+    s.push();
+    assert_eq!(s.producer.deadline(), Some(Duration::ZERO));
+    assert!(s.producer.poll(ms(1_000), T0 + 1).expect("polls"));
+    assert_eq!(s.blocks(), [1]);
+
+    s.push();
+    s.push();
+    assert_eq!(s.producer.deadline(), Some(ms(1_000) + INTERVAL));
+    assert!(
+        !s.producer.poll(ms(1_199), T0 + 1).expect("polls"),
+        "too early"
+    );
+    assert!(s.blocks().is_empty());
+    assert!(s.producer.poll(ms(1_200), T0 + 1).expect("polls"));
+    assert_eq!(s.blocks(), [2]);
+}
+
+#[test]
+fn a_block_worth_pending_is_produced_at_once() {
+    let mut s = setup(3);
+    s.push();
+    assert!(s.producer.poll(ms(0), T0).expect("polls"));
+    for _ in 0..3 {
+        s.push();
+    }
+    assert_eq!(s.producer.deadline(), Some(Duration::ZERO));
+    assert!(s.producer.poll(ms(1), T0).expect("polls"));
+    assert_eq!(s.blocks(), [1, 3]);
+}
+
+#[test]
+fn the_interval_runs_from_the_start_of_the_last_block() {
+    let mut s = setup(100);
+    s.push();
+    assert!(s.producer.poll(ms(0), T0).expect("polls"));
+    s.push();
+    // Long after the interval: at once, and the next interval counts from here.
+    assert!(s.producer.poll(ms(5_000), T0 + 5).expect("polls"));
+    s.push();
+    assert_eq!(s.producer.deadline(), Some(ms(5_000) + INTERVAL));
+}
+
+#[test]
+fn draining_turns_everything_pending_into_blocks() {
+    let mut s = setup(2);
+    for _ in 0..5 {
+        s.push();
+    }
+    s.producer.drain(T0 + 1).expect("drains");
+    assert_eq!(s.blocks(), [2, 2, 1]);
+    assert_eq!(s.producer.deadline(), None);
+}
+
+#[test]
+fn an_imported_block_is_announced_like_a_produced_one_and_leaves_the_mempool() {
+    // Another node of the same chain produces a block of a transaction
+    // that is pending here.
+    let mut s = setup(100);
+    let tx = s.push();
+    let mut peer = Ledger::open(
+        MemoryStore::new(),
+        genesis_for(&s.keys),
+        ChainConfig::default(),
+    )
+    .expect("opens");
+    peer.admit(tx.clone()).expect("admitted by the peer");
+    let block = peer
+        .produce_block(T0 + 7, Address([8; 20]))
+        .expect("produces")
+        .expect("a block")
+        .block;
+
+    let tip = s
+        .producer
+        .import(block.clone().into_inner())
+        .expect("imports");
+    assert_eq!(tip.hash, block.hash());
+    let event = s.events.try_recv().expect("announced");
+    assert_eq!(event.tip, tip);
+    assert_eq!(event.block.hash(), block.hash());
+    assert!(event.statuses.contains_key(&tx.hash()));
+    assert!(
+        !s.producer.is_pending(&tx.hash()),
+        "applied, so no longer pending"
+    );
+    assert_eq!(s.producer.deadline(), None);
+    // A block that does not extend the tip is refused and announces nothing.
+    assert!(s.producer.import(block.into_inner()).is_err());
+    assert!(s.events.try_recv().is_err());
+}

@@ -1,0 +1,163 @@
+//! The service thread on a clock that only moves when told: what is
+//! pending stays pending until a block is due, and shutdown drains it.
+
+use std::sync::Arc;
+
+use ledger_chain::{Chain, ChainError, ChainHandle, ChainService, ManualClock, ProducerConfig};
+use ledger_core::testing::{genesis_for, keys, T0};
+use ledger_core::{
+    Address, Admission, Balance, ChainConfig, CoreError, Ledger, MemoryStore, SecretKey, StateRead,
+    Transaction, VerifiedTransaction,
+};
+
+fn transfer(key: &SecretKey, n: u32) -> VerifiedTransaction {
+    let tx = Transaction::signed(
+        key,
+        Address([5; 20]),
+        Balance::from(1),
+        0,
+        T0 + n,
+        Vec::new(),
+    );
+    VerifiedTransaction::from_raw(&tx.to_raw()).expect("verifies")
+}
+
+type Handle = ChainHandle<Arc<MemoryStore>>;
+
+fn start(
+    max_pending: usize,
+) -> (
+    Handle,
+    std::thread::JoinHandle<Result<(), CoreError>>,
+    Vec<SecretKey>,
+) {
+    let keys = keys(2, 31);
+    let config = ChainConfig {
+        max_pending,
+        ..ChainConfig::default()
+    };
+    let ledger =
+        Ledger::open(Arc::new(MemoryStore::new()), genesis_for(&keys), config).expect("opens");
+    let (handle, thread) = ChainService::spawn(
+        ledger,
+        ProducerConfig::new(Address([9; 20])),
+        ManualClock::new(T0 + 100),
+    )
+    .expect("spawns");
+    (handle, thread, keys)
+}
+
+#[tokio::test]
+async fn on_a_frozen_clock_the_mempool_fills_and_shutdown_drains_it() {
+    let (chain, thread, keys) = start(2);
+    let mut events = chain.subscribe();
+    // Idle: the first push gets its block at once.
+    assert_eq!(
+        chain.admit(transfer(&keys[0], 0)).await.expect("admits"),
+        Admission::Admitted
+    );
+    let first = events.recv().await.expect("a block");
+    assert_eq!(first.block.transactions.len(), 1);
+    assert_eq!(
+        first.block.timestamp,
+        T0 + 100,
+        "stamped by the injected clock"
+    );
+
+    // The clock does not move: the next block is never due, so two pushes
+    // fill the mempool and the third is refused, every time.
+    for n in 1..=2 {
+        let admission = chain.admit(transfer(&keys[0], n)).await.expect("admits");
+        assert_eq!(admission, Admission::Admitted);
+    }
+    match chain.admit(transfer(&keys[0], 3)).await {
+        Err(ChainError::Core(CoreError::MempoolFull { max: 2 })) => {}
+        other => panic!("expected a full mempool, got {other:?}"),
+    }
+    assert!(chain
+        .is_pending(transfer(&keys[0], 1).hash())
+        .await
+        .expect("asks"));
+
+    chain.shutdown().await;
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .expect("joins")
+        .expect("no panic")
+        .expect("no storage failure");
+    let drained = events.recv().await.expect("the drained block");
+    assert_eq!(drained.block.transactions.len(), 2);
+    assert_eq!(
+        chain.state().tip().expect("reads").map(|t| t.depth),
+        Some(2)
+    );
+    // Stopped: requests are refused, never left hanging.
+    assert!(matches!(
+        chain.admit(transfer(&keys[0], 4)).await,
+        Err(ChainError::ShuttingDown)
+    ));
+}
+
+#[tokio::test]
+async fn an_import_through_the_handle_is_announced() {
+    let (chain, _thread, keys) = start(10);
+    let mut events = chain.subscribe();
+    let mut peer = Ledger::open(
+        MemoryStore::new(),
+        genesis_for(&keys),
+        ChainConfig::default(),
+    )
+    .expect("opens");
+    peer.admit(transfer(&keys[1], 0)).expect("admitted");
+    let block = peer
+        .produce_block(T0 + 1, Address([8; 20]))
+        .expect("produces")
+        .expect("a block")
+        .block;
+    let tip = chain
+        .import_block(block.clone().into_inner())
+        .await
+        .expect("imports");
+    assert_eq!(tip.hash, block.hash());
+    assert_eq!(events.recv().await.expect("announced").tip, tip);
+    match chain.import_block(block.into_inner()).await {
+        Err(ChainError::Core(CoreError::InvalidBlock { .. })) => {}
+        other => panic!("a second import must be refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn requests_queued_behind_a_shutdown_are_refused_never_left_hanging() {
+    let (chain, thread, keys) = start(10_000);
+    // A frozen clock keeps these pending, so the shutdown has a long
+    // drain to do while later requests pile up behind it.
+    let pending: Vec<_> = (0..3_000).map(|n| transfer(&keys[0], n)).collect();
+    for tx in pending {
+        chain.admit(tx).await.expect("admits");
+    }
+    let late: Vec<_> = (3_000..3_200).map(|n| transfer(&keys[0], n)).collect();
+    chain.shutdown().await;
+    // These land in the inbox behind the shutdown, or find it closed; the
+    // service will never handle them, and each must hear so.
+    let late = late.into_iter().map(|tx| chain.admit(tx));
+    let answers = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        futures_util::future::join_all(late),
+    )
+    .await
+    .expect("every late request is answered");
+    for answer in answers {
+        assert!(
+            matches!(answer, Err(ChainError::ShuttingDown)),
+            "{answer:?}"
+        );
+    }
+    thread
+        .join()
+        .expect("no panic")
+        .expect("no storage failure");
+    assert_eq!(
+        chain.state().tip().expect("reads").map(|t| t.depth),
+        Some(2)
+    );
+}

@@ -204,6 +204,32 @@ impl Raw {
     }
 }
 
+/// A TCP connection to `url` that has done the WebSocket handshake and
+/// nothing else: for frames no WebSocket library would send.
+pub async fn handshake(url: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = url.trim_start_matches("ws://");
+    let mut tcp = tokio::net::TcpStream::connect(address).await.expect("tcp");
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    // Read the answer's head byte by byte, so no frame byte is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        tcp.read_exact(&mut byte).await.expect("handshake answer");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
 /// A request object.
 pub fn request(kind: &str, name: &str, id: u64, args: Value) -> Value {
     serde_json::json!({"type": kind, "name": name, "api": 1, "id": id, "args": args})

@@ -1,7 +1,9 @@
-//! The server's shutdown phases, driven in-process: while the node drains,
-//! new requests get a clear error and what was already taken is answered;
-//! once the chain has stopped, each connection delivers what it owes and
-//! closes with 1001.
+//! The server driven in-process, on a chain whose clock never moves: what
+//! depends on block timing against the real binary is deterministic here.
+//! The shutdown phases (while the node drains, new requests get a clear
+//! error and what was already taken is answered; once the chain has
+//! stopped, each connection delivers what it owes and closes with 1001),
+//! and a full mempool.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,17 +24,18 @@ struct Running {
 }
 
 /// A node in this process on a clock that never moves: after the first
-/// block, nothing is produced until the chain is told to drain.
+/// block, nothing is produced until the chain is told to drain (or a
+/// block's worth is pending).
 async fn start() -> Running {
-    let ledger = Ledger::open(
-        Arc::new(MemoryStore::new()),
-        Genesis::dev(),
-        ChainConfig::default(),
-    )
-    .expect("opens");
-    let config = ProducerConfig::new(Genesis::dev_key().address());
+    start_with(ChainConfig::default()).await
+}
+
+async fn start_with(config: ChainConfig) -> Running {
+    let ledger = Ledger::open(Arc::new(MemoryStore::new()), Genesis::dev(), config).expect("opens");
+    let producer_config = ProducerConfig::new(Genesis::dev_key().address());
     let (chain, producer) =
-        ChainService::spawn(ledger, config, ManualClock::new(1_800_000_000)).expect("spawns");
+        ChainService::spawn(ledger, producer_config, ManualClock::new(1_800_000_000))
+            .expect("spawns");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let url = format!("ws://{}", listener.local_addr().expect("address"));
     let (phase, phases) = watch::channel(Phase::Running);
@@ -108,4 +111,55 @@ async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
         .await
         .expect("the server stops")
         .expect("no panic");
+}
+
+#[tokio::test]
+async fn a_full_mempool_is_answered_limit_exceeded_by_name() {
+    let node = start_with(ChainConfig {
+        max_pending: 2,
+        ..ChainConfig::default()
+    })
+    .await;
+    let client = Client::connect(&node.url).await.expect("connects");
+    // The first push of an idle chain gets a block at once; then the clock
+    // stands still, so two fill the mempool and the third overflows it.
+    client
+        .push_and_wait(&transfer(0).to_raw())
+        .await
+        .expect("push");
+    let mut waiting = Vec::new();
+    for n in 1..=2 {
+        let mut statuses = client
+            .push_transaction(&transfer(n).to_raw())
+            .await
+            .expect("push");
+        let first = statuses.next().await.expect("status").expect("status");
+        assert_eq!(first.status_code, StatusCode::Pending);
+        waiting.push(statuses);
+    }
+    let mut refused = client
+        .push_transaction(&transfer(3).to_raw())
+        .await
+        .expect("push");
+    match refused.next().await {
+        Some(Err(WsError::Api(error))) => {
+            assert_eq!(error.code, ErrorCode::LimitExceeded, "{error:?}");
+            assert!(error.message.contains("mempool is full"), "{error:?}");
+        }
+        other => panic!("expected limit_exceeded, got {other:?}"),
+    }
+    // The connection and the pending pushes are unharmed: shutdown applies them.
+    node.phase.send(Phase::Draining).expect("server runs");
+    node.chain.shutdown().await;
+    let producer = node.producer;
+    tokio::task::spawn_blocking(move || producer.join())
+        .await
+        .expect("joins")
+        .expect("no panic")
+        .expect("no storage failure");
+    node.phase.send(Phase::Stopped).expect("server runs");
+    for mut statuses in waiting {
+        let last = statuses.next().await.expect("final").expect("status");
+        assert_eq!(last.status_code, StatusCode::Success);
+    }
 }

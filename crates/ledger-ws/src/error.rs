@@ -1,24 +1,13 @@
-//! The one error type of `ledger-ws`, and the one place where errors
-//! become wire error codes.
+//! The error of the WebSocket layer itself: sockets, frames, and the
+//! client's view of a node. Why a request is refused on the wire is a
+//! [`crate::RequestError`], mapped to wire codes in one place.
 
-use ledger_chain::ChainError;
-use ledger_core::CoreError;
+use crate::protocol::ApiError;
 
-use crate::protocol::{ApiError, ErrorCode};
-
-/// Everything that can go wrong in the server, the chain service or the client.
+/// What can go wrong in the server's transport or in the client.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WsError {
-    /// The core refused or failed (full mempool, storage, …).
-    #[error(transparent)]
-    Core(#[from] CoreError),
-    /// The chain service stopped (the node is shutting down).
-    #[error("the node is shutting down")]
-    ShuttingDown,
-    /// The chain failed in a way the server has no better word for.
-    #[error(transparent)]
-    Chain(ChainError),
     /// Socket I/O failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -41,46 +30,4 @@ pub enum WsError {
     /// The connection to the node closed.
     #[error("the connection to the node closed")]
     Closed,
-}
-
-impl From<ChainError> for WsError {
-    fn from(error: ChainError) -> Self {
-        match error {
-            ChainError::Core(error) => WsError::Core(error),
-            ChainError::ShuttingDown => WsError::ShuttingDown,
-            // ChainError is non-exhaustive: what it grows is the node's.
-            other => WsError::Chain(other),
-        }
-    }
-}
-
-impl WsError {
-    /// The error answer for this error: the only mapping of errors to wire
-    /// codes in the code base.
-    pub fn to_api_error(&self) -> ApiError {
-        let code = match self {
-            WsError::Core(error) => match error {
-                CoreError::MempoolFull { .. } | CoreError::MempoolBytesFull { .. } => {
-                    ErrorCode::LimitExceeded
-                }
-                CoreError::BadSignature { .. } => ErrorCode::BadSign,
-                CoreError::NotAContract { .. } => ErrorCode::NotFound,
-                CoreError::Field { .. }
-                | CoreError::InvalidAddress { .. }
-                | CoreError::InvalidHash { .. }
-                | CoreError::InvalidBase64 { .. }
-                | CoreError::InvalidDecimal { .. } => ErrorCode::InvalidArgs,
-                _ => ErrorCode::Internal,
-            },
-            WsError::Api(error) => return error.clone(),
-            WsError::ShuttingDown
-            | WsError::Chain(_)
-            | WsError::Io(_)
-            | WsError::WebSocket(_)
-            | WsError::Json(_)
-            | WsError::NoResult { .. }
-            | WsError::Closed => ErrorCode::Internal,
-        };
-        ApiError::new(code, self.to_string())
-    }
 }

@@ -1,22 +1,27 @@
 //! The likelib v1 WebSocket API of the ledger (`ws-api-v1.md`).
 //!
-//! `ledger-ws` owns the protocol types ([`protocol`]), the chain service
-//! that owns the ledger and produces blocks ([`service`]), the
-//! tokio/tungstenite server with its per-connection limits ([`server`]),
-//! and a Rust client ([`client`]) used by the CLI and the tests. Every error
-//! becomes a wire code in one place, [`WsError::to_api_error`].
+//! `ledger-ws` owns the protocol types and request parsing ([`protocol`]),
+//! the server ([`server`]) and a Rust client ([`client`]) used by the CLI
+//! and the tests. Inside the server, the rooms are: the outgoing side of a
+//! connection (`outbox`: bounds, batches, fragments), the reads as
+//! functions of the state (`handlers`), and the connection loop that ties
+//! a socket, its session (ids, subscriptions, requests in flight) and the
+//! chain together. Every refusal is a [`RequestError`], which becomes a
+//! wire code in exactly one place, [`RequestError::to_api_error`].
 //!
-//! It depends on `ledger-core` and is generic over its storage traits; it
-//! must not depend on a particular storage engine (`ledger-store`) or on
-//! the binary (`ledger-node`).
+//! It depends on `ledger-core` and on the [`ledger_chain::Chain`] trait;
+//! it must not depend on a particular storage engine (`ledger-store`) or
+//! on the binary (`ledger-node`).
 
 pub mod client;
 mod error;
+mod handlers;
 mod outbox;
 pub mod protocol;
+mod request_error;
 pub mod server;
 
 pub use client::{Client, Subscription};
 pub use error::WsError;
-pub use protocol::{AccountInfo, ApiError, ErrorCode, LastBlockInfo};
+pub use protocol::{AccountInfo, ApiError, ErrorCode, LastBlockInfo, RequestError};
 pub use server::{serve, Phase, ServerConfig};

@@ -9,6 +9,8 @@ use ledger_core::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::request_error::RequestError;
+
 /// The only API version.
 pub const API_VERSION: u64 = 1;
 
@@ -164,120 +166,96 @@ pub enum Command {
     UnsubscribePush(Hash),
 }
 
-/// A frame that could not be turned into a [`Command`]: the id to answer
+/// A request that could not be parsed or checked: the id to answer it
 /// with (if the frame had a usable one) and the error.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Rejected {
     /// The request's id, when it was readable.
     pub id: Option<u64>,
     /// Why the request was refused.
-    pub error: ApiError,
+    pub error: RequestError,
 }
 
 /// Parses one text frame into its id and command, with the error codes of
 /// ws-api-v1.md in their order: JSON, then `id`, `type` and `name`, then
 /// `api`, then the command, then its arguments.
 pub fn parse_request(text: &str) -> Result<(u64, Command), Rejected> {
-    let reject = |id, code, message: String| Rejected {
-        id,
-        error: ApiError::new(code, message),
-    };
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| reject(None, ErrorCode::InvalidJson, format!("not JSON: {e}")))?;
+    let reject = |id, error| Rejected { id, error };
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| reject(None, RequestError::NotJson(e)))?;
     let Value::Object(mut object) = value else {
-        return Err(reject(
-            None,
-            ErrorCode::InvalidJson,
-            "the frame is not a JSON object".into(),
-        ));
+        return Err(reject(None, RequestError::NotAnObject));
     };
     let id = match object.get("id") {
-        Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64().unwrap_or_default(),
         Some(other) => {
             return Err(reject(
                 None,
-                ErrorCode::InvalidRequest,
-                format!("`id` must be an unsigned integer, not {}", shown(other)),
+                RequestError::MemberType {
+                    member: "id",
+                    expected: "an unsigned integer",
+                    found: shown(other),
+                },
             ))
         }
-        None => {
-            return Err(reject(
-                None,
-                ErrorCode::InvalidRequest,
-                "`id` is missing".into(),
-            ))
-        }
-    }
-    .unwrap_or_default();
-    let kind = match required_string(&object, "type", id)? {
+        None => return Err(reject(None, RequestError::MissingMember { member: "id" })),
+    };
+    let with_id = |error| reject(Some(id), error);
+    let kind = match required_string(&object, "type").map_err(with_id)? {
         "call" => RequestType::Call,
         "subscribe" => RequestType::Subscribe,
         "unsubscribe" => RequestType::Unsubscribe,
         other => {
-            return Err(reject(
-                Some(id),
-                ErrorCode::UnknownCommand,
-                format!("unknown request type {other:?}; expected call, subscribe or unsubscribe"),
-            ))
+            return Err(with_id(RequestError::UnknownType {
+                kind: other.to_owned(),
+            }))
         }
     };
-    let name = required_string(&object, "name", id)?.to_owned();
+    let name = required_string(&object, "name")
+        .map_err(with_id)?
+        .to_owned();
     match object.get("api") {
         Some(Value::Number(n)) if n.as_u64() == Some(API_VERSION) => {}
-        Some(other) => {
-            return Err(reject(
-                Some(id),
-                ErrorCode::UnsupportedApi,
-                format!(
-                    "api version {} is not supported; this node speaks api 1",
-                    shown(other)
-                ),
-            ))
-        }
-        None => {
-            return Err(reject(
-                Some(id),
-                ErrorCode::UnsupportedApi,
-                "`api` is missing; this node speaks api 1".into(),
-            ))
+        found => {
+            return Err(with_id(RequestError::UnsupportedApi {
+                found: found.map(shown),
+            }))
         }
     }
     let args = match object.remove("args") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(args)) => args,
         Some(other) => {
-            return Err(reject(
-                Some(id),
-                ErrorCode::InvalidArgs,
-                format!("`args` must be an object, not {}", shown(&other)),
-            ))
+            return Err(with_id(RequestError::ArgsNotObject {
+                found: shown(&other),
+            }))
         }
     };
-    let command = command(kind, &name, args).map_err(|error| Rejected {
-        id: Some(id),
-        error,
-    })?;
+    let command = command(kind, &name, args).map_err(with_id)?;
     Ok((id, command))
 }
 
 /// A member of the request that must be a string (`invalid_request` otherwise).
 fn required_string<'a>(
     object: &'a Map<String, Value>,
-    member: &str,
-    id: u64,
-) -> Result<&'a str, Rejected> {
-    let message = match object.get(member) {
-        Some(Value::String(text)) => return Ok(text),
-        Some(other) => format!("`{member}` must be a string, not {}", shown(other)),
-        None => format!("`{member}` is missing"),
-    };
-    Err(Rejected {
-        id: Some(id),
-        error: ApiError::new(ErrorCode::InvalidRequest, message),
-    })
+    member: &'static str,
+) -> Result<&'a str, RequestError> {
+    match object.get(member) {
+        Some(Value::String(text)) => Ok(text),
+        Some(other) => Err(RequestError::MemberType {
+            member,
+            expected: "a string",
+            found: shown(other),
+        }),
+        None => Err(RequestError::MissingMember { member }),
+    }
 }
 
-fn command(kind: RequestType, name: &str, args: Map<String, Value>) -> Result<Command, ApiError> {
+fn command(
+    kind: RequestType,
+    name: &str,
+    args: Map<String, Value>,
+) -> Result<Command, RequestError> {
     use RequestType::{Call, Subscribe, Unsubscribe};
     Ok(match (kind, name) {
         (Call, "last_block_info") => Command::LastBlockInfo,
@@ -288,8 +266,7 @@ fn command(kind: RequestType, name: &str, args: Map<String, Value>) -> Result<Co
             Command::FindTransactionStatus(parsed_arg(&args, "hash")?)
         }
         (Call, "call_contract_view") => Command::CallContractView(
-            serde_json::from_value(Value::Object(args))
-                .map_err(|e| ApiError::new(ErrorCode::InvalidArgs, format!("view call: {e}")))?,
+            serde_json::from_value(Value::Object(args)).map_err(RequestError::ViewCallArgs)?,
         ),
         (Subscribe, "last_block_info") => Command::SubscribeBlocks,
         (Subscribe, "account_info") => Command::SubscribeAccount(parsed_arg(&args, "address")?),
@@ -302,57 +279,54 @@ fn command(kind: RequestType, name: &str, args: Map<String, Value>) -> Result<Co
         (Unsubscribe, "account_info") => Command::UnsubscribeAccount(parsed_arg(&args, "address")?),
         (Unsubscribe, "push_transaction") => Command::UnsubscribePush(parsed_arg(&args, "hash")?),
         (kind, name) => {
-            let kind = serde_json::to_value(kind).unwrap_or_default();
-            return Err(ApiError::new(
-                ErrorCode::UnknownCommand,
-                format!("no command {name:?} of type {kind}"),
-            ));
+            return Err(RequestError::UnknownCommand {
+                kind,
+                name: name.to_owned(),
+            })
         }
     })
 }
 
-fn string_arg<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiError> {
+fn string_arg<'a>(
+    args: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<&'a str, RequestError> {
     match args.get(name) {
         Some(Value::String(text)) => Ok(text),
-        Some(other) => Err(ApiError::new(
-            ErrorCode::InvalidArgs,
-            format!("`{name}` must be a string, not {}", shown(other)),
-        )),
-        None => Err(ApiError::new(
-            ErrorCode::InvalidArgs,
-            format!("`{name}` is missing"),
-        )),
+        Some(other) => Err(RequestError::ArgType {
+            name,
+            expected: "a string",
+            found: shown(other),
+        }),
+        None => Err(RequestError::MissingArg { name }),
     }
 }
 
-fn parsed_arg<T>(args: &Map<String, Value>, name: &str) -> Result<T, ApiError>
+fn parsed_arg<T>(args: &Map<String, Value>, name: &'static str) -> Result<T, RequestError>
 where
-    T: std::str::FromStr,
-    T::Err: fmt::Display,
+    T: std::str::FromStr<Err = ledger_core::CoreError>,
 {
     string_arg(args, name)?
         .parse()
-        .map_err(|e| ApiError::new(ErrorCode::InvalidArgs, format!("`{name}`: {e}")))
+        .map_err(|source| RequestError::InvalidArg {
+            name,
+            source: Box::new(source),
+        })
 }
 
-fn block_ref(args: &Map<String, Value>) -> Result<BlockRef, ApiError> {
+fn block_ref(args: &Map<String, Value>) -> Result<BlockRef, RequestError> {
     match (args.get("hash"), args.get("number")) {
-        (Some(_), Some(_)) => Err(ApiError::new(
-            ErrorCode::InvalidArgs,
-            "give `hash` or `number`, not both",
-        )),
+        (Some(_), Some(_)) => Err(RequestError::HashAndNumber),
         (Some(_), None) => Ok(BlockRef::Hash(parsed_arg(args, "hash")?)),
         (None, Some(Value::Number(n))) if n.is_u64() => {
             Ok(BlockRef::Number(n.as_u64().unwrap_or_default()))
         }
-        (None, Some(other)) => Err(ApiError::new(
-            ErrorCode::InvalidArgs,
-            format!("`number` must be an unsigned integer, not {}", shown(other)),
-        )),
-        (None, None) => Err(ApiError::new(
-            ErrorCode::InvalidArgs,
-            "`hash` or `number` is missing",
-        )),
+        (None, Some(other)) => Err(RequestError::ArgType {
+            name: "number",
+            expected: "an unsigned integer",
+            found: shown(other),
+        }),
+        (None, None) => Err(RequestError::NoHashOrNumber),
     }
 }
 
@@ -437,7 +411,7 @@ pub fn ok_answer<T: Serialize>(id: u64, result: &T) -> String {
         status: "ok",
         result,
     })
-    .unwrap_or_else(|e| error_answer(Some(id), &ApiError::new(ErrorCode::Internal, e.to_string())))
+    .unwrap_or_else(|e| error_answer(Some(id), &RequestError::Encoding(e).to_api_error()))
 }
 
 /// An error answer frame.
@@ -482,7 +456,7 @@ mod tests {
 
     fn code(text: &str) -> (Option<u64>, ErrorCode) {
         let rejected = parse_request(text).expect_err(text);
-        (rejected.id, rejected.error.code)
+        (rejected.id, rejected.error.code())
     }
 
     #[test]
@@ -586,7 +560,7 @@ mod tests {
             request.insert("args".into(), serde_json::to_value(args).unwrap_or_default());
             let text = Value::Object(request).to_string();
             if let Err(rejected) = parse_request(&text) {
-                proptest::prop_assert!(!rejected.error.message.is_empty());
+                proptest::prop_assert!(!rejected.error.to_string().is_empty());
             }
         }
     }

@@ -18,8 +18,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use ledger_chain::{BlockEvent, Chain};
 use ledger_core::{
-    encode_base64, Address, Admission, Hash, StateRead, StatusCode, TransactionStatus,
-    VerifiedTransaction, ViewCall, ViewOutcome,
+    Address, Admission, Hash, StateRead, StatusCode, TransactionStatus, VerifiedTransaction,
+    ViewCall, ViewOutcome,
 };
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
@@ -32,11 +32,12 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::error::WsError;
+use crate::handlers;
 use crate::outbox::{would_block, Budget, Full, Outbox, Outgoing, Pumped, WRITE_BATCH};
 use crate::protocol::{
-    error_answer, ok_answer, parse_request, AccountInfo, ApiError, BlockRef, Command, ErrorCode,
-    LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
+    error_answer, ok_answer, parse_request, Command, LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
 };
+use crate::request_error::RequestError;
 
 /// Per-connection limits and timers.
 #[derive(Clone, Copy, Debug)]
@@ -232,16 +233,16 @@ enum Completion {
     Admission {
         id: u64,
         hash: Hash,
-        result: Result<Admission, WsError>,
+        result: Result<Admission, RequestError>,
     },
     Status {
         id: u64,
         hash: Hash,
-        result: Result<bool, WsError>,
+        result: Result<bool, RequestError>,
     },
     View {
         id: u64,
-        result: Result<ViewOutcome, WsError>,
+        result: Result<ViewOutcome, RequestError>,
     },
 }
 
@@ -403,23 +404,14 @@ impl<C: Chain> Connection<C> {
                 }
                 Ok(Message::Binary(_)) => {
                     self.heard();
-                    self.send_error(
-                        None,
-                        ApiError::new(
-                            ErrorCode::InvalidJson,
-                            "binary frames are not accepted; send JSON in text frames",
-                        ),
-                    );
+                    self.send_error(None, RequestError::BinaryFrame);
                 }
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => self.heard(),
                 Ok(Message::Close(_)) => return Err(Close::Gone),
                 Err(error) if would_block(&error) => return Ok(()),
                 Err(tungstenite::Error::Utf8(_)) => {
                     self.heard();
-                    self.send_error(
-                        None,
-                        ApiError::new(ErrorCode::InvalidJson, "the text frame is not valid UTF-8"),
-                    );
+                    self.send_error(None, RequestError::NotUtf8);
                 }
                 Err(tungstenite::Error::Capacity(error)) => {
                     return Err(Close::With(CloseCode::Size, format!("{error}")));
@@ -516,14 +508,8 @@ impl<C: Chain> Connection<C> {
         let text = ok_answer(id, result);
         let limit = self.shared.config.max_outgoing_bytes;
         if text.len() > limit {
-            let error = ApiError::new(
-                ErrorCode::LimitExceeded,
-                format!(
-                    "the answer is {} bytes, more than the {limit} bytes this connection may hold",
-                    text.len()
-                ),
-            );
-            return self.send_error(Some(id), error);
+            let len = text.len();
+            return self.send_error(Some(id), RequestError::AnswerTooLarge { len, limit });
         }
         self.queue(Outgoing::text(text));
     }
@@ -563,8 +549,8 @@ impl<C: Chain> Connection<C> {
         }
     }
 
-    fn send_error(&mut self, id: Option<u64>, error: ApiError) {
-        self.queue(Outgoing::text(error_answer(id, &error)));
+    fn send_error(&mut self, id: Option<u64>, error: RequestError) {
+        self.queue(Outgoing::text(error_answer(id, &error.to_api_error())));
     }
 
     fn subscriptions(&self) -> usize {
@@ -575,28 +561,18 @@ impl<C: Chain> Connection<C> {
     }
 
     fn on_text(&mut self, text: &str) {
-        if text.len() > self.shared.config.max_request_bytes {
-            let error = ApiError::new(
-                ErrorCode::LimitExceeded,
-                format!(
-                    "request of {} bytes is over the limit of {} bytes",
-                    text.len(),
-                    self.shared.config.max_request_bytes
-                ),
-            );
-            return self.send_error(None, error);
+        let limit = self.shared.config.max_request_bytes;
+        if text.len() > limit {
+            let len = text.len();
+            return self.send_error(None, RequestError::RequestTooLarge { len, limit });
         }
         match parse_request(text) {
             Ok((id, _)) if self.phase > Phase::Running => {
-                self.send_error(Some(id), WsError::ShuttingDown.to_api_error());
+                self.send_error(Some(id), RequestError::ShuttingDown);
             }
             Ok((id, command)) => {
                 if self.ids.contains(&id) {
-                    let error = ApiError::new(
-                        ErrorCode::DuplicateId,
-                        format!("id {id} belongs to a request or subscription still active"),
-                    );
-                    return self.send_error(Some(id), error);
+                    return self.send_error(Some(id), RequestError::DuplicateId { id });
                 }
                 if let Err(error) = self.execute(id, command) {
                     self.send_error(Some(id), error);
@@ -610,88 +586,54 @@ impl<C: Chain> Connection<C> {
         self.shared.chain.state()
     }
 
-    fn execute(&mut self, id: u64, command: Command) -> Result<(), ApiError> {
+    fn execute(&mut self, id: u64, command: Command) -> Result<(), RequestError> {
         match command {
             Command::LastBlockInfo => {
-                let tip = self.tip()?;
+                let tip = handlers::tip(self.store())?;
                 self.send_ok(id, &LastBlockInfo::from(tip));
             }
             Command::AccountInfo(address) => {
-                let info = self.account_info(&address, None)?;
+                let info = handlers::account_info(self.store(), &address, None)?;
                 self.send_ok(id, &info);
             }
-            Command::FindBlock(reference) => {
-                let block = match reference {
-                    BlockRef::Hash(hash) => self.store().block(&hash).map_err(api)?,
-                    BlockRef::Number(depth) => self.store().block_at(depth).map_err(api)?,
-                };
-                let Some(block) = block else {
-                    let what = match reference {
-                        BlockRef::Hash(hash) => format!("no block with hash {hash}"),
-                        BlockRef::Number(depth) => format!(
-                            "no block at depth {depth}; the top block is at depth {}",
-                            self.tip()?.depth
-                        ),
-                    };
-                    return Err(ApiError::new(ErrorCode::NotFound, what));
-                };
-                self.send_ok(id, &block.to_raw());
+            Command::FindBlock(by) => {
+                let block = handlers::find_block(self.store(), by)?;
+                self.send_ok(id, &block);
             }
             Command::FindTransaction(hash) => {
-                let found = self
-                    .store()
-                    .transaction(&hash)
-                    .map_err(api)?
-                    .map(|record| {
-                        self.store()
-                            .block_at(record.block_depth)
-                            .map(|b| (b, record.index))
-                    })
-                    .transpose()
-                    .map_err(api)?;
-                let tx = found.and_then(|(block, index)| {
-                    block.and_then(|block| {
-                        block.transactions.get(index as usize).map(|tx| tx.to_raw())
-                    })
-                });
-                let Some(tx) = tx else {
-                    return Err(ApiError::new(
-                        ErrorCode::NotFound,
-                        format!("no transaction {hash} in the chain"),
-                    ));
-                };
+                let tx = handlers::find_transaction(self.store(), hash)?;
                 self.send_ok(id, &tx);
             }
             Command::FindTransactionStatus(hash) => {
-                if let Some(record) = self.store().transaction(&hash).map_err(api)? {
-                    self.send_ok(id, &record.status);
+                if let Some(status) = handlers::stored_status(self.store(), &hash)? {
+                    self.send_ok(id, &status);
                 } else {
                     self.wait_on_chain(id, {
                         let chain = self.shared.chain.clone();
                         Box::pin(async move {
-                            let result = chain.is_pending(hash).await.map_err(WsError::from);
+                            let result = chain.is_pending(hash).await.map_err(RequestError::from);
                             Completion::Status { id, hash, result }
                         })
                     })?;
                 }
             }
             Command::CallContractView(raw) => {
-                let call = ViewCall::verify_raw(&raw).map_err(api)?;
+                let call = ViewCall::verify_raw(&raw)?;
                 let chain = self.shared.chain.clone();
                 self.wait_on_chain(
                     id,
                     Box::pin(async move {
-                        let result = chain.view_call(call).await.map_err(WsError::from);
+                        let result = chain.view_call(call).await.map_err(RequestError::from);
                         Completion::View { id, result }
                     }),
                 )?;
             }
             Command::SubscribeBlocks => {
                 if self.blocks.is_some() {
-                    return Err(already_subscribed("last_block_info"));
+                    return Err(already_subscribed("last_block_info".into()));
                 }
                 self.check_subscription_limit()?;
-                let tip = self.tip()?;
+                let tip = handlers::tip(self.store())?;
                 self.blocks = Some(Subscription {
                     id,
                     sent: tip.depth,
@@ -701,13 +643,13 @@ impl<C: Chain> Connection<C> {
             }
             Command::SubscribeAccount(address) => {
                 if self.accounts.contains_key(&address) {
-                    return Err(already_subscribed(&format!("account_info of {address}")));
+                    return Err(already_subscribed(format!("account_info of {address}")));
                 }
                 self.check_subscription_limit()?;
                 // The depth is read first: a block landing in between is
                 // reported again rather than missed.
-                let sent = self.tip()?.depth;
-                let info = self.account_info(&address, None)?;
+                let sent = handlers::tip(self.store())?.depth;
+                let info = handlers::account_info(self.store(), &address, None)?;
                 self.accounts.insert(address, Subscription { id, sent });
                 self.ids.insert(id);
                 self.send_ok(id, &info);
@@ -727,14 +669,14 @@ impl<C: Chain> Connection<C> {
                 };
                 let hash = tx.hash();
                 if self.pushes.contains_key(&hash) || self.admitting.contains(&hash) {
-                    return Err(already_subscribed(&format!("push_transaction of {hash}")));
+                    return Err(already_subscribed(format!("push_transaction of {hash}")));
                 }
                 self.check_subscription_limit()?;
                 let chain = self.shared.chain.clone();
                 self.wait_on_chain(
                     id,
                     Box::pin(async move {
-                        let result = chain.admit(tx).await.map_err(WsError::from);
+                        let result = chain.admit(tx).await.map_err(RequestError::from);
                         Completion::Admission { id, hash, result }
                     }),
                 )?;
@@ -775,13 +717,10 @@ impl<C: Chain> Connection<C> {
         self.send_ok(id, &if found { UNSUBSCRIBED } else { NOT_SUBSCRIBED });
     }
 
-    fn check_subscription_limit(&self) -> Result<(), ApiError> {
+    fn check_subscription_limit(&self) -> Result<(), RequestError> {
         let limit = self.shared.config.max_subscriptions;
         if self.subscriptions() >= limit {
-            return Err(ApiError::new(
-                ErrorCode::LimitExceeded,
-                format!("{limit} subscriptions are active on this connection, the most allowed"),
-            ));
+            return Err(RequestError::SubscriptionLimit { limit });
         }
         Ok(())
     }
@@ -790,43 +729,14 @@ impl<C: Chain> Connection<C> {
         &mut self,
         id: u64,
         future: BoxFuture<'static, Completion>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), RequestError> {
         let limit = self.shared.config.max_in_flight;
         if self.in_flight.len() >= limit {
-            return Err(ApiError::new(
-                ErrorCode::LimitExceeded,
-                format!("{limit} requests of this connection are in flight, the most allowed"),
-            ));
+            return Err(RequestError::InFlightLimit { limit });
         }
         self.ids.insert(id);
         self.in_flight.push(future);
         Ok(())
-    }
-
-    fn tip(&self) -> Result<ledger_core::ChainTip, ApiError> {
-        self.store()
-            .tip()
-            .map_err(api)?
-            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the chain has no genesis"))
-    }
-
-    /// The account and its list; with `account` given (from a block event),
-    /// the list is read up to that block's length.
-    fn account_info(
-        &self,
-        address: &Address,
-        account: Option<ledger_core::Account>,
-    ) -> Result<AccountInfo, ApiError> {
-        let account = match account {
-            Some(account) => account,
-            None => self.store().account_or_default(address).map_err(api)?,
-        };
-        let length = usize::try_from(account.transaction_count).unwrap_or(usize::MAX);
-        let hashes = self
-            .store()
-            .account_transactions(address, 0, length)
-            .map_err(api)?;
-        Ok(AccountInfo::new(*address, account, hashes))
     }
 
     fn on_completion(&mut self, done: Completion) {
@@ -849,21 +759,18 @@ impl<C: Chain> Connection<C> {
                                 self.pushes.insert(hash, id);
                                 self.ids.insert(id);
                             }
-                            Err(error) => self.send_error(Some(id), api(error)),
+                            Err(error) => self.send_error(Some(id), error.into()),
                         }
                     }
                     Ok(Admission::AlreadyApplied(status) | Admission::Rejected(status)) => {
                         self.send_ok(id, &status);
                     }
-                    Err(error) => self.send_error(Some(id), error.to_api_error()),
+                    Err(error) => self.send_error(Some(id), error),
                 }
             }
             Completion::View { id, result } => {
                 self.ids.remove(&id);
-                match result
-                    .map_err(|error| error.to_api_error())
-                    .and_then(view_answer)
-                {
+                match result.and_then(handlers::view_answer) {
                     Ok(output) => self.send_ok(id, &output),
                     Err(error) => self.send_error(Some(id), error),
                 }
@@ -875,18 +782,12 @@ impl<C: Chain> Connection<C> {
                         return Ok(Some(TransactionStatus::pending()));
                     }
                     // Applied between the first look and the service's answer?
-                    Ok(self.store().transaction(&hash)?.map(|record| record.status))
+                    handlers::stored_status(self.store(), &hash)
                 });
                 match answer {
                     Ok(Some(status)) => self.send_ok(id, &status),
-                    Ok(None) => self.send_error(
-                        Some(id),
-                        ApiError::new(
-                            ErrorCode::NotFound,
-                            format!("no transaction {hash} is pending or in the chain"),
-                        ),
-                    ),
-                    Err(error) => self.send_error(Some(id), error.to_api_error()),
+                    Ok(None) => self.send_error(Some(id), RequestError::StatusNotFound { hash }),
+                    Err(error) => self.send_error(Some(id), error),
                 }
             }
         }
@@ -928,7 +829,7 @@ impl<C: Chain> Connection<C> {
             })
             .collect();
         for (address, id, account) in changed {
-            match self.account_info(&address, Some(account)) {
+            match handlers::account_info(self.store(), &address, Some(account)) {
                 Ok(info) => self.send_ok(id, &info),
                 Err(error) => self.send_error(Some(id), error),
             }
@@ -980,26 +881,6 @@ impl<C: Chain> Connection<C> {
     }
 }
 
-/// The error answer for a core error (see [`WsError::to_api_error`]).
-fn api(error: ledger_core::CoreError) -> ApiError {
-    WsError::Core(error).to_api_error()
-}
-
-/// The answer to a view call: base64 of what it returned, or
-/// `execution_failed` with the revert data (`""` when none).
-fn view_answer(outcome: ViewOutcome) -> Result<String, ApiError> {
-    let (message, data) = match outcome {
-        ViewOutcome::Returned(output) => return Ok(encode_base64(&output)),
-        ViewOutcome::Reverted(data) => ("the view call reverted".to_owned(), data),
-        ViewOutcome::Halted(reason) => (reason, Vec::new()),
-        other => (format!("the view call failed: {other:?}"), Vec::new()),
-    };
-    Err(ApiError::new(ErrorCode::ExecutionFailed, message).with_data(encode_base64(&data)))
-}
-
-fn already_subscribed(what: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::AlreadySubscribed,
-        format!("this connection is already subscribed to {what}"),
-    )
+fn already_subscribed(what: String) -> RequestError {
+    RequestError::AlreadySubscribed { what }
 }

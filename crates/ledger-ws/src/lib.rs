@@ -19,7 +19,9 @@ mod handlers;
 mod outbox;
 pub mod protocol;
 mod request_error;
+mod router;
 pub mod server;
+mod transport;
 
 pub use client::{Client, Subscription};
 pub use error::WsError;

@@ -9,7 +9,6 @@
 //! gives that, and puts the outgoing queue and its bound in our hands.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,22 +21,20 @@ use ledger_core::{
     ViewCall, ViewOutcome,
 };
 use serde::Serialize;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
-use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use crate::error::WsError;
 use crate::handlers;
-use crate::outbox::{would_block, Budget, Full, Outbox, Outgoing, Pumped, WRITE_BATCH};
+use crate::outbox::{would_block, Budget, Full, Outbox, Outgoing, Pumped};
 use crate::protocol::{
     error_answer, ok_answer, parse_request, Command, LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
 };
 use crate::request_error::RequestError;
+use crate::transport::{handshake, NonBlocking};
 
 /// Per-connection limits and timers.
 #[derive(Clone, Copy, Debug)]
@@ -162,63 +159,6 @@ struct Shared<C> {
     budget: Arc<Budget>,
 }
 
-/// A socket whose `Read` and `Write` never block: they answer
-/// `WouldBlock`, and the connection task awaits readiness.
-struct NonBlocking(TcpStream);
-
-impl Read for NonBlocking {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.try_read(buf)
-    }
-}
-
-impl Write for NonBlocking {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.try_write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-async fn handshake(
-    socket: TcpStream,
-    config: &ServerConfig,
-) -> Result<WebSocket<NonBlocking>, WsError> {
-    socket.set_nodelay(true)?;
-    // The read buffer starts small and grows only for a large frame (an
-    // idle connection should cost little); writes are batched and
-    // fragmented by the outbox, which bounds the write buffer itself.
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BATCH)
-        .max_message_size(Some(config.max_message_bytes))
-        .max_frame_size(Some(config.max_message_bytes));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut attempt = tungstenite::accept_with_config(NonBlocking(socket), Some(ws_config));
-    loop {
-        match attempt {
-            Ok(ws) => return Ok(ws),
-            Err(HandshakeError::Failure(error)) => return Err(error.into()),
-            Err(HandshakeError::Interrupted(mid)) => {
-                if Instant::now() > deadline {
-                    return Err(WsError::Io(io::ErrorKind::TimedOut.into()));
-                }
-                // The handshake reads a request, then writes a short
-                // answer; wait for input, and retry now and then in case
-                // it was the write that blocked.
-                let _ = tokio::time::timeout(
-                    Duration::from_millis(20),
-                    mid.get_ref().get_ref().0.readable(),
-                )
-                .await;
-                attempt = mid.handshake();
-            }
-        }
-    }
-}
-
 /// What woke a connection up.
 enum Wake {
     Socket,
@@ -279,9 +219,6 @@ struct Connection<C> {
     /// Set when answering found the connection must close.
     closing: Option<Close>,
 }
-
-/// Bytes read from the socket at a time, and the read buffer's starting size.
-const READ_BUFFER: usize = 8 << 10;
 
 /// Most frames handled in one go before the connection looks at its other duties.
 const READ_BATCH: usize = 64;

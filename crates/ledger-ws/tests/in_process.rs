@@ -14,6 +14,7 @@ use ledger_core::{Balance, ChainConfig, Genesis, Ledger, MemoryStore, StatusCode
 use ledger_ws::{serve, Client, ErrorCode, Phase, ServerConfig, WsError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite;
 
 struct Running {
     url: String,
@@ -162,4 +163,19 @@ async fn a_full_mempool_is_answered_limit_exceeded_by_name() {
         let last = statuses.next().await.expect("final").expect("status");
         assert_eq!(last.status_code, StatusCode::Success);
     }
+}
+
+#[tokio::test]
+async fn a_websocket_on_another_path_is_refused_with_404_and_the_root_still_works() {
+    let node = start().await;
+    match tokio_tungstenite::connect_async(format!("{}/elsewhere", node.url)).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 404);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
+            assert!(body.contains("/elsewhere"), "{body}");
+        }
+        other => panic!("expected a 404, got {:?}", other.map(|_| "a connection")),
+    }
+    let client = Client::connect(&node.url).await.expect("connects at /");
+    assert!(client.last_block_info().await.is_ok());
 }

@@ -1,8 +1,6 @@
 //! Workloads shared by the benchmarks: seeded keys, a funded genesis and
 //! signed transfers, so every run measures the same inputs.
 
-use rand::SeedableRng;
-
 use ledger_core::{
     Address, Balance, Block, ChainTip, Genesis, Sealable, Sealed, SecretKey, Signature, Transaction,
 };
@@ -12,10 +10,7 @@ pub const T0: u32 = 1_700_000_000;
 
 /// `count` keys from a fixed seed.
 pub fn keys(count: usize) -> Vec<SecretKey> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
-    (0..count)
-        .map(|_| SecretKey::generate_with(&mut rng))
-        .collect()
+    ledger_core::testing::keys(count, 42)
 }
 
 /// A genesis funding every key with 10^30.

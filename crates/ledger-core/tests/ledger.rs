@@ -8,7 +8,6 @@ use ledger_core::{
     ChainConfig, CoreError, Genesis, Ledger, MemoryStore, NoContracts, RawTransaction, Sealable,
     SecretKey, Signature, SignatureError, StateRead, StatusCode, Transaction, VerifiedTransaction,
 };
-use rand::SeedableRng;
 
 const T0: u32 = 1_700_000_000;
 
@@ -20,12 +19,9 @@ struct Fixture {
 }
 
 fn keys(seed: u64) -> (SecretKey, SecretKey, SecretKey) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    (
-        SecretKey::generate_with(&mut rng),
-        SecretKey::generate_with(&mut rng),
-        SecretKey::generate_with(&mut rng),
-    )
+    let [a, b, c] = <[SecretKey; 3]>::try_from(ledger_core::testing::keys(3, seed))
+        .unwrap_or_else(|_| unreachable!("three keys asked for"));
+    (a, b, c)
 }
 
 fn fixture_with(config: ChainConfig) -> Fixture {
@@ -578,10 +574,8 @@ fn secret_keys_never_print_and_round_trip_through_files() {
     assert!(!shown.contains(&hex), "{shown}");
     assert!(shown.contains(&key.address().to_string()));
 
-    let dir = std::env::temp_dir().join(format!("ledger-core-key-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("node.key");
-    let _ = std::fs::remove_file(&path);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("node.key");
     key.save(&path).expect("saves");
     assert!(key.save(&path).is_err(), "never overwrites a key");
     assert_eq!(SecretKey::load(&path).expect("loads"), key);
@@ -591,7 +585,6 @@ fn secret_keys_never_print_and_round_trip_through_files() {
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 
     for bad in ["", "zz", &"0".repeat(64), &"f".repeat(64), &"g".repeat(64)] {
         let error = SecretKey::from_hex(bad).expect_err(bad).to_string();

@@ -210,8 +210,7 @@ proptest! {
         seed in any::<u64>(),
         steps in proptest::collection::vec(any_step(ACCOUNTS), 1..60),
     ) {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let keys: Vec<SecretKey> = (0..ACCOUNTS).map(|_| SecretKey::generate_with(&mut rng)).collect();
+        let keys = ledger_core::testing::keys(ACCOUNTS, seed);
         let addresses: Vec<Address> = keys.iter().map(SecretKey::address).collect();
         let reward = Balance::from(1000);
         let genesis = Genesis {

@@ -21,6 +21,7 @@ pub mod protocol;
 mod request_error;
 mod router;
 pub mod server;
+mod session;
 mod transport;
 
 pub use client::{Client, Subscription};

@@ -8,7 +8,6 @@
 //! `invalid_json` and the connection kept; driving tungstenite directly
 //! gives that, and puts the outgoing queue and its bound in our hands.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +16,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use ledger_chain::{BlockEvent, Chain};
 use ledger_core::{
-    Address, Admission, Hash, StateRead, StatusCode, TransactionStatus, VerifiedTransaction,
-    ViewCall, ViewOutcome,
+    Admission, Hash, StateRead, StatusCode, TransactionStatus, VerifiedTransaction, ViewCall,
+    ViewOutcome,
 };
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -34,6 +33,7 @@ use crate::protocol::{
     error_answer, ok_answer, parse_request, Command, LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
 };
 use crate::request_error::RequestError;
+use crate::session::Session;
 use crate::transport::{handshake, NonBlocking};
 
 /// Per-connection limits and timers.
@@ -194,23 +194,13 @@ enum Close {
     With(CloseCode, String),
 }
 
-struct Subscription {
-    id: u64,
-    /// Depth of the block the last message reported.
-    sent: u64,
-}
-
 struct Connection<C> {
     ws: WebSocket<NonBlocking>,
     peer: SocketAddr,
     shared: Shared<C>,
     out: Outbox,
     write_blocked: bool,
-    blocks: Option<Subscription>,
-    accounts: HashMap<Address, Subscription>,
-    pushes: HashMap<Hash, u64>,
-    admitting: HashSet<Hash>,
-    ids: HashSet<u64>,
+    session: Session,
     in_flight: FuturesUnordered<BoxFuture<'static, Completion>>,
     last_heard: Instant,
     ping_sent: Option<Instant>,
@@ -242,11 +232,7 @@ impl<C: Chain> Connection<C> {
             shared,
             out,
             write_blocked: false,
-            blocks: None,
-            accounts: HashMap::new(),
-            pushes: HashMap::new(),
-            admitting: HashSet::new(),
-            ids: HashSet::new(),
+            session: Session::default(),
             in_flight: FuturesUnordered::new(),
             last_heard: Instant::now(),
             ping_sent: None,
@@ -490,13 +476,6 @@ impl<C: Chain> Connection<C> {
         self.queue(Outgoing::text(error_answer(id, &error.to_api_error())));
     }
 
-    fn subscriptions(&self) -> usize {
-        usize::from(self.blocks.is_some())
-            + self.accounts.len()
-            + self.pushes.len()
-            + self.admitting.len()
-    }
-
     fn on_text(&mut self, text: &str) {
         let limit = self.shared.config.max_request_bytes;
         if text.len() > limit {
@@ -508,10 +487,11 @@ impl<C: Chain> Connection<C> {
                 self.send_error(Some(id), RequestError::ShuttingDown);
             }
             Ok((id, command)) => {
-                if self.ids.contains(&id) {
-                    return self.send_error(Some(id), RequestError::DuplicateId { id });
-                }
-                if let Err(error) = self.execute(id, command) {
+                if let Err(error) = self
+                    .session
+                    .check_id(id)
+                    .and_then(|()| self.execute(id, command))
+                {
                     self.send_error(Some(id), error);
                 }
             }
@@ -566,29 +546,19 @@ impl<C: Chain> Connection<C> {
                 )?;
             }
             Command::SubscribeBlocks => {
-                if self.blocks.is_some() {
-                    return Err(already_subscribed("last_block_info".into()));
-                }
-                self.check_subscription_limit()?;
+                self.session.may_follow_blocks(self.max_subscriptions())?;
                 let tip = handlers::tip(self.store())?;
-                self.blocks = Some(Subscription {
-                    id,
-                    sent: tip.depth,
-                });
-                self.ids.insert(id);
+                self.session.follow_blocks(id, tip.depth);
                 self.send_ok(id, &LastBlockInfo::from(tip));
             }
             Command::SubscribeAccount(address) => {
-                if self.accounts.contains_key(&address) {
-                    return Err(already_subscribed(format!("account_info of {address}")));
-                }
-                self.check_subscription_limit()?;
+                self.session
+                    .may_follow_account(&address, self.max_subscriptions())?;
                 // The depth is read first: a block landing in between is
                 // reported again rather than missed.
                 let sent = handlers::tip(self.store())?.depth;
                 let info = handlers::account_info(self.store(), &address, None)?;
-                self.accounts.insert(address, Subscription { id, sent });
-                self.ids.insert(id);
+                self.session.follow_account(address, id, sent);
                 self.send_ok(id, &info);
             }
             Command::PushTransaction(Err(error)) => {
@@ -605,10 +575,7 @@ impl<C: Chain> Connection<C> {
                     }
                 };
                 let hash = tx.hash();
-                if self.pushes.contains_key(&hash) || self.admitting.contains(&hash) {
-                    return Err(already_subscribed(format!("push_transaction of {hash}")));
-                }
-                self.check_subscription_limit()?;
+                self.session.may_push(&hash, self.max_subscriptions())?;
                 let chain = self.shared.chain.clone();
                 self.wait_on_chain(
                     id,
@@ -617,36 +584,22 @@ impl<C: Chain> Connection<C> {
                         Completion::Admission { id, hash, result }
                     }),
                 )?;
-                self.admitting.insert(hash);
+                self.session.admitting(hash);
             }
             Command::UnsubscribeBlocks => {
-                let removed = self.blocks.take().map(|sub| sub.id);
-                self.unsubscribed(id, removed);
+                let found = self.session.unfollow_blocks();
+                self.answer_unsubscribe(id, found);
             }
             Command::UnsubscribeAccount(address) => {
-                let removed = self.accounts.remove(&address).map(|sub| sub.id);
-                self.unsubscribed(id, removed);
+                let found = self.session.unfollow_account(&address);
+                self.answer_unsubscribe(id, found);
             }
             Command::UnsubscribePush(hash) => {
-                if let Some(sub_id) = self.pushes.remove(&hash) {
-                    self.unsubscribed(id, Some(sub_id));
-                } else {
-                    // A push still being admitted is cancelled: its answer
-                    // is dropped, and its id is freed when the answer comes.
-                    let cancelled = self.admitting.remove(&hash);
-                    self.answer_unsubscribe(id, cancelled);
-                }
+                let found = self.session.unpush(&hash);
+                self.answer_unsubscribe(id, found);
             }
         }
         Ok(())
-    }
-
-    /// Answers an unsubscribe that removed the subscription `removed`, if any.
-    fn unsubscribed(&mut self, id: u64, removed: Option<u64>) {
-        if let Some(sub_id) = removed {
-            self.ids.remove(&sub_id);
-        }
-        self.answer_unsubscribe(id, removed.is_some());
     }
 
     /// The seed's unsubscribe answer: "successful" or "error".
@@ -654,12 +607,8 @@ impl<C: Chain> Connection<C> {
         self.send_ok(id, &if found { UNSUBSCRIBED } else { NOT_SUBSCRIBED });
     }
 
-    fn check_subscription_limit(&self) -> Result<(), RequestError> {
-        let limit = self.shared.config.max_subscriptions;
-        if self.subscriptions() >= limit {
-            return Err(RequestError::SubscriptionLimit { limit });
-        }
-        Ok(())
+    fn max_subscriptions(&self) -> usize {
+        self.shared.config.max_subscriptions
     }
 
     fn wait_on_chain(
@@ -671,7 +620,7 @@ impl<C: Chain> Connection<C> {
         if self.in_flight.len() >= limit {
             return Err(RequestError::InFlightLimit { limit });
         }
-        self.ids.insert(id);
+        self.session.hold(id);
         self.in_flight.push(future);
         Ok(())
     }
@@ -679,10 +628,9 @@ impl<C: Chain> Connection<C> {
     fn on_completion(&mut self, done: Completion) {
         match done {
             Completion::Admission { id, hash, result } => {
-                self.ids.remove(&id);
-                let cancelled = !self.admitting.remove(&hash);
-                if cancelled {
-                    return;
+                self.session.release(id);
+                if !self.session.admitted(&hash) {
+                    return; // cancelled meanwhile
                 }
                 match result {
                     Ok(Admission::Admitted | Admission::AlreadyPending) => {
@@ -692,10 +640,7 @@ impl<C: Chain> Connection<C> {
                         // store, else from the event. Never both, never none.
                         match self.store().transaction(&hash) {
                             Ok(Some(record)) => self.send_ok(id, &record.status),
-                            Ok(None) => {
-                                self.pushes.insert(hash, id);
-                                self.ids.insert(id);
-                            }
+                            Ok(None) => self.session.await_final(hash, id),
                             Err(error) => self.send_error(Some(id), error.into()),
                         }
                     }
@@ -706,14 +651,14 @@ impl<C: Chain> Connection<C> {
                 }
             }
             Completion::View { id, result } => {
-                self.ids.remove(&id);
+                self.session.release(id);
                 match result.and_then(handlers::view_answer) {
                     Ok(output) => self.send_ok(id, &output),
                     Err(error) => self.send_error(Some(id), error),
                 }
             }
             Completion::Status { id, hash, result } => {
-                self.ids.remove(&id);
+                self.session.release(id);
                 let answer = result.and_then(|pending| {
                     if pending {
                         return Ok(Some(TransactionStatus::pending()));
@@ -747,49 +692,18 @@ impl<C: Chain> Connection<C> {
                 return Ok(());
             }
         };
-        let depth = event.tip.depth;
-        if let Some(sub) = &mut self.blocks {
-            if depth > sub.sent {
-                sub.sent = depth;
-                let id = sub.id;
-                self.send_ok(id, &LastBlockInfo::from(event.tip));
-            }
+        let owed = self.session.owed(&event);
+        if let Some((id, tip)) = owed.tip {
+            self.send_ok(id, &LastBlockInfo::from(tip));
         }
-        let changed: Vec<(Address, u64, ledger_core::Account)> = self
-            .accounts
-            .iter_mut()
-            .filter(|(_, sub)| depth > sub.sent)
-            .filter_map(|(address, sub)| {
-                let account = *event.accounts.get(address)?;
-                sub.sent = depth;
-                Some((*address, sub.id, account))
-            })
-            .collect();
-        for (address, id, account) in changed {
+        for (id, address, account) in owed.accounts {
             match handlers::account_info(self.store(), &address, Some(account)) {
                 Ok(info) => self.send_ok(id, &info),
                 Err(error) => self.send_error(Some(id), error),
             }
         }
-        let finished: Vec<(Hash, u64)> = if self.pushes.len() <= event.statuses.len() {
-            self.pushes
-                .iter()
-                .filter(|(hash, _)| event.statuses.contains_key(*hash))
-                .map(|(hash, id)| (*hash, *id))
-                .collect()
-        } else {
-            event
-                .statuses
-                .keys()
-                .filter_map(|hash| self.pushes.get(hash).map(|id| (*hash, *id)))
-                .collect()
-        };
-        for (hash, id) in finished {
-            self.pushes.remove(&hash);
-            self.ids.remove(&id);
-            if let Some(status) = event.statuses.get(&hash) {
-                self.send_ok(id, status);
-            }
+        for (id, status) in owed.statuses {
+            self.send_ok(id, &status);
         }
         Ok(())
     }
@@ -816,8 +730,4 @@ impl<C: Chain> Connection<C> {
         }
         Ok(())
     }
-}
-
-fn already_subscribed(what: String) -> RequestError {
-    RequestError::AlreadySubscribed { what }
 }

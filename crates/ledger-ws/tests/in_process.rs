@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite;
 struct Running {
     url: String,
     chain: ChainHandle<Arc<MemoryStore>>,
-    producer: std::thread::JoinHandle<Result<(), ledger_core::CoreError>>,
+    producer: Option<ledger_chain::ServiceThread>,
     phase: watch::Sender<Phase>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -49,9 +49,25 @@ async fn start_with(config: ChainConfig) -> Running {
     Running {
         url,
         chain,
-        producer,
+        producer: Some(producer),
         phase,
         server,
+    }
+}
+
+impl Running {
+    /// Stops as the node does: draining (new requests refused), the chain
+    /// turns what is pending into blocks and stops, then `Stopped`.
+    async fn drain_and_stop(&mut self) {
+        self.phase.send_replace(Phase::Draining);
+        self.chain.shutdown().await;
+        let producer = self.producer.take().expect("running");
+        tokio::task::spawn_blocking(move || producer.join())
+            .await
+            .expect("joins")
+            .expect("no panic")
+            .expect("no storage failure");
+        self.phase.send_replace(Phase::Stopped);
     }
 }
 
@@ -68,7 +84,7 @@ fn transfer(n: u32) -> Transaction {
 
 #[tokio::test]
 async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
-    let node = start().await;
+    let mut node = start().await;
     let client = Client::connect(&node.url).await.expect("connects");
     // The first push of an idle node gets a block at once; the second waits.
     client
@@ -93,14 +109,7 @@ async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
     assert!(Client::connect(&node.url).await.is_err());
 
     // The chain drains what is pending into a block, then stops.
-    node.chain.shutdown().await;
-    let producer = node.producer;
-    tokio::task::spawn_blocking(move || producer.join())
-        .await
-        .expect("joins")
-        .expect("no panic")
-        .expect("no storage failure");
-    node.phase.send(Phase::Stopped).expect("server runs");
+    node.drain_and_stop().await;
     let last = pending.next().await.expect("final status").expect("status");
     assert_eq!(last.status_code, StatusCode::Success);
     assert!(
@@ -116,7 +125,7 @@ async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
 
 #[tokio::test]
 async fn a_full_mempool_is_answered_limit_exceeded_by_name() {
-    let node = start_with(ChainConfig {
+    let mut node = start_with(ChainConfig {
         max_pending: 2,
         ..ChainConfig::default()
     })
@@ -150,15 +159,7 @@ async fn a_full_mempool_is_answered_limit_exceeded_by_name() {
         other => panic!("expected limit_exceeded, got {other:?}"),
     }
     // The connection and the pending pushes are unharmed: shutdown applies them.
-    node.phase.send(Phase::Draining).expect("server runs");
-    node.chain.shutdown().await;
-    let producer = node.producer;
-    tokio::task::spawn_blocking(move || producer.join())
-        .await
-        .expect("joins")
-        .expect("no panic")
-        .expect("no storage failure");
-    node.phase.send(Phase::Stopped).expect("server runs");
+    node.drain_and_stop().await;
     for mut statuses in waiting {
         let last = statuses.next().await.expect("final").expect("status");
         assert_eq!(last.status_code, StatusCode::Success);

@@ -53,6 +53,12 @@ const COINBASE: Address = Address([9; 20]);
 /// A contract creation of value 0 and fee [`FEE`] by a funded key, in a
 /// block whose engine answers with `outcome(sender, created)`.
 fn create_with(outcome: impl FnOnce(Address, Address) -> ContractOutcome) -> Run {
+    create_then(|sender, created| vec![outcome(sender, created)])
+}
+
+/// As [`create_with`], the engine scripted with `outcomes(sender,
+/// created)`: the first answers the creation, the rest later calls.
+fn create_then(outcomes: impl FnOnce(Address, Address) -> Vec<ContractOutcome>) -> Run {
     let keys: Vec<SecretKey> = keys(2, 77);
     let sender = keys[0].address();
     let tx = Transaction::signed(
@@ -65,7 +71,7 @@ fn create_with(outcome: impl FnOnce(Address, Address) -> ContractOutcome) -> Run
     );
     // The sender's nonce counts this transaction when the address is made.
     let created = contract_address(&tx.data, &sender, 1);
-    let engine = ScriptedEngine::new([outcome(sender, created)]);
+    let engine = ScriptedEngine::new(outcomes(sender, created));
     let mut ledger = Ledger::open_with_engine(
         MemoryStore::new(),
         genesis_for(&keys),
@@ -253,7 +259,7 @@ fn no_outcome_moves_the_supply() {
 
 #[test]
 fn a_view_call_runs_against_a_contract_and_writes_nothing() {
-    let outcomes = |created: Address, sender: Address| {
+    let mut run = create_then(|sender, created| {
         let deploy = ContractChanges {
             code: vec![(created, vec![0x60, 0x00])],
             ..ContractChanges::default()
@@ -263,33 +269,14 @@ fn a_view_call_runs_against_a_contract_and_writes_nothing() {
             (created, Balance::from(FUNDS)),
         ]);
         moving.storage = vec![(created, [1; 32], [2; 32])];
-        [
+        vec![
             ContractOutcome::success(Vec::new(), 0, deploy),
             ContractOutcome::success(vec![7, 7], 1, moving),
             ContractOutcome::revert(vec![9], 0),
         ]
-    };
-    let keys: Vec<SecretKey> = keys(2, 77);
-    let sender = keys[0].address();
-    let tx = Transaction::signed(
-        &keys[0],
-        Address::NULL,
-        Balance::ZERO,
-        FEE,
-        T0 + 1,
-        vec![1, 2],
-    );
-    let created = contract_address(&tx.data, &sender, 1);
-    let engine = ScriptedEngine::new(outcomes(created, sender));
-    let mut ledger = Ledger::open_with_engine(
-        MemoryStore::new(),
-        genesis_for(&keys),
-        ChainConfig::default(),
-        engine,
-    )
-    .expect("opens");
-    ledger.push(&tx.to_raw()).expect("admitted");
-    ledger.produce_block(T0 + 1, COINBASE).expect("produces");
+    });
+    let (sender, created) = (run.sender, run.created);
+    let ledger = &mut run.ledger;
 
     let call = |to| crate::ViewCall {
         from: sender,

@@ -19,11 +19,15 @@ pub struct BlockEvent {
     pub accounts: HashMap<Address, Account>,
     /// Final status of every transaction of the block.
     pub statuses: HashMap<Hash, TransactionStatus>,
+    /// Pending transactions the block left uncovered, dropped from the
+    /// mempool, with the final status their pushers are owed.
+    pub dropped: HashMap<Hash, TransactionStatus>,
 }
 
 impl BlockEvent {
-    /// The event of a committed block's changes.
-    pub fn of(changes: &BlockChanges) -> BlockEvent {
+    /// The event of a committed block's changes, and of the pending
+    /// transactions it made the mempool drop.
+    pub fn of(changes: &BlockChanges, dropped: Vec<(Hash, TransactionStatus)>) -> BlockEvent {
         BlockEvent {
             tip: changes.tip(),
             block: changes.block.clone(),
@@ -33,6 +37,7 @@ impl BlockEvent {
                 .iter()
                 .map(|(hash, record)| (*hash, record.status.clone()))
                 .collect(),
+            dropped: dropped.into_iter().collect(),
         }
     }
 }

@@ -89,7 +89,7 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
     /// leaves the mempool.
     pub fn import(&mut self, block: Block) -> Result<ChainTip, CoreError> {
         let changes = self.ledger.import_block(block)?;
-        self.announce(&changes, "block imported");
+        self.announce(&changes, "block imported")?;
         Ok(changes.tip())
     }
 
@@ -141,18 +141,27 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
         else {
             return Ok(false);
         };
-        self.announce(&changes, "block stored");
+        self.announce(&changes, "block stored")?;
         Ok(true)
     }
 
-    fn announce(&self, changes: &BlockChanges, what: &'static str) {
+    /// Re-checks what the block left pending, then tells every subscriber.
+    fn announce(&mut self, changes: &BlockChanges, what: &'static str) -> Result<(), CoreError> {
+        let dropped = self.ledger.recheck_pending(changes)?;
         tracing::info!(
             depth = changes.block.depth,
             hash = %changes.block.hash(),
             transactions = changes.block.transactions.len(),
             "{what}"
         );
+        if !dropped.is_empty() {
+            tracing::info!(
+                count = dropped.len(),
+                "pending transactions dropped, no longer covered"
+            );
+        }
         // Nobody listening is fine.
-        let _ = self.events.send(Arc::new(BlockEvent::of(changes)));
+        let _ = self.events.send(Arc::new(BlockEvent::of(changes, dropped)));
+        Ok(())
     }
 }

@@ -166,3 +166,51 @@ fn an_imported_block_is_announced_like_a_produced_one_and_leaves_the_mempool() {
     assert!(s.producer.import(block.into_inner()).is_err());
     assert!(s.events.try_recv().is_err());
 }
+
+#[test]
+fn a_pending_transaction_an_imported_block_leaves_uncovered_is_dropped_and_announced() {
+    let mut s = setup(100);
+    let sender = &s.keys[0];
+    let pending = |amount: u64, n: u32| {
+        let tx = Transaction::signed(
+            sender,
+            Address([5; 20]),
+            Balance::from(amount),
+            0,
+            T0 + n,
+            vec![],
+        );
+        VerifiedTransaction::from_raw(&tx.to_raw()).expect("verifies")
+    };
+    // Here: two pending spends of 300,000 and 500,000 of the 1,000,000.
+    let older = pending(300_000, 1);
+    let newer = pending(500_000, 2);
+    s.producer.admit(older.clone()).expect("admitted");
+    s.producer.admit(newer.clone()).expect("admitted");
+    // Elsewhere, the same sender spent 600,000 in a transaction never seen here.
+    let mut peer = Ledger::open(
+        MemoryStore::new(),
+        genesis_for(&s.keys),
+        ChainConfig::default(),
+    )
+    .expect("opens");
+    peer.admit(pending(600_000, 3))
+        .expect("admitted by the peer");
+    let block = peer
+        .produce_block(T0 + 3, Address([8; 20]))
+        .expect("produces")
+        .expect("a block")
+        .block;
+
+    s.producer.import(block.into_inner()).expect("imports");
+    let event = s.events.try_recv().expect("announced");
+    // 400,000 left: the newest pending spend goes, the older one still fits.
+    assert_eq!(event.dropped.len(), 1, "{:?}", event.dropped);
+    let status = &event.dropped[&newer.hash()];
+    assert_eq!(
+        status.status_code,
+        ledger_core::StatusCode::NotEnoughBalance
+    );
+    assert!(!s.producer.is_pending(&newer.hash()));
+    assert!(s.producer.is_pending(&older.hash()));
+}

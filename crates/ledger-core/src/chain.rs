@@ -9,7 +9,7 @@ use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::execution::{execute_block, execute_genesis, view_call, ViewOutcome, VIEW_CALL_GAS};
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool};
-use crate::primitives::{Address, Balance};
+use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::{Sealable, Sealed};
 use crate::state::{BlockChanges, ChainTip, StateCommit, StateRead};
 use crate::status::TransactionStatus;
@@ -300,6 +300,18 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
         )?;
         self.commit(&changes)?;
         Ok(changes)
+    }
+
+    /// Re-checks the mempool after `changes` were committed: pending
+    /// transactions of the senders the block touched that their balance
+    /// no longer covers are evicted (see [`Mempool::recheck`]); returns
+    /// their hashes and final statuses.
+    pub fn recheck_pending(
+        &mut self,
+        changes: &BlockChanges,
+    ) -> Result<Vec<(Hash, TransactionStatus)>, CoreError> {
+        let touched = changes.accounts.iter().map(|(address, _)| *address);
+        self.mempool.recheck(&self.store, touched)
     }
 
     fn commit(&mut self, changes: &BlockChanges) -> Result<(), CoreError> {

@@ -178,4 +178,51 @@ impl Mempool {
             }
         }
     }
+
+    /// Re-checks, after a block, the pending transactions of the senders
+    /// in `touched`: a sender whose balance no longer covers what its
+    /// pending transactions would spend (a block from elsewhere spent it)
+    /// loses its newest ones until the rest are covered. Returns each
+    /// evicted transaction's hash and its final status, NotEnoughBalance,
+    /// which its pusher is owed.
+    pub fn recheck<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        touched: impl IntoIterator<Item = Address>,
+    ) -> Result<Vec<(Hash, TransactionStatus)>, CoreError> {
+        let mut evicted = Vec::new();
+        for sender in touched {
+            let pending = self.pending_spend(&sender);
+            if pending.is_zero() {
+                continue;
+            }
+            let balance = state.account_or_default(&sender)?.balance;
+            if pending <= balance {
+                continue;
+            }
+            // The sender's pending transactions, newest first.
+            let mut newest: Vec<(u64, Hash)> = self
+                .entries
+                .iter()
+                .filter(|(_, entry)| entry.tx.from == sender)
+                .map(|(hash, entry)| (entry.seq, *hash))
+                .collect();
+            newest.sort_unstable_by_key(|&(seq, _)| std::cmp::Reverse(seq));
+            for (_, hash) in newest {
+                if self.pending_spend(&sender) <= balance {
+                    break;
+                }
+                let message = format!(
+                    "dropped from the pending transactions: balance {balance} of {sender} \
+                     no longer covers them after the last block"
+                );
+                self.remove([&hash]);
+                evicted.push((
+                    hash,
+                    TransactionStatus::rejected(StatusCode::NotEnoughBalance, message),
+                ));
+            }
+        }
+        Ok(evicted)
+    }
 }

@@ -640,7 +640,11 @@ impl<C: Chain> Connection<C> {
                         // store, else from the event. Never both, never none.
                         match self.store().transaction(&hash) {
                             Ok(Some(record)) => self.send_ok(id, &record.status),
-                            Ok(None) => self.session.await_final(hash, id),
+                            Ok(None) => {
+                                if let Some(status) = self.session.await_final(hash, id) {
+                                    self.send_ok(id, &status);
+                                }
+                            }
                             Err(error) => self.send_error(Some(id), error.into()),
                         }
                     }

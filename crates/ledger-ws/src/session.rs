@@ -41,6 +41,9 @@ pub(crate) struct Session {
     admitting: HashSet<Hash>,
     /// Ids of active subscriptions and of requests in flight.
     ids: HashSet<u64>,
+    /// Pushes dropped from the mempool by a block whose event came before
+    /// their admission answer: their final status, for when it comes.
+    dropped_early: HashMap<Hash, TransactionStatus>,
 }
 
 impl Session {
@@ -131,13 +134,22 @@ impl Session {
     /// Admission of `hash` answered; `false` if the push was cancelled
     /// meanwhile (its answer is dropped).
     pub(crate) fn admitted(&mut self, hash: &Hash) -> bool {
-        self.admitting.remove(hash)
+        let waiting = self.admitting.remove(hash);
+        if !waiting {
+            self.dropped_early.remove(hash);
+        }
+        waiting
     }
 
-    /// A push of `hash`, answered Pending as `id`, awaits its final status.
-    pub(crate) fn await_final(&mut self, hash: Hash, id: u64) {
+    /// A push of `hash`, answered Pending as `id`, awaits its final status;
+    /// or has it already, if a block dropped it before the answer came.
+    pub(crate) fn await_final(&mut self, hash: Hash, id: u64) -> Option<TransactionStatus> {
+        if let Some(status) = self.dropped_early.remove(&hash) {
+            return Some(status);
+        }
         self.pushes.insert(hash, id);
         self.ids.insert(id);
+        None
     }
 
     /// Ends the `last_block_info` subscription; `true` if there was one.
@@ -157,7 +169,10 @@ impl Session {
     pub(crate) fn unpush(&mut self, hash: &Hash) -> bool {
         match self.pushes.remove(hash) {
             Some(id) => self.forget(Some(id)),
-            None => self.admitting.remove(hash),
+            None => {
+                self.dropped_early.remove(hash);
+                self.admitting.remove(hash)
+            }
         }
     }
 
@@ -190,25 +205,30 @@ impl Session {
         }
         // Look up from the smaller side: few pushes against a large block,
         // or many pushes against a small one.
-        let finished: Vec<Hash> = if self.pushes.len() <= event.statuses.len() {
-            self.pushes
-                .keys()
-                .filter(|hash| event.statuses.contains_key(*hash))
-                .copied()
-                .collect()
-        } else {
-            event
-                .statuses
-                .keys()
-                .filter(|hash| self.pushes.contains_key(*hash))
-                .copied()
-                .collect()
-        };
-        for hash in finished {
-            if let (Some(id), Some(status)) = (self.pushes.remove(&hash), event.statuses.get(&hash))
-            {
-                self.ids.remove(&id);
-                owed.statuses.push((id, status.clone()));
+        for (hash, status) in &event.dropped {
+            if self.admitting.contains(hash) {
+                self.dropped_early.insert(*hash, status.clone());
+            }
+        }
+        for statuses in [&event.statuses, &event.dropped] {
+            let finished: Vec<Hash> = if self.pushes.len() <= statuses.len() {
+                self.pushes
+                    .keys()
+                    .filter(|hash| statuses.contains_key(*hash))
+                    .copied()
+                    .collect()
+            } else {
+                statuses
+                    .keys()
+                    .filter(|hash| self.pushes.contains_key(*hash))
+                    .copied()
+                    .collect()
+            };
+            for hash in finished {
+                if let (Some(id), Some(status)) = (self.pushes.remove(&hash), statuses.get(&hash)) {
+                    self.ids.remove(&id);
+                    owed.statuses.push((id, status.clone()));
+                }
             }
         }
         owed
@@ -237,7 +257,7 @@ mod tests {
             .produce_block(T0 + 1, Address([9; 20]))
             .expect("produces")
             .expect("a block");
-        (BlockEvent::of(&changes), tx.hash(), to)
+        (BlockEvent::of(&changes, Vec::new()), tx.hash(), to)
     }
 
     #[test]
@@ -294,6 +314,22 @@ mod tests {
         assert!(session.unfollow_blocks());
         assert!(!session.unfollow_blocks());
         assert!(session.check_id(1).is_ok());
+    }
+
+    #[test]
+    fn a_push_dropped_before_its_admission_answer_gets_its_final_status_then() {
+        let (mut event, hash, _) = event();
+        let dropped = Hash([6; 32]);
+        let status =
+            TransactionStatus::rejected(ledger_core::StatusCode::NotEnoughBalance, "gone".into());
+        event.dropped.insert(dropped, status.clone());
+        event.statuses.remove(&hash);
+        let mut session = Session::default();
+        session.admitting(dropped);
+        assert_eq!(session.owed(&event), Owed::default(), "not awaited yet");
+        assert!(session.admitted(&dropped));
+        assert_eq!(session.await_final(dropped, 8), Some(status));
+        assert!(session.check_id(8).is_ok(), "nothing left waiting");
     }
 
     #[test]

@@ -180,3 +180,62 @@ async fn a_websocket_on_another_path_is_refused_with_404_and_the_root_still_work
     let client = Client::connect(&node.url).await.expect("connects at /");
     assert!(client.last_block_info().await.is_ok());
 }
+
+#[tokio::test]
+async fn a_push_a_block_from_elsewhere_leaves_uncovered_gets_its_final_status() {
+    use ledger_chain::Chain;
+    use ledger_core::{Address, StateRead};
+
+    let mut node = start().await;
+    let client = Client::connect(&node.url).await.expect("connects");
+    // Block 1 comes at once (idle); the second push stays pending.
+    client
+        .push_and_wait(&transfer(0).to_raw())
+        .await
+        .expect("push");
+    let dev = Genesis::dev_key();
+    let balance = node
+        .chain
+        .state()
+        .account_or_default(&dev.address())
+        .expect("reads")
+        .balance;
+    let mut pending = client
+        .push_transaction(&transfer(1).to_raw())
+        .await
+        .expect("push");
+    let first = pending.next().await.expect("status").expect("status");
+    assert_eq!(first.status_code, StatusCode::Pending);
+
+    // A peer on the same chain spends the whole balance in block 2.
+    let mut peer =
+        Ledger::open(MemoryStore::new(), Genesis::dev(), ChainConfig::default()).expect("opens");
+    let block1 = node
+        .chain
+        .state()
+        .block_at(1)
+        .expect("reads")
+        .expect("block 1");
+    peer.import_block(block1.into_inner())
+        .expect("the peer follows");
+    let spend_all = Transaction::signed(&dev, Address([6; 20]), balance, 0, 1_900_000_000, vec![]);
+    assert_eq!(
+        peer.push(&spend_all.to_raw()).expect("push").status_code,
+        StatusCode::Pending
+    );
+    let block2 = peer
+        .produce_block(1_900_000_000, Address([8; 20]))
+        .expect("produces")
+        .expect("a block")
+        .block;
+    node.chain
+        .import_block(block2.into_inner())
+        .await
+        .expect("imports");
+
+    // The pusher hears its final status: dropped, never applied.
+    let last = pending.next().await.expect("final status").expect("status");
+    assert_eq!(last.status_code, StatusCode::NotEnoughBalance, "{last:?}");
+    assert!(pending.next().await.is_none(), "the push is over");
+    node.drain_and_stop().await;
+}

@@ -19,6 +19,8 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_ledger-node");
 /// A running node in a temporary (or given) data directory.
 pub struct Node {
     child: Option<Child>,
+    /// Its log lines (stderr, `RUST_LOG=warn`), as they come.
+    logs: Option<mpsc::Receiver<String>>,
     pub url: String,
     pub coinbase: Address,
     pub dir: PathBuf,
@@ -61,15 +63,8 @@ impl Node {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the binary runs");
-        let stdout = child.stdout.take().expect("piped");
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let received = lines_of(child.stdout.take().expect("piped"));
+        let logs = lines_of(child.stderr.take().expect("piped"));
         let mut url = None;
         let mut coinbase = None;
         while url.is_none() || coinbase.is_none() {
@@ -84,18 +79,41 @@ impl Node {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    let output = child.wait_with_output().expect("output");
-                    return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+                    let _ = child.wait();
+                    // The process is gone: its stderr ends, and so do the lines.
+                    return Err(logs.iter().collect::<Vec<_>>().join("\n"));
                 }
             }
         }
         Ok(Node {
             child: Some(child),
+            logs: Some(logs),
             url: url.expect("url"),
             coinbase: coinbase.expect("coinbase"),
             dir: dir.to_owned(),
             _temp: None,
         })
+    }
+
+    /// Waits for a log line holding `pattern` (within 30 s) and returns it.
+    pub async fn log_line(&mut self, pattern: &str) -> String {
+        let logs = self.logs.take().expect("one waiter at a time");
+        let wanted = pattern.to_owned();
+        let (found, logs) = tokio::task::spawn_blocking(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match logs.recv_timeout(left) {
+                    Ok(line) if line.contains(&wanted) => return (Some(line), logs),
+                    Ok(_) => continue,
+                    Err(_) => return (None, logs),
+                }
+            }
+        })
+        .await
+        .expect("joins");
+        self.logs = Some(logs);
+        found.unwrap_or_else(|| panic!("no log line with {pattern:?} within 30 s"))
     }
 
     /// Sends `signal` (TERM, INT, KILL) and waits for the exit.
@@ -138,6 +156,20 @@ impl Drop for Node {
             let _ = child.wait();
         }
     }
+}
+
+/// The lines of `stream`, read on a thread of their own (so the pipe
+/// never fills), as they come.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    received
 }
 
 /// A raw WebSocket for sending anything and reading answers as JSON.

@@ -372,7 +372,12 @@ impl<C: Chain> Connection<C> {
             tracing::debug!(peer = %self.peer, "disconnected");
             return;
         };
-        tracing::info!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
+        if matches!(code, CloseCode::Policy | CloseCode::Size) {
+            // The client broke a bound: worth an operator's attention.
+            tracing::warn!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
+        } else {
+            tracing::info!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
+        }
         let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
         if code == CloseCode::Policy {
             // A slow reader's queue is dropped; what was already handed to

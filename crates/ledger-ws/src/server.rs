@@ -433,7 +433,29 @@ impl<C: Chain> Connection<C> {
     /// Queues an answer or notification; one larger than the connection
     /// may hold is replaced by a `limit_exceeded` answer naming its size.
     fn send_ok<T: Serialize>(&mut self, id: u64, result: &T) {
-        let text = ok_answer(id, result);
+        self.send_answer(id, ok_answer(id, result));
+    }
+
+    /// Runs a read that may be large (a block, an account's whole list)
+    /// and serialises its answer, telling the runtime that this worker
+    /// blocks meanwhile (`block_in_place`), so the other connections it
+    /// serves move to another thread instead of waiting. The read stays in
+    /// its place in the connection's order, one at a time, as before.
+    fn large_answer<T: Serialize>(
+        &self,
+        id: u64,
+        read: impl FnOnce(&C::State) -> Result<T, RequestError>,
+    ) -> Result<String, RequestError> {
+        let run = || read(self.store()).map(|answer| ok_answer(id, &answer));
+        let flavor = tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor());
+        match flavor {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        }
+    }
+
+    /// Queues the text of an ok answer to `id` (see [`Self::send_ok`]).
+    fn send_answer(&mut self, id: u64, text: String) {
         let limit = self.shared.config.max_outgoing_bytes;
         if text.len() > limit {
             let len = text.len();
@@ -515,16 +537,18 @@ impl<C: Chain> Connection<C> {
                 self.send_ok(id, &LastBlockInfo::from(tip));
             }
             Command::AccountInfo(address) => {
-                let info = handlers::account_info(self.store(), &address, None)?;
-                self.send_ok(id, &info);
+                let text =
+                    self.large_answer(id, |state| handlers::account_info(state, &address, None))?;
+                self.send_answer(id, text);
             }
             Command::FindBlock(by) => {
-                let block = handlers::find_block(self.store(), by)?;
-                self.send_ok(id, &block);
+                let text = self.large_answer(id, |state| handlers::find_block(state, by))?;
+                self.send_answer(id, text);
             }
             Command::FindTransaction(hash) => {
-                let tx = handlers::find_transaction(self.store(), hash)?;
-                self.send_ok(id, &tx);
+                let text =
+                    self.large_answer(id, |state| handlers::find_transaction(state, hash))?;
+                self.send_answer(id, text);
             }
             Command::FindTransactionStatus(hash) => {
                 if let Some(status) = handlers::stored_status(self.store(), &hash)? {
@@ -562,9 +586,10 @@ impl<C: Chain> Connection<C> {
                 // The depth is read first: a block landing in between is
                 // reported again rather than missed.
                 let sent = handlers::tip(self.store())?.depth;
-                let info = handlers::account_info(self.store(), &address, None)?;
+                let text =
+                    self.large_answer(id, |state| handlers::account_info(state, &address, None))?;
                 self.session.follow_account(address, id, sent);
-                self.send_ok(id, &info);
+                self.send_answer(id, text);
             }
             Command::PushTransaction(Err(error)) => {
                 let status =
@@ -706,8 +731,11 @@ impl<C: Chain> Connection<C> {
             self.send_ok(id, &LastBlockInfo::from(tip));
         }
         for (id, address, account) in owed.accounts {
-            match handlers::account_info(self.store(), &address, Some(account)) {
-                Ok(info) => self.send_ok(id, &info),
+            let answer = self.large_answer(id, |state| {
+                handlers::account_info(state, &address, Some(account))
+            });
+            match answer {
+                Ok(text) => self.send_answer(id, text),
                 Err(error) => self.send_error(Some(id), error),
             }
         }

@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -23,6 +23,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::{Message, WebSocket};
@@ -202,6 +203,7 @@ struct Connection<C> {
     write_blocked: bool,
     session: Session,
     in_flight: FuturesUnordered<BoxFuture<'static, Completion>>,
+    /// On tokio's clock, so tests can run the ping timers on paused time.
     last_heard: Instant,
     ping_sent: Option<Instant>,
     events_open: bool,
@@ -378,7 +380,7 @@ impl<C: Chain> Connection<C> {
         } else {
             tracing::info!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
         }
-        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        let deadline = Instant::now() + CLOSE_GRACE;
         if code == CloseCode::Policy {
             // A slow reader's queue is dropped; what was already handed to
             // the socket goes first, then the close frame.

@@ -239,3 +239,54 @@ async fn a_push_a_block_from_elsewhere_leaves_uncovered_gets_its_final_status() 
     assert!(pending.next().await.is_none(), "the push is over");
     node.drain_and_stop().await;
 }
+
+/// A TCP connection to `url` that has done the WebSocket handshake and
+/// nothing else: it reads raw bytes, so it never answers a ping.
+async fn raw_handshake(url: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = url.trim_start_matches("ws://");
+    let mut tcp = tokio::net::TcpStream::connect(address).await.expect("tcp");
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        tcp.read_exact(&mut byte).await.expect("handshake answer");
+        head.push(byte[0]);
+    }
+    tcp
+}
+
+/// On paused time, the node's real 30 s ping interval and 30 s pong
+/// timeout run instantly: a silent connection is pinged, then closed with
+/// 1001, and none of it waits on the wall clock.
+#[tokio::test(start_paused = true)]
+async fn a_silent_connection_is_pinged_then_closed_on_the_nodes_own_timers() {
+    use tokio::io::AsyncReadExt;
+    let mut node = start().await;
+    let started = tokio::time::Instant::now();
+    let mut silent = raw_handshake(&node.url).await;
+    let mut ping = [0u8; 2];
+    silent.read_exact(&mut ping).await.expect("a ping");
+    assert_eq!(ping, [0x89, 0x00]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut head = [0u8; 2];
+    silent.read_exact(&mut head).await.expect("a close frame");
+    assert_eq!(head[0], 0x88);
+    let mut body = vec![0u8; usize::from(head[1])];
+    silent.read_exact(&mut body).await.expect("its body");
+    assert_eq!(u16::from_be_bytes([body[0], body[1]]), 1001);
+    assert!(
+        started.elapsed() >= Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    node.drain_and_stop().await;
+}

@@ -15,8 +15,10 @@
 
 use std::time::Duration;
 
+#[path = "ws_common.rs"]
+mod ws_common;
+
 use futures_util::{SinkExt, StreamExt};
-use ledger_core::{Balance, Genesis, Transaction};
 use ledger_ws::Client;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -66,26 +68,7 @@ async fn idle(url: &str, pid: u32, count: usize) -> Result<(), Error> {
 
 async fn slow(url: &str, pid: u32) -> Result<(), Error> {
     let client = Client::connect(url).await?;
-    let salt = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as u32;
-    let mut pushes = Vec::new();
-    for n in 0..3 {
-        let to = ledger_core::Address([8; 20]);
-        let data = vec![n as u8; 700_000];
-        let tx = Transaction::signed(&Genesis::dev_key(), to, Balance::from(1), 0, salt + n, data);
-        pushes.push(client.push_transaction(&tx.to_raw()).await?);
-    }
-    for mut statuses in pushes {
-        while statuses.next().await.is_some() {}
-    }
-    let depth = client.last_block_info().await?.top_block_number;
-    let size = serde_json::to_string(
-        &client
-            .find_block(ledger_ws::protocol::BlockRef::Number(depth))
-            .await?,
-    )?
-    .len();
+    let (depth, size) = ws_common::large_block(&client).await?;
     let base = settled(pid).await?;
     println!("node idle:                  {base:>9} KiB");
 

@@ -10,8 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use ledger_core::{Balance, Genesis, Transaction};
+#[path = "ws_common.rs"]
+mod ws_common;
+
 use ledger_ws::protocol::BlockRef;
 use ledger_ws::Client;
 
@@ -24,29 +25,8 @@ async fn main() -> Result<(), Error> {
     let heavy: usize = args.next().map_or(Ok(4), |n| n.parse())?;
     let probes: usize = args.next().map_or(Ok(2_000), |n| n.parse())?;
 
-    // A block of large transactions.
     let client = Client::connect(&url).await?;
-    let salt = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as u32;
-    let mut pushes = Vec::new();
-    for n in 0..3 {
-        let to = ledger_core::Address([8; 20]);
-        let data = vec![n as u8; 700_000];
-        let tx = Transaction::signed(&Genesis::dev_key(), to, Balance::from(1), 0, salt + n, data);
-        pushes.push(client.push_transaction(&tx.to_raw()).await?);
-    }
-    for mut statuses in pushes {
-        while statuses.next().await.is_some() {}
-    }
-    let top = client.last_block_info().await?.top_block_number;
-    let mut largest = (0, 0);
-    for number in 1..=top {
-        let size =
-            serde_json::to_string(&client.find_block(BlockRef::Number(number)).await?)?.len();
-        largest = largest.max((size, number));
-    }
-    let (size, number) = largest;
+    let (number, size) = ws_common::large_block(&client).await?;
 
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();

@@ -51,8 +51,21 @@ impl Chain for Silent {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A server on a `Silent` chain whose events lag after `backlog`.
+/// A server on a `Silent` chain whose events lag after `backlog`, and a
+/// connection to it.
 async fn start(backlog: usize) -> (Socket, Silent, watch::Sender<Phase>) {
+    let (url, chain, phase) = serve_with(backlog, ServerConfig::default()).await;
+    let (socket, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connects");
+    (socket, chain, phase)
+}
+
+/// A server on a `Silent` chain with `config`; its URL.
+async fn serve_with(
+    backlog: usize,
+    config: ServerConfig,
+) -> (String, Silent, watch::Sender<Phase>) {
     let state = Arc::new(MemoryStore::new());
     Ledger::open(state.clone(), Genesis::dev(), ChainConfig::default()).expect("genesis");
     let (events, _) = broadcast::channel(backlog);
@@ -60,16 +73,8 @@ async fn start(backlog: usize) -> (Socket, Silent, watch::Sender<Phase>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let url = format!("ws://{}", listener.local_addr().expect("address"));
     let (phase, phases) = watch::channel(Phase::Running);
-    tokio::spawn(serve(
-        listener,
-        chain.clone(),
-        ServerConfig::default(),
-        phases,
-    ));
-    let (socket, _) = tokio_tungstenite::connect_async(&url)
-        .await
-        .expect("connects");
-    (socket, chain, phase)
+    tokio::spawn(serve(listener, chain.clone(), config, phases));
+    (url, chain, phase)
 }
 
 async fn next_text(socket: &mut Socket) -> Value {
@@ -165,4 +170,44 @@ async fn a_connection_that_falls_1024_blocks_behind_is_closed_as_too_slow() {
             .contains("100 block notifications behind"),
         "{close:?}"
     );
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_refused_and_room_comes_back() {
+    let config = ServerConfig {
+        max_connections: 3,
+        ..ServerConfig::default()
+    };
+    let (url, _chain, _phase) = serve_with(16, config).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(
+            tokio_tungstenite::connect_async(&url)
+                .await
+                .expect("connects")
+                .0,
+        );
+    }
+    assert!(
+        tokio_tungstenite::connect_async(&url).await.is_err(),
+        "the fourth is refused"
+    );
+    // One leaves; its place is free again once the server has seen it go.
+    let mut leaving = open.pop().expect("one");
+    leaving.close(None).await.expect("closes");
+    while leaving.next().await.is_some() {}
+    let mut attempts = 0;
+    let again = loop {
+        match tokio_tungstenite::connect_async(&url).await {
+            Ok((socket, _)) => break socket,
+            // The server reaps the closed connection's task when it next
+            // looks; each refused attempt gives it that turn.
+            Err(error) => {
+                attempts += 1;
+                assert!(attempts < 100, "no room came back: {error}");
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    drop((open, again));
 }

@@ -26,13 +26,18 @@
 //! is never rewritten. A transfer costs about five keys: its record, two
 //! accounts and two list entries.
 
+pub mod records;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use ledger_core::{
-    check_extends, Account, AccountKind, ActionType, Address, Balance, Block, BlockChanges,
-    ChainTip, CoreError, Hash, Inconsistency, Sealable, Sealed, StateCommit, StateRead, StatusCode,
-    TransactionRecord, TransactionStatus,
+    check_extends, Account, Address, Block, BlockChanges, ChainTip, CoreError, Hash, Inconsistency,
+    Sealable, Sealed, StateCommit, StateRead, TransactionRecord,
+};
+
+use records::{
+    decode_account, decode_record, decode_tip, encode_account, encode_record, encode_tip, Fields,
 };
 
 /// The on-disk format this build reads and writes. Bump it on any change of
@@ -423,147 +428,6 @@ fn key2(prefix: u8, first: &[u8], second: &[u8]) -> Vec<u8> {
     key
 }
 
-fn encode_account(account: &Account) -> [u8; 49] {
-    let mut bytes = [0u8; 49];
-    bytes[..32].copy_from_slice(&account.balance.to_be_bytes());
-    bytes[32..40].copy_from_slice(&account.nonce.to_be_bytes());
-    bytes[40] = match account.kind {
-        AccountKind::Client => 0,
-        AccountKind::Contract => 1,
-    };
-    bytes[41..].copy_from_slice(&account.transaction_count.to_be_bytes());
-    bytes
-}
-
-fn decode_account(bytes: &[u8]) -> Result<Account, Damage> {
-    let mut fields = Fields::new("account record", bytes).exact(49)?;
-    let balance = Balance::from_be_bytes(fields.array()?);
-    let nonce = fields.u64()?;
-    let kind = match fields.u8()? {
-        0 => AccountKind::Client,
-        1 => AccountKind::Contract,
-        kind => return Err(Damage::AccountKind { kind }),
-    };
-    Ok(Account {
-        balance,
-        nonce,
-        kind,
-        transaction_count: fields.u64()?,
-    })
-}
-
-fn decode_tip(bytes: &[u8]) -> Result<ChainTip, Damage> {
-    let mut fields = Fields::new("tip record", bytes).exact(44)?;
-    Ok(ChainTip {
-        depth: fields.u64()?,
-        hash: Hash(fields.array()?),
-        timestamp: fields.u32()?,
-    })
-}
-
-/// A checked reader of a fixed-layout record: every read says how the
-/// record is damaged instead of panicking.
-struct Fields<'a> {
-    record: &'static str,
-    len: usize,
-    rest: &'a [u8],
-}
-
-impl<'a> Fields<'a> {
-    fn new(record: &'static str, bytes: &'a [u8]) -> Self {
-        Fields {
-            record,
-            len: bytes.len(),
-            rest: bytes,
-        }
-    }
-
-    /// Requires the record to be exactly `expected` bytes.
-    fn exact(self, expected: usize) -> Result<Self, Damage> {
-        if self.len != expected {
-            return Err(Damage::Size {
-                record: self.record,
-                len: self.len,
-                expected,
-            });
-        }
-        Ok(self)
-    }
-
-    /// Requires the record to be at least `min` bytes.
-    fn at_least(self, min: usize) -> Result<Self, Damage> {
-        if self.len < min {
-            return Err(Damage::TooShort {
-                record: self.record,
-                len: self.len,
-                min,
-            });
-        }
-        Ok(self)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], Damage> {
-        let (head, rest) = self.rest.split_first_chunk::<N>().ok_or(Damage::TooShort {
-            record: self.record,
-            len: self.len,
-            min: self.len - self.rest.len() + N,
-        })?;
-        self.rest = rest;
-        Ok(*head)
-    }
-
-    fn u8(&mut self) -> Result<u8, Damage> {
-        self.array().map(|[byte]| byte)
-    }
-
-    fn u32(&mut self) -> Result<u32, Damage> {
-        self.array().map(u32::from_be_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64, Damage> {
-        self.array().map(u64::from_be_bytes)
-    }
-
-    /// What is left.
-    fn rest(self) -> &'a [u8] {
-        self.rest
-    }
-}
-
-fn encode_record(record: &TransactionRecord) -> Vec<u8> {
-    let status = &record.status;
-    let mut bytes = Vec::with_capacity(22 + status.message.len());
-    bytes.extend_from_slice(&record.block_depth.to_be_bytes());
-    bytes.extend_from_slice(&record.index.to_be_bytes());
-    bytes.push(status.status_code as u8);
-    bytes.push(status.action_type as u8);
-    bytes.extend_from_slice(&status.fee_left.to_be_bytes());
-    bytes.extend_from_slice(status.message.as_bytes());
-    bytes
-}
-
-fn decode_record(bytes: &[u8]) -> Result<TransactionRecord, Damage> {
-    let mut fields = Fields::new("transaction record", bytes).at_least(22)?;
-    let block_depth = fields.u64()?;
-    let index = fields.u32()?;
-    let code = fields.u8()?;
-    let status_code = StatusCode::from_u8(code).ok_or(Damage::StatusCode { code })?;
-    let action = fields.u8()?;
-    let action_type = ActionType::from_u8(action).ok_or(Damage::ActionType { action })?;
-    let fee_left = fields.u64()?;
-    let message = std::str::from_utf8(fields.rest()).map_err(|_| Damage::MessageNotUtf8)?;
-    Ok(TransactionRecord {
-        block_depth,
-        index,
-        status: TransactionStatus {
-            status_code,
-            action_type,
-            fee_left,
-            message: message.to_owned(),
-        },
-    })
-}
-
 impl StateRead for SledStore {
     fn genesis_hash(&self) -> Result<Option<Hash>, CoreError> {
         self.read_genesis().map_err(CoreError::storage)
@@ -667,12 +531,7 @@ impl StateCommit for SledStore {
             batch.insert(FORMAT, &FORMAT_VERSION.to_be_bytes());
             batch.insert(GENESIS, &block.hash().0);
         }
-        let tip = changes.tip();
-        let mut tip_bytes = [0u8; 44];
-        tip_bytes[..8].copy_from_slice(&tip.depth.to_be_bytes());
-        tip_bytes[8..40].copy_from_slice(&tip.hash.0);
-        tip_bytes[40..].copy_from_slice(&tip.timestamp.to_be_bytes());
-        batch.insert(TIP, &tip_bytes[..]);
+        batch.insert(TIP, &encode_tip(&changes.tip())[..]);
         batch.insert(key(b'd', &block.depth.to_be_bytes()), &block.hash().0);
         batch.insert(key(b'k', &block.hash().0), block.encode());
         for (hash, record) in &changes.transactions {

@@ -1,0 +1,20 @@
+//! Every stored-record decoder of ledger-store on arbitrary bytes: never
+//! panics, and what decodes encodes back to the same bytes.
+#![no_main]
+
+use ledger_store::records::{
+    decode_account, decode_record, decode_tip, encode_account, encode_record, encode_tip,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(account) = decode_account(data) {
+        assert_eq!(encode_account(&account)[..], data[..]);
+    }
+    if let Ok(record) = decode_record(data) {
+        assert_eq!(encode_record(&record), data);
+    }
+    if let Ok(tip) = decode_tip(data) {
+        assert_eq!(encode_tip(&tip)[..], data[..]);
+    }
+});

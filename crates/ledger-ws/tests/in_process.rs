@@ -56,6 +56,17 @@ async fn start_with(config: ChainConfig) -> Running {
 }
 
 impl Running {
+    /// A client, once the first push of the idle chain has its block (at
+    /// once); from then on the clock stands still and pushes stay pending.
+    async fn client_after_first_block(&self) -> Client {
+        let client = Client::connect(&self.url).await.expect("connects");
+        client
+            .push_and_wait(&transfer(0).to_raw())
+            .await
+            .expect("push");
+        client
+    }
+
     /// Stops as the node does: draining (new requests refused), the chain
     /// turns what is pending into blocks and stops, then `Stopped`.
     async fn drain_and_stop(&mut self) {
@@ -85,12 +96,8 @@ fn transfer(n: u32) -> Transaction {
 #[tokio::test]
 async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
     let mut node = start().await;
-    let client = Client::connect(&node.url).await.expect("connects");
     // The first push of an idle node gets a block at once; the second waits.
-    client
-        .push_and_wait(&transfer(0).to_raw())
-        .await
-        .expect("push");
+    let client = node.client_after_first_block().await;
     let mut pending = client
         .push_transaction(&transfer(1).to_raw())
         .await
@@ -130,13 +137,9 @@ async fn a_full_mempool_is_answered_limit_exceeded_by_name() {
         ..ChainConfig::default()
     })
     .await;
-    let client = Client::connect(&node.url).await.expect("connects");
     // The first push of an idle chain gets a block at once; then the clock
     // stands still, so two fill the mempool and the third overflows it.
-    client
-        .push_and_wait(&transfer(0).to_raw())
-        .await
-        .expect("push");
+    let client = node.client_after_first_block().await;
     let mut waiting = Vec::new();
     for n in 1..=2 {
         let mut statuses = client
@@ -187,12 +190,8 @@ async fn a_push_a_block_from_elsewhere_leaves_uncovered_gets_its_final_status() 
     use ledger_core::{Address, StateRead};
 
     let mut node = start().await;
-    let client = Client::connect(&node.url).await.expect("connects");
     // Block 1 comes at once (idle); the second push stays pending.
-    client
-        .push_and_wait(&transfer(0).to_raw())
-        .await
-        .expect("push");
+    let client = node.client_after_first_block().await;
     let dev = Genesis::dev_key();
     let balance = node
         .chain

@@ -1,6 +1,7 @@
-//! Durable block commits on sled: one atomic batch and one flush per
-//! block, for blocks of 1, 100 and 10,000 transfers. Execution happens in
-//! the untimed setup; only `SledStore::commit` is measured.
+//! Durable block commits on every engine, side by side in one run: one
+//! atomic write synced to disk per block, for blocks of 1, 100 and 10,000
+//! transfers. Execution happens in the untimed setup; only `Store::commit`
+//! is measured. Then the point reads admission and execution make.
 
 use std::cell::Cell;
 
@@ -11,13 +12,13 @@ use ledger_core::{
     execute_block, Balance, BlockChanges, ChainConfig, Genesis, Ledger, NoContracts, Sealable,
     SecretKey, StateCommit, StateRead,
 };
-use ledger_store::SledStore;
+use ledger_store::{Engine, Store};
 
-/// A chain of `genesis` on sled in a new temporary directory (kept alive
-/// by the returned handle).
-fn sled_ledger(genesis: &Genesis) -> (tempfile::TempDir, Ledger<SledStore>) {
+/// A chain of `genesis` on `engine` in a new temporary directory (kept
+/// alive by the returned handle).
+fn ledger_on(engine: Engine, genesis: &Genesis) -> (tempfile::TempDir, Ledger<Store>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SledStore::open(dir.path()).expect("store");
+    let store = Store::open(dir.path(), engine).expect("store");
     let ledger = Ledger::open(store, genesis.clone(), ChainConfig::default()).expect("ledger");
     (dir, ledger)
 }
@@ -25,7 +26,7 @@ fn sled_ledger(genesis: &Genesis) -> (tempfile::TempDir, Ledger<SledStore>) {
 /// The changes of the next block on `store`: `count` unsigned transfers
 /// numbered from `first`.
 fn next_changes(
-    store: &SledStore,
+    store: &Store,
     keys: &[SecretKey],
     first: u64,
     count: usize,
@@ -43,9 +44,15 @@ fn next_changes(
 fn commits(c: &mut Criterion) {
     let keys = keys(1000);
     let genesis = funded_genesis(&keys);
-    let mut group = c.benchmark_group("durable commit (sled, flush per block)");
+    for engine in Engine::ALL {
+        commits_on(c, engine, &keys, &genesis);
+    }
+}
+
+fn commits_on(c: &mut Criterion, engine: Engine, keys: &[SecretKey], genesis: &Genesis) {
+    let mut group = c.benchmark_group(format!("durable commit ({engine}, synced per block)"));
     for size in [1usize, 100, 10_000] {
-        let (_dir, ledger) = sled_ledger(&genesis);
+        let (_dir, ledger) = ledger_on(engine, genesis);
         let store = ledger.store();
         let next = Cell::new(0u64);
         group.throughput(Throughput::Elements(size as u64));
@@ -54,7 +61,7 @@ fn commits(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     let first = next.replace(next.get() + size as u64);
-                    next_changes(store, &keys, first, size, genesis.block_reward)
+                    next_changes(store, keys, first, size, genesis.block_reward)
                 },
                 |changes| store.commit(&changes).expect("commits"),
                 BatchSize::PerIteration,
@@ -69,18 +76,21 @@ fn commits(c: &mut Criterion) {
 fn reads(c: &mut Criterion) {
     let keys = keys(1000);
     let genesis = funded_genesis(&keys);
-    let (_dir, ledger) = sled_ledger(&genesis);
+    for engine in Engine::ALL {
+        reads_on(c, engine, &keys, &genesis);
+    }
+}
+
+fn reads_on(c: &mut Criterion, engine: Engine, keys: &[SecretKey], genesis: &Genesis) {
+    let (_dir, ledger) = ledger_on(engine, genesis);
     let store = ledger.store();
     for n in 0..10u64 {
-        let changes = next_changes(store, &keys, n * 10_000, 10_000, genesis.block_reward);
+        let changes = next_changes(store, keys, n * 10_000, 10_000, genesis.block_reward);
         store.commit(&changes).expect("commits");
     }
-    let present = unsigned_transfers(&keys, 55_555, 1).remove(0).seal().hash();
-    let absent = unsigned_transfers(&keys, 999_999, 1)
-        .remove(0)
-        .seal()
-        .hash();
-    let mut group = c.benchmark_group("sled reads (100,000 transfers stored)");
+    let present = unsigned_transfers(keys, 55_555, 1).remove(0).seal().hash();
+    let absent = unsigned_transfers(keys, 999_999, 1).remove(0).seal().hash();
+    let mut group = c.benchmark_group(format!("{engine} reads (100,000 transfers stored)"));
     group.throughput(Throughput::Elements(1));
     group.bench_function("transaction record, absent", |b| {
         b.iter(|| store.transaction(&absent))
@@ -91,7 +101,7 @@ fn reads(c: &mut Criterion) {
     group.bench_function("account", |b| b.iter(|| store.account(&keys[7].address())));
     let fresh = ledger_core::Address([0xee; 20]);
     group.bench_function("account, absent", |b| b.iter(|| store.account(&fresh)));
-    let receiver = unsigned_transfers(&keys, 55_555, 1).remove(0).to;
+    let receiver = unsigned_transfers(keys, 55_555, 1).remove(0).to;
     group.bench_function("account, a receiver", |b| {
         b.iter(|| store.account(&receiver))
     });

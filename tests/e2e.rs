@@ -504,8 +504,19 @@ async fn malformed_frames_of_every_kind_leave_the_node_up() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_restart_keeps_every_block_balance_and_status() {
-    let node = Node::start();
+async fn a_restart_keeps_every_block_balance_and_status_on_sled() {
+    a_restart_keeps_every_block_balance_and_status(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_keeps_every_block_balance_and_status_on_fjall() {
+    a_restart_keeps_every_block_balance_and_status(&["--store", "fjall"]).await;
+}
+
+/// Five transfers, a clean stop, a restart with the same `options`: the
+/// chain, the balances and the statuses are all still there.
+async fn a_restart_keeps_every_block_balance_and_status(options: &[&str]) {
+    let node = Node::start_with(options);
     let client = node.client().await;
     let mut hashes = Vec::new();
     for n in 0..5u32 {
@@ -520,7 +531,7 @@ async fn a_restart_keeps_every_block_balance_and_status() {
     let (status, _keep, dir) = node.stop();
     assert!(status.success(), "SIGTERM exits 0: {status:?}");
 
-    let node = Node::start_in(&dir, &[]).expect("restarts");
+    let node = Node::start_in(&dir, options).expect("restarts");
     let client = node.client().await;
     assert_eq!(client.last_block_info().await.expect("top"), before);
     assert_eq!(
@@ -878,6 +889,23 @@ fn a_data_directory_of_another_chain_is_refused() {
         error.contains("holds another chain") && error.contains(&dir.display().to_string()),
         "{error}"
     );
+}
+
+#[test]
+fn a_data_directory_of_another_engine_is_refused() {
+    let node = Node::start_with(&["--store", "fjall"]);
+    let (status, _keep, dir) = node.stop();
+    assert!(status.success());
+    let error = Node::start_in(&dir, &[]).err().expect("refused");
+    assert!(
+        error.contains("is a fjall store, not sled")
+            && error.contains("--store fjall")
+            && error.contains(&dir.display().to_string()),
+        "{error}"
+    );
+    // Nothing of sled's was left there: the right engine still opens it.
+    let node = Node::start_in(&dir, &["--store", "fjall"]).expect("opens with fjall");
+    assert!(node.stop().0.success());
 }
 
 #[tokio::test(flavor = "multi_thread")]

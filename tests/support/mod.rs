@@ -358,7 +358,8 @@ pub fn build_chain_child() {
         .filter(|n| !n.is_empty())
         .map(|n| n.parse().expect("size"))
         .collect();
-    let store = ledger_store::SledStore::open(Path::new(dir)).expect("store");
+    let store =
+        ledger_store::Store::open(Path::new(dir), ledger_store::Engine::Sled).expect("store");
     let config = ledger_core::ChainConfig {
         max_pending_bytes: usize::MAX,
         ..ledger_core::ChainConfig::default()

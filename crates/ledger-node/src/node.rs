@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ledger_chain::{ChainService, ProducerConfig, SystemClock};
 use ledger_core::{ChainConfig, CoreError, Genesis, Ledger, SecretKey, StateRead};
-use ledger_store::SledStore;
+use ledger_store::{Engine, Store, StoreError};
 use ledger_ws::{serve, Phase, ServerConfig};
 use tokio::net::TcpListener;
 
@@ -19,6 +19,11 @@ pub(crate) struct RunArgs {
     /// Where the chain is stored (created if missing).
     #[arg(long, default_value = "./ledger-data")]
     data_dir: PathBuf,
+    /// The storage engine: `sled` (the default) or `fjall` (faster
+    /// commits). A data directory is always opened with the engine that
+    /// created it.
+    #[arg(long, default_value_t = Engine::Sled)]
+    store: Engine,
     /// Address of the WebSocket API (port 0 picks a free port).
     #[arg(long, default_value = crate::DEFAULT_WS)]
     ws: SocketAddr,
@@ -66,6 +71,21 @@ fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
     Genesis::from_json(&text).with_context(|| format!("genesis file {}", path.display()))
 }
 
+/// Opens the store, saying how long a recovery took: after a crash an
+/// engine may replay its log before the node can listen.
+fn open_store(dir: &Path, engine: Engine) -> anyhow::Result<Store> {
+    let started = std::time::Instant::now();
+    tracing::info!(%engine, data_dir = %dir.display(), "opening the chain store");
+    let store = Store::open(dir, engine).map_err(|error| match error {
+        StoreError::OtherEngine { found, .. } => {
+            anyhow::anyhow!("{error}: run with --store {found}, or use another --data-dir")
+        }
+        error => anyhow::Error::new(error).context("cannot open the chain store"),
+    })?;
+    tracing::info!(%engine, elapsed_ms = started.elapsed().as_millis() as u64, "chain store open");
+    Ok(store)
+}
+
 fn load_or_create_key(args: &RunArgs) -> anyhow::Result<SecretKey> {
     if let Some(path) = &args.key {
         return SecretKey::load(path).context("cannot load the node key");
@@ -96,7 +116,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let genesis = load_genesis(args.genesis.as_deref())?;
     let key = load_or_create_key(&args)?;
-    let store = Arc::new(SledStore::open(dir).context("cannot open the chain store")?);
+    let store = Arc::new(open_store(dir, args.store)?);
     let config = ChainConfig {
         max_block_transactions: usize::try_from(args.max_block_txs)?,
         max_pending: usize::try_from(args.max_pending)?,

@@ -4,7 +4,8 @@
 //! produced), and keep the supply invariant.
 //!
 //! The writer is this test binary itself, re-run with `LEDGER_CRASH_CHILD`
-//! set so that only `crash_writer_child` does anything. Set
+//! (the directory) and `LEDGER_CRASH_ENGINE` set so that only
+//! `crash_writer_child` does anything. The test runs once per engine. Set
 //! `LEDGER_CRASH_ITERATIONS` (default 25) for a longer run and
 //! `LEDGER_CRASH_SEED` to replay one.
 
@@ -15,10 +16,11 @@ use std::time::Duration;
 
 use ledger_core::testing::{genesis_for, keys, produce};
 use ledger_core::{Balance, ChainConfig, Hash, Ledger, StateRead};
-use ledger_store::SledStore;
+use ledger_store::{Engine, Store};
 use rand::{Rng, SeedableRng};
 
 const CHILD_ENV: &str = "LEDGER_CRASH_CHILD";
+const ENGINE_ENV: &str = "LEDGER_CRASH_ENGINE";
 const KEYS: usize = 8;
 const SEED: u64 = 5;
 
@@ -30,8 +32,12 @@ fn crash_writer_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
+    let engine: Engine = std::env::var(ENGINE_ENV)
+        .expect("the engine is given")
+        .parse()
+        .expect("an engine");
     let keys = keys(KEYS, SEED);
-    let store = SledStore::open(&dir).expect("the store opens after a crash");
+    let store = Store::open(&dir, engine).expect("the store opens after a crash");
     let mut ledger =
         Ledger::open(store, genesis_for(&keys), ChainConfig::default()).expect("ledger opens");
     let miner = keys[0].address();
@@ -52,7 +58,16 @@ fn crash_writer_child() {
 }
 
 #[test]
-fn sigkill_at_random_points_never_loses_an_acknowledged_block() {
+fn sigkill_at_random_points_never_loses_an_acknowledged_block_on_sled() {
+    sigkill_at_random_points_never_loses_an_acknowledged_block(Engine::Sled);
+}
+
+#[test]
+fn sigkill_at_random_points_never_loses_an_acknowledged_block_on_fjall() {
+    sigkill_at_random_points_never_loses_an_acknowledged_block(Engine::Fjall);
+}
+
+fn sigkill_at_random_points_never_loses_an_acknowledged_block(engine: Engine) {
     let iterations: usize = std::env::var("LEDGER_CRASH_ITERATIONS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -61,7 +76,7 @@ fn sigkill_at_random_points_never_loses_an_acknowledged_block() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| rand::thread_rng().gen());
-    eprintln!("crash test: {iterations} kills, LEDGER_CRASH_SEED={seed}");
+    eprintln!("crash test on {engine}: {iterations} kills, LEDGER_CRASH_SEED={seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().expect("temp dir");
     let keys = keys(KEYS, SEED);
@@ -78,6 +93,7 @@ fn sigkill_at_random_points_never_loses_an_acknowledged_block() {
                 "--test-threads=1",
             ])
             .env(CHILD_ENV, dir.path())
+            .env(ENGINE_ENV, engine.name())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -106,7 +122,7 @@ fn sigkill_at_random_points_never_loses_an_acknowledged_block() {
             );
         }
 
-        let store = SledStore::open(dir.path())
+        let store = Store::open(dir.path(), engine)
             .unwrap_or_else(|e| panic!("kill {kill}: the store does not open: {e}"));
         let Some(tip) = store.tip().expect("reads") else {
             assert!(
@@ -149,6 +165,6 @@ fn sigkill_at_random_points_never_loses_an_acknowledged_block() {
         );
     }
     let top = acknowledged.last_key_value().map_or(0, |(depth, _)| *depth);
-    eprintln!("crash test: {} blocks acknowledged, all survived", top);
+    eprintln!("crash test on {engine}: {top} blocks acknowledged, all survived");
     assert!(top > 0, "the writer never got to acknowledge a block");
 }

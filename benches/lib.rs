@@ -2,7 +2,8 @@
 //! signed transfers, so every run measures the same inputs.
 
 use ledger_core::{
-    Address, Balance, Block, ChainTip, Genesis, Sealable, Sealed, SecretKey, Signature, Transaction,
+    execute_block, Address, Balance, Block, BlockChanges, ChainTip, Genesis, NoContracts, Sealable,
+    Sealed, SecretKey, Signature, StateRead, Transaction,
 };
 
 /// Genesis timestamp of the benchmark chains.
@@ -81,4 +82,22 @@ pub fn next_block(
         transactions: transactions.into_iter().map(Sealable::seal).collect(),
     }
     .seal()
+}
+
+/// The changes of the next block on `store`: `count` unsigned transfers
+/// numbered from `first`, executed without contracts.
+pub fn next_changes(
+    store: &impl StateRead,
+    keys: &[SecretKey],
+    first: u64,
+    count: usize,
+    reward: Balance,
+) -> BlockChanges {
+    let tip = store.tip().expect("reads").expect("tip");
+    let block = next_block(
+        tip,
+        keys[0].address(),
+        unsigned_transfers(keys, first, count),
+    );
+    execute_block(store, block, reward, &mut NoContracts).expect("executes")
 }

@@ -22,6 +22,9 @@ pub(crate) const VERSION_FILE: &str = "version";
 /// The file fjall locks while a database is open.
 pub(crate) const LOCK_FILE: &str = "lock";
 
+/// The most journal an open replays: fjall's minimum, 64 MiB.
+const MAX_JOURNALING_SIZE: u64 = 64 << 20;
+
 pub(crate) struct FjallKv {
     db: Database,
     /// One keyspace per table, in the order of [`Table::ALL`].
@@ -30,7 +33,12 @@ pub(crate) struct FjallKv {
 
 impl FjallKv {
     pub(crate) fn open(path: &Path, temporary: bool) -> Result<FjallKv, fjall::Error> {
-        let db = Database::builder(path).temporary(temporary).open()?;
+        let db = Database::builder(path)
+            .temporary(temporary)
+            // Opening replays the journals not yet flushed into tables;
+            // fjall's smallest bound keeps that replay short (ADR 6).
+            .max_journaling_size(MAX_JOURNALING_SIZE)
+            .open()?;
         let tables = Table::ALL
             .iter()
             .map(|&table| db.keyspace(table.name(), || options(table)))

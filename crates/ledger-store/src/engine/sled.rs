@@ -5,8 +5,9 @@
 //! values over 128 KiB (a block of ~1,000 transfers) to files under
 //! `blobs/` that it never syncs at all. So after sled's flush this engine
 //! `fsync`s the log file, every blob file that appeared since the last
-//! commit, and the blob directory: when a commit returns, the block is on
-//! the disk, not only in the kernel's or the disk's cache. (ADR 6.)
+//! commit, and the blob directory (and the data directory once, on open):
+//! when a commit returns, the block is on the disk, not only in the
+//! kernel's or the disk's cache. (ADR 6.)
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -52,6 +53,9 @@ impl SledKv {
     pub(crate) fn open(path: &Path) -> Result<SledKv, sled::Error> {
         let db = sled::Config::new().path(path).open()?;
         let log = File::open(path.join(LOG_FILE))?;
+        // sled creates its files without syncing the directory that names
+        // them; until that is on disk, a power loss could take the store.
+        File::open(path)?.sync_all()?;
         Ok(SledKv {
             db,
             // The first commit lists and syncs the blobs found on open: a

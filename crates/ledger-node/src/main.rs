@@ -1,10 +1,12 @@
-//! `ledger-node`: runs a ledger node (`ledger-node run`), and talks to one
-//! as a client (`keygen`, `account`, `transfer`, `block`, `tx`, `watch`).
+//! `ledger-node`: runs a ledger node (`ledger-node run`), moves its chain
+//! (`export`, `import`), and talks to one as a client (`keygen`,
+//! `account`, `transfer`, `block`, `tx`, `watch`).
 //!
 //! The binary owns configuration, the process (signals, exit codes, logs)
 //! and the wiring of `ledger-store`, `ledger-ws` and `ledger-core`; the
 //! rules and the protocol live in those crates. Nothing depends on it.
 
+mod chain_file;
 mod client;
 mod node;
 
@@ -51,6 +53,11 @@ struct ClientArgs {
 enum Command {
     /// Run a node: store the chain, produce blocks, serve the WebSocket API.
     Run(node::RunArgs),
+    /// Write a stopped node's chain to a file of blocks.
+    Export(chain_file::ExportArgs),
+    /// Build a new data directory from an export, re-validating and
+    /// re-executing every block (e.g. to move to another --store).
+    Import(chain_file::ImportArgs),
     /// Create a secret key file and print its address.
     Keygen {
         /// Where to write the key (64 hex characters); never overwritten.
@@ -110,6 +117,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => node::run(args).await,
+            Command::Export(args) => chain_file::export(&args),
+            Command::Import(args) => chain_file::import(&args),
             Command::Keygen { out, client } => client::keygen(&out, &client),
             Command::Account { address, client } => client::account(&address, &client).await,
             Command::Transfer(args) => client::transfer(args).await,

@@ -62,7 +62,7 @@ pub(crate) struct RunArgs {
     max_outgoing_bytes_total: u64,
 }
 
-fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
+pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
     let Some(path) = path else {
         return Ok(Genesis::dev());
     };
@@ -73,7 +73,7 @@ fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
 
 /// Opens the store, saying how long a recovery took: after a crash an
 /// engine may replay its log before the node can listen.
-fn open_store(dir: &Path, engine: Engine) -> anyhow::Result<Store> {
+pub(crate) fn open_store(dir: &Path, engine: Engine) -> anyhow::Result<Store> {
     let started = std::time::Instant::now();
     tracing::info!(%engine, data_dir = %dir.display(), "opening the chain store");
     let store = Store::open(dir, engine).map_err(|error| match error {

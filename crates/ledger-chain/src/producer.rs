@@ -27,6 +27,9 @@ pub struct ProducerConfig {
     /// waits at most this long plus the time to execute and commit one
     /// block.
     pub block_interval: Duration,
+    /// How many block events a subscriber may fall behind before it is
+    /// told it lagged (and a connection closes as too slow).
+    pub event_backlog: usize,
 }
 
 impl ProducerConfig {
@@ -35,6 +38,7 @@ impl ProducerConfig {
         ProducerConfig {
             coinbase,
             block_interval: Duration::from_millis(200),
+            event_backlog: 1024,
         }
     }
 }

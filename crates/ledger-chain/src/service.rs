@@ -20,10 +20,6 @@ use crate::producer::{Producer, ProducerConfig};
 /// back-pressure reaches the connections instead of memory.
 pub const INBOX_CAPACITY: usize = 4096;
 
-/// How many block events a subscriber may fall behind before it is told it
-/// lagged (and a connection closes as too slow).
-const EVENT_BACKLOG: usize = 1024;
-
 enum Request {
     Admit(
         VerifiedTransaction,
@@ -58,7 +54,7 @@ impl ChainService {
         C: Clock,
     {
         let (requests, inbox) = flume::bounded(INBOX_CAPACITY);
-        let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        let (events, _) = broadcast::channel(config.event_backlog.max(1));
         let (stopped_sender, stopped) = watch::channel(false);
         let state = ledger.store().clone();
         let producer = Producer::new(ledger, config, events.clone());

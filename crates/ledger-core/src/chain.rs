@@ -26,6 +26,9 @@ pub struct ChainConfig {
     /// Most bytes pending in the mempool (see [`Mempool::size_of`]), so
     /// large payloads cannot exhaust memory within `max_pending`.
     pub max_pending_bytes: usize,
+    /// The gas a view call may use ([`VIEW_CALL_GAS`] unless the node sets
+    /// another cap).
+    pub view_call_gas: u64,
 }
 
 impl Default for ChainConfig {
@@ -34,6 +37,7 @@ impl Default for ChainConfig {
             max_block_transactions: 10_000,
             max_pending: 100_000,
             max_pending_bytes: 256 << 20,
+            view_call_gas: VIEW_CALL_GAS,
         }
     }
 }
@@ -322,9 +326,14 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     }
 
     /// Runs a view call read-only against the newest state
-    /// ([`crate::view_call`], with [`crate::VIEW_CALL_GAS`]).
+    /// ([`crate::view_call`], with the configured gas cap).
     pub fn view_call(&mut self, call: &ViewCall) -> Result<ViewOutcome, CoreError> {
-        view_call(&self.store, call, VIEW_CALL_GAS, &mut self.engine)
+        view_call(
+            &self.store,
+            call,
+            self.config.view_call_gas,
+            &mut self.engine,
+        )
     }
 
     /// The block at `depth`.

@@ -60,6 +60,34 @@ pub(crate) struct RunArgs {
     /// would pass it is disconnected (close code 1008).
     #[arg(long, default_value_t = 1 << 30, value_parser = clap::value_parser!(u64).range(1..))]
     max_outgoing_bytes_total: u64,
+    /// Most connections at once; more are refused at the handshake.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Largest request answered; a larger one is answered `limit_exceeded`.
+    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_request_bytes: u64,
+    /// Largest WebSocket message read at all; a larger one closes the
+    /// connection (code 1009). At least --max-request-bytes.
+    #[arg(long, default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_message_bytes: u64,
+    /// Most active subscriptions per connection (pushes awaiting their
+    /// final status count).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_subscriptions: u64,
+    /// Most requests of one connection waiting on the chain at once.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight: u64,
+    /// How many blocks a connection's notifications may fall behind before
+    /// it is disconnected (close code 1008).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_lag_blocks: u64,
+    /// Most bytes of transactions pending at once; further pushes are
+    /// refused.
+    #[arg(long, default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_pending_bytes: u64,
+    /// The gas a `call_contract_view` may use.
+    #[arg(long, default_value_t = ledger_core::VIEW_CALL_GAS, value_parser = clap::value_parser!(u64).range(1..))]
+    view_gas_cap: u64,
 }
 
 pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
@@ -117,10 +145,19 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let genesis = load_genesis(args.genesis.as_deref())?;
     let key = load_or_create_key(&args)?;
     let store = Arc::new(open_store(dir, args.store)?);
+    if args.max_request_bytes > args.max_message_bytes {
+        bail!(
+            "--max-request-bytes ({}) is larger than --max-message-bytes ({}): \
+             such a request could never be read",
+            args.max_request_bytes,
+            args.max_message_bytes
+        );
+    }
     let config = ChainConfig {
         max_block_transactions: usize::try_from(args.max_block_txs)?,
         max_pending: usize::try_from(args.max_pending)?,
-        ..ChainConfig::default()
+        max_pending_bytes: usize::try_from(args.max_pending_bytes)?,
+        view_call_gas: args.view_gas_cap,
     };
     let ledger = match Ledger::open(store.clone(), genesis, config) {
         Ok(ledger) => ledger,
@@ -137,6 +174,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let tip = ledger.tip()?;
     let mut producer_config = ProducerConfig::new(key.address());
     producer_config.block_interval = Duration::from_millis(args.block_interval_ms);
+    producer_config.event_backlog = usize::try_from(args.max_lag_blocks)?;
     let (chain, producer) = ChainService::spawn(ledger, producer_config, SystemClock::new())
         .context("cannot start block production")?;
     let listener = TcpListener::bind(args.ws)
@@ -150,7 +188,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_outgoing: usize::try_from(args.max_outgoing)?,
         max_outgoing_bytes: usize::try_from(args.max_outgoing_bytes)?,
         max_total_outgoing_bytes: usize::try_from(args.max_outgoing_bytes_total)?,
-        ..ServerConfig::default()
+        max_connections: usize::try_from(args.max_connections)?,
+        max_request_bytes: usize::try_from(args.max_request_bytes)?,
+        max_message_bytes: usize::try_from(args.max_message_bytes)?,
+        max_subscriptions: usize::try_from(args.max_subscriptions)?,
+        max_in_flight: usize::try_from(args.max_in_flight)?,
     };
     let server = tokio::spawn(serve(listener, chain.clone(), server_config, phases));
     // Handlers go in before the node says it is ready, so a SIGTERM sent

@@ -45,6 +45,12 @@ impl Node {
 
     /// A node on `dir`; `Err` with its output if it exits instead of listening.
     pub fn start_in(dir: &Path, extra: &[&str]) -> Result<Node, String> {
+        Node::start_wrapped(&[], dir, extra)
+    }
+
+    /// As [`Node::start_in`], the binary run by `wrapper` (a program and
+    /// its arguments, such as `prlimit --fsize=N`) when it is not empty.
+    pub fn start_wrapped(wrapper: &[&str], dir: &Path, extra: &[&str]) -> Result<Node, String> {
         let mut args = vec![
             "run".to_owned(),
             "--data-dir".to_owned(),
@@ -56,7 +62,15 @@ impl Node {
             args.extend(["--block-interval-ms".to_owned(), "50".to_owned()]);
         }
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-        let mut child = Command::new(BINARY)
+        let mut command = match wrapper {
+            [] => Command::new(BINARY),
+            [program, wrapper_args @ ..] => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(BINARY);
+                command
+            }
+        };
+        let mut child = command
             .args(&args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -1,5 +1,7 @@
 //! The errors of the chain service.
 
+use std::sync::Arc;
+
 use ledger_core::CoreError;
 
 /// What a request to the chain can fail with.
@@ -12,4 +14,8 @@ pub enum ChainError {
     /// The service has stopped or is stopping: the node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// Storing a block failed (a full disk, an I/O error), so the service
+    /// produces and accepts nothing more; reads still work.
+    #[error("the node stopped accepting transactions: storing a block failed: {0}")]
+    Halted(Arc<CoreError>),
 }

@@ -23,17 +23,18 @@ pub const INBOX_CAPACITY: usize = 4096;
 enum Request {
     Admit(
         VerifiedTransaction,
-        oneshot::Sender<Result<Admission, CoreError>>,
+        oneshot::Sender<Result<Admission, ChainError>>,
     ),
     IsPending(Hash, oneshot::Sender<bool>),
-    Import(Block, oneshot::Sender<Result<ChainTip, CoreError>>),
-    ViewCall(ViewCall, oneshot::Sender<Result<ViewOutcome, CoreError>>),
+    Import(Block, oneshot::Sender<Result<ChainTip, ChainError>>),
+    ViewCall(ViewCall, oneshot::Sender<Result<ViewOutcome, ChainError>>),
     Shutdown,
 }
 
 /// The service's thread: it returns when the service stops, with the
-/// storage failure that stopped it, if any.
-pub type ServiceThread = JoinHandle<Result<(), CoreError>>;
+/// storage failure that halted it ([`ChainError::Halted`]) or that failed
+/// the last blocks at shutdown, if any.
+pub type ServiceThread = JoinHandle<Result<(), ChainError>>;
 
 /// Starts the service.
 pub struct ChainService;
@@ -41,8 +42,12 @@ pub struct ChainService;
 impl ChainService {
     /// Starts the service on its own thread, producing blocks by `config`
     /// on `clock`'s time. The thread ends after [`ChainHandle::shutdown`],
-    /// having turned every pending transaction into blocks, or on a
-    /// storage failure, which it returns.
+    /// having turned every pending transaction into blocks.
+    ///
+    /// If storing a block fails (a full disk, an I/O error), the service
+    /// halts: it produces no more blocks, refuses admissions and imports
+    /// with [`ChainError::Halted`], still answers view calls (reads of the
+    /// store need no service), and returns the failure when shut down.
     pub fn spawn<S, E, C>(
         ledger: Ledger<S, E>,
         config: ProducerConfig,
@@ -86,17 +91,25 @@ impl Drop for Stopped {
 }
 
 fn run<S, E, C>(
-    mut producer: Producer<S, E>,
+    producer: Producer<S, E>,
     clock: C,
     inbox: flume::Receiver<Request>,
-) -> Result<(), CoreError>
+) -> Result<(), ChainError>
 where
     S: StateCommit,
     E: ContractEngine,
     C: Clock,
 {
+    let mut service = Service {
+        producer,
+        halted: None,
+    };
     loop {
-        let request = match producer.deadline() {
+        let deadline = match service.halted {
+            Some(_) => None,
+            None => service.producer.deadline(),
+        };
+        let request = match deadline {
             None => match inbox.recv() {
                 Ok(request) => Some(request),
                 Err(flume::RecvError::Disconnected) => break,
@@ -108,44 +121,82 @@ where
             },
         };
         if let Some(request) = request {
-            if !handle(&mut producer, request) {
+            if !service.handle(request) {
                 break;
             }
             // Take whatever else is already queued before deciding.
             while let Ok(request) = inbox.try_recv() {
-                if !handle(&mut producer, request) {
-                    return producer.drain(clock.unix_seconds());
+                if !service.handle(request) {
+                    return service.stop(clock.unix_seconds());
                 }
             }
         }
-        producer.poll(clock.elapsed(), clock.unix_seconds())?;
+        if service.halted.is_none() {
+            if let Err(failure) = service.producer.poll(clock.elapsed(), clock.unix_seconds()) {
+                service.halt(failure);
+            }
+        }
     }
-    producer.drain(clock.unix_seconds())
+    service.stop(clock.unix_seconds())
 }
 
-/// Handles one request; `false` for a shutdown. A failed import is the
-/// importer's error, not the service's: it is answered, and the service
-/// goes on.
-fn handle<S: StateCommit, E: ContractEngine>(
-    producer: &mut Producer<S, E>,
-    request: Request,
-) -> bool {
-    match request {
-        Request::Admit(tx, reply) => {
-            let _ = reply.send(producer.admit(tx));
+/// The producer, and the failure that halted it, if one did.
+struct Service<S, E> {
+    producer: Producer<S, E>,
+    halted: Option<Arc<CoreError>>,
+}
+
+impl<S: StateCommit, E: ContractEngine> Service<S, E> {
+    /// Handles one request; `false` for a shutdown. A failed import is the
+    /// importer's error, not the service's, unless storing it failed.
+    fn handle(&mut self, request: Request) -> bool {
+        match request {
+            Request::Admit(tx, reply) => {
+                let answer = match &self.halted {
+                    Some(failure) => Err(ChainError::Halted(failure.clone())),
+                    None => self.producer.admit(tx).map_err(ChainError::from),
+                };
+                let _ = reply.send(answer);
+            }
+            Request::IsPending(hash, reply) => {
+                let _ = reply.send(self.producer.is_pending(&hash));
+            }
+            Request::Import(block, reply) => {
+                let answer = match &self.halted {
+                    Some(failure) => Err(ChainError::Halted(failure.clone())),
+                    None => match self.producer.import(block) {
+                        Err(failure @ CoreError::Storage(_)) => {
+                            Err(ChainError::Halted(self.halt(failure)))
+                        }
+                        other => other.map_err(ChainError::from),
+                    },
+                };
+                let _ = reply.send(answer);
+            }
+            Request::ViewCall(call, reply) => {
+                let _ = reply.send(self.producer.view_call(&call).map_err(ChainError::from));
+            }
+            Request::Shutdown => return false,
         }
-        Request::IsPending(hash, reply) => {
-            let _ = reply.send(producer.is_pending(&hash));
-        }
-        Request::Import(block, reply) => {
-            let _ = reply.send(producer.import(block));
-        }
-        Request::ViewCall(call, reply) => {
-            let _ = reply.send(producer.view_call(&call));
-        }
-        Request::Shutdown => return false,
+        true
     }
-    true
+
+    /// Stops producing for good after `failure`.
+    fn halt(&mut self, failure: CoreError) -> Arc<CoreError> {
+        tracing::error!(
+            error = %failure,
+            "storing a block failed: no more blocks; the node answers reads only until it is stopped"
+        );
+        self.halted.insert(Arc::new(failure)).clone()
+    }
+
+    /// At shutdown: turns what is pending into blocks, unless halted.
+    fn stop(&mut self, unix_seconds: u32) -> Result<(), ChainError> {
+        match &self.halted {
+            Some(failure) => Err(ChainError::Halted(failure.clone())),
+            None => self.producer.drain(unix_seconds).map_err(ChainError::from),
+        }
+    }
 }
 
 /// A cheap, cloneable handle to the chain service.
@@ -179,7 +230,7 @@ impl<S> ChainHandle<S> {
     /// Validates, executes, commits and announces a block produced
     /// elsewhere (by a peer, through consensus).
     pub async fn import_block(&self, block: Block) -> Result<ChainTip, ChainError> {
-        Ok(self.ask(|reply| Request::Import(block, reply)).await??)
+        self.ask(|reply| Request::Import(block, reply)).await?
     }
 
     /// Asks the service to turn what is pending into blocks and stop.
@@ -198,7 +249,7 @@ impl<S: ledger_core::StateRead + Clone + Send + Sync + 'static> Chain for ChainH
     }
 
     async fn admit(&self, tx: VerifiedTransaction) -> Result<Admission, ChainError> {
-        Ok(self.ask(|reply| Request::Admit(tx, reply)).await??)
+        self.ask(|reply| Request::Admit(tx, reply)).await?
     }
 
     async fn is_pending(&self, hash: Hash) -> Result<bool, ChainError> {
@@ -206,7 +257,7 @@ impl<S: ledger_core::StateRead + Clone + Send + Sync + 'static> Chain for ChainH
     }
 
     async fn view_call(&self, call: ViewCall) -> Result<ViewOutcome, ChainError> {
-        Ok(self.ask(|reply| Request::ViewCall(call, reply)).await??)
+        self.ask(|reply| Request::ViewCall(call, reply)).await?
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use ledger_chain::{Chain, ChainError, ChainHandle, ChainService, ManualClock, ProducerConfig};
-use ledger_core::testing::{genesis_for, keys, T0};
+use ledger_chain::{
+    Chain, ChainError, ChainHandle, ChainService, ManualClock, ProducerConfig, ServiceThread,
+};
+use ledger_core::testing::{genesis_for, keys, FaultyStore, T0};
 use ledger_core::{
     Address, Admission, Balance, ChainConfig, CoreError, Ledger, MemoryStore, SecretKey, StateRead,
     Transaction, VerifiedTransaction,
@@ -24,13 +26,7 @@ fn transfer(key: &SecretKey, n: u32) -> VerifiedTransaction {
 
 type Handle = ChainHandle<Arc<MemoryStore>>;
 
-fn start(
-    max_pending: usize,
-) -> (
-    Handle,
-    std::thread::JoinHandle<Result<(), CoreError>>,
-    Vec<SecretKey>,
-) {
+fn start(max_pending: usize) -> (Handle, ServiceThread, Vec<SecretKey>) {
     let keys = keys(2, 31);
     let config = ChainConfig {
         max_pending,
@@ -160,4 +156,51 @@ async fn requests_queued_behind_a_shutdown_are_refused_never_left_hanging() {
         chain.state().tip().expect("reads").map(|t| t.depth),
         Some(2)
     );
+}
+
+#[tokio::test]
+async fn a_failed_commit_halts_production_and_reads_go_on() {
+    let keys = keys(2, 31);
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let ledger =
+        Ledger::open(store.clone(), genesis_for(&keys), ChainConfig::default()).expect("opens");
+    let (chain, thread) = ChainService::spawn(
+        ledger,
+        ProducerConfig::new(Address([9; 20])),
+        ManualClock::new(T0 + 100),
+    )
+    .expect("spawns");
+    store.fail_commits();
+    // Admitted; its block is due at once (the chain was idle) and cannot
+    // be stored, so the service halts right after answering.
+    assert_eq!(
+        chain.admit(transfer(&keys[0], 0)).await.expect("admits"),
+        Admission::Admitted
+    );
+    match chain.admit(transfer(&keys[0], 1)).await {
+        Err(error @ ChainError::Halted(_)) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("storing a block failed") && message.contains("no storage space"),
+                "{message}"
+            );
+        }
+        other => panic!("expected the service to have halted, got {other:?}"),
+    }
+    // Reads: the store as it was, and the service still answers questions.
+    assert_eq!(
+        chain.state().tip().expect("reads").map(|t| t.depth),
+        Some(0)
+    );
+    assert!(chain
+        .is_pending(transfer(&keys[0], 0).hash())
+        .await
+        .expect("answers"));
+    // Shut down: the thread returns the failure.
+    chain.shutdown().await;
+    let result = tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .expect("joins")
+        .expect("no panic");
+    assert!(matches!(result, Err(ChainError::Halted(_))), "{result:?}");
 }

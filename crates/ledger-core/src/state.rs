@@ -161,43 +161,53 @@ pub trait StateCommit: StateRead {
     fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError>;
 }
 
+/// The reads of [`StateRead`], each forwarded to `$inner` (an expression
+/// of `$this`, the `self` of the impl it is used in).
+macro_rules! forward_reads {
+    ($this:ident, $inner:expr) => {
+        fn genesis_hash(&$this) -> Result<Option<Hash>, CoreError> {
+            $inner.genesis_hash()
+        }
+        fn tip(&$this) -> Result<Option<ChainTip>, CoreError> {
+            $inner.tip()
+        }
+        fn block_hash_at(&$this, depth: u64) -> Result<Option<Hash>, CoreError> {
+            $inner.block_hash_at(depth)
+        }
+        fn block(&$this, hash: &Hash) -> Result<Option<Sealed<Block>>, CoreError> {
+            $inner.block(hash)
+        }
+        fn transaction(&$this, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError> {
+            $inner.transaction(hash)
+        }
+        fn account(&$this, address: &Address) -> Result<Option<Account>, CoreError> {
+            $inner.account(address)
+        }
+        fn account_transactions(
+            &$this,
+            address: &Address,
+            start: u64,
+            limit: usize,
+        ) -> Result<Vec<Hash>, CoreError> {
+            $inner.account_transactions(address, start, limit)
+        }
+        fn code(&$this, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
+            $inner.code(address)
+        }
+        fn storage(&$this, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
+            $inner.storage(address, slot)
+        }
+    };
+}
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
+pub(crate) use forward_reads;
+
 /// Forwards the storage traits through a pointer type, so a store can be
 /// shared (`&S`, `Arc<S>`) between a ledger and its readers.
 macro_rules! forward_state {
     ($($pointer:ty),*) => {$(
         impl<S: StateRead + ?Sized> StateRead for $pointer {
-            fn genesis_hash(&self) -> Result<Option<Hash>, CoreError> {
-                (**self).genesis_hash()
-            }
-            fn tip(&self) -> Result<Option<ChainTip>, CoreError> {
-                (**self).tip()
-            }
-            fn block_hash_at(&self, depth: u64) -> Result<Option<Hash>, CoreError> {
-                (**self).block_hash_at(depth)
-            }
-            fn block(&self, hash: &Hash) -> Result<Option<Sealed<Block>>, CoreError> {
-                (**self).block(hash)
-            }
-            fn transaction(&self, hash: &Hash) -> Result<Option<TransactionRecord>, CoreError> {
-                (**self).transaction(hash)
-            }
-            fn account(&self, address: &Address) -> Result<Option<Account>, CoreError> {
-                (**self).account(address)
-            }
-            fn account_transactions(
-                &self,
-                address: &Address,
-                start: u64,
-                limit: usize,
-            ) -> Result<Vec<Hash>, CoreError> {
-                (**self).account_transactions(address, start, limit)
-            }
-            fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
-                (**self).code(address)
-            }
-            fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
-                (**self).storage(address, slot)
-            }
+            forward_reads!(self, (**self));
         }
 
         impl<S: StateCommit + ?Sized> StateCommit for $pointer {

@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand::SeedableRng;
 
+use crate::state::{Account, ChainTip, TransactionRecord};
 use crate::{
-    execute_genesis, Address, Balance, BlockChanges, BlockEnv, ChainConfig, ContractCall,
-    ContractEngine, ContractOutcome, CoreError, Genesis, Inconsistency, Ledger, MemoryStore,
-    SecretKey, StateCommit, StateRead, StateView, StatusCode, Transaction,
+    execute_genesis, Address, Balance, Block, BlockChanges, BlockEnv, ChainConfig, ContractCall,
+    ContractEngine, ContractOutcome, CoreError, Genesis, Hash, Inconsistency, Ledger, MemoryStore,
+    Sealed, SecretKey, StateCommit, StateRead, StateView, StatusCode, Transaction,
 };
 
 /// Genesis timestamp of the suite's chains.
@@ -387,6 +388,46 @@ pub fn code_and_storage_round_trip<S: StateCommit>(store: S) {
         store.storage(&contract, &[2; 32]).expect("reads"),
         [0xbb; 32]
     );
+}
+
+/// A store whose commits fail once [`FaultyStore::fail_commits`] is
+/// called, as a full disk would make them: for tests of what runs above a
+/// store when it can no longer write. Reads keep working.
+pub struct FaultyStore<S> {
+    inner: S,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl<S> FaultyStore<S> {
+    /// `inner`, committing normally until told otherwise.
+    pub fn new(inner: S) -> FaultyStore<S> {
+        FaultyStore {
+            inner,
+            failing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// From now on every commit fails with "no space left on device" and
+    /// writes nothing.
+    pub fn fail_commits(&self) {
+        self.failing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl<S: StateRead> StateRead for FaultyStore<S> {
+    crate::state::forward_reads!(self, self.inner);
+}
+
+impl<S: StateCommit> StateCommit for FaultyStore<S> {
+    fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(CoreError::storage(std::io::Error::from(
+                std::io::ErrorKind::StorageFull,
+            )));
+        }
+        self.inner.commit(changes)
+    }
 }
 
 /// Runs every function of the suite as its own `#[test]`, on stores made

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ledger_chain::{ChainService, ProducerConfig, SystemClock};
+use ledger_chain::{ChainError, ChainService, ProducerConfig, SystemClock};
 use ledger_core::{ChainConfig, CoreError, Genesis, Ledger, SecretKey, StateRead};
 use ledger_store::{Engine, Store, StoreError};
 use ledger_ws::{serve, Phase, ServerConfig};
@@ -139,6 +139,9 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    // Before anything is written: from here a signal or a write past the
+    // file-size limit is caught, not fatal.
+    let signals = ShutdownSignals::install().context("cannot install signal handlers")?;
     let dir = &args.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
@@ -195,9 +198,6 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_in_flight: usize::try_from(args.max_in_flight)?,
     };
     let server = tokio::spawn(serve(listener, chain.clone(), server_config, phases));
-    // Handlers go in before the node says it is ready, so a SIGTERM sent
-    // the moment it is (by a supervisor, a test) still shuts down cleanly.
-    let signals = ShutdownSignals::install().context("cannot install signal handlers")?;
     tracing::info!(depth = tip.depth, hash = %tip.hash, data_dir = %dir.display(), "chain opened");
     println!("ledger-node listening on ws://{address}");
     println!("coinbase {}", key.address());
@@ -232,7 +232,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-type ProducerJoin = Result<std::thread::Result<Result<(), CoreError>>, tokio::task::JoinError>;
+type ProducerJoin = Result<std::thread::Result<Result<(), ChainError>>, tokio::task::JoinError>;
 
 fn producer_failed(result: ProducerJoin) -> bool {
     match result {
@@ -252,7 +252,14 @@ fn producer_failed(result: ProducerJoin) -> bool {
 struct ShutdownSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    /// SIGXFSZ is caught and ignored, so a write past the file-size limit
+    /// fails with an error the store reports (the node halts) instead of
+    /// killing the process.
+    _file_too_large: tokio::signal::unix::Signal,
 }
+
+/// SIGXFSZ on Linux (and the BSDs and macOS).
+const SIGXFSZ: i32 = 25;
 
 impl ShutdownSignals {
     fn install() -> std::io::Result<ShutdownSignals> {
@@ -260,6 +267,7 @@ impl ShutdownSignals {
         Ok(ShutdownSignals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
+            _file_too_large: signal(SignalKind::from_raw(SIGXFSZ))?,
         })
     }
 

@@ -1,0 +1,129 @@
+//! A store that can no longer write. The node runs under a file-size
+//! limit (`prlimit --fsize`, no root needed), so sled's log hits `EFBIG`
+//! as a full disk would make it fail: the node must stop producing blocks,
+//! refuse pushes saying why, keep answering every request, log the
+//! failure, exit non-zero when stopped, and reopen cleanly without the
+//! limit.
+//!
+//! fjall preallocates its journal files at 64 MiB, so a file-size limit
+//! stops it at open rather than at a commit; its write path is covered by
+//! the engine-agnostic halt test in `crates/ledger-chain/tests/service.rs`.
+
+mod support;
+
+use futures_util::StreamExt;
+use ledger_core::{Balance, StatusCode, Transaction};
+use ledger_ws::WsError;
+use support::{address, dev_key, dev_transfer, Node};
+
+/// Small enough to fill with a few thousand transfers, large enough for
+/// the genesis and the first blocks.
+const FILE_SIZE_LIMIT: &str = "--fsize=2097152";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_cannot_write_halts_blocks_not_reads() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("data");
+    let mut node = Node::start_wrapped(&["prlimit", FILE_SIZE_LIMIT], &dir, &[])
+        .expect("starts under the limit");
+    let client = node.client().await;
+
+    // Push until the node refuses. Pushes are admitted at once and stored
+    // in blocks every 50 ms, so the refusal comes once a block could not be
+    // stored; a push admitted into that block never gets a final status
+    // (it is in no block), so the test does not wait for final statuses.
+    let mut refusal = None;
+    for n in 0..50_000u32 {
+        // 4 KB of data each, so the store's files grow quickly.
+        let tx = Transaction::signed(
+            &dev_key(),
+            address(7),
+            Balance::from(1),
+            1,
+            1_800_000_000 + n,
+            vec![0xda; 4096],
+        );
+        let mut statuses = client.push_transaction(&tx.to_raw()).await.expect("sent");
+        match statuses.next().await.expect("an answer") {
+            Ok(status) => assert_eq!(status.status_code, StatusCode::Pending, "push {n}"),
+            Err(error) => {
+                refusal = Some(error);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the store filled up");
+    let message = match &refusal {
+        WsError::Api(error) => error.message.clone(),
+        other => panic!("expected an API error, got {other}"),
+    };
+    assert!(
+        message.contains("storing a block failed") && message.contains("File too large"),
+        "{message}"
+    );
+    let line = node.log_line("storing a block failed").await;
+    assert!(line.contains("answers reads only"), "{line}");
+
+    // Every read is answered. sled, once its background flusher has met the
+    // failure too, refuses every operation with it, reads included (fjall
+    // keeps reading: ADR 6); until then reads succeed. Either way the
+    // answer comes, and an error names the failure.
+    let read = client.last_block_info().await.map(drop);
+    let account = client.account_info(&address(7)).await.map(drop);
+    for answer in [read, account] {
+        match answer {
+            Ok(()) => {}
+            Err(WsError::Api(error)) => {
+                assert!(
+                    error.message.contains("File too large"),
+                    "{}",
+                    error.message
+                )
+            }
+            Err(other) => panic!("a read was not answered: {other}"),
+        }
+    }
+    let mut again = client
+        .push_transaction(&dev_transfer(address(7), 1, 1, 99_999).to_raw())
+        .await
+        .expect("sent");
+    assert!(
+        matches!(again.next().await, Some(Err(WsError::Api(_)))),
+        "a push after the failure is refused"
+    );
+    drop(client);
+
+    // Stopped, it says it failed.
+    let status = node.signal("TERM");
+    assert!(
+        !status.success(),
+        "exits non-zero after a storage failure: {status:?}"
+    );
+
+    // Without the limit, the same directory opens: a chain of whole blocks
+    // (the receiver's balance is its transfer count: no block is half
+    // there), and it carries on.
+    let node = Node::start_in(&dir, &[]).expect("reopens");
+    let client = node.client().await;
+    let top = client.last_block_info().await.expect("reads");
+    assert!(
+        top.top_block_number > 0,
+        "blocks were stored before the failure"
+    );
+    let account = client.account_info(&address(7)).await.expect("reads");
+    assert_eq!(
+        Balance::from(account.transaction_hashes.len() as u64),
+        account.balance
+    );
+    for depth in 0..=top.top_block_number {
+        client
+            .find_block(ledger_ws::protocol::BlockRef::Number(depth))
+            .await
+            .expect("every block reads");
+    }
+    let status = client
+        .push_and_wait(&dev_transfer(address(7), 1, 1, 100_000).to_raw())
+        .await
+        .expect("pushes");
+    assert_eq!(status.status_code, StatusCode::Success);
+}

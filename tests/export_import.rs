@@ -79,7 +79,7 @@ async fn a_sled_chain_exported_and_imported_into_fjall_answers_the_same() {
     assert!(!ok && err.contains("cannot create"), "{err}");
 
     let imported = work.path().join("imported");
-    let (ok, out, err) = ledger_node(&[
+    let import = [
         "import",
         "--data-dir",
         path(&imported),
@@ -87,19 +87,12 @@ async fn a_sled_chain_exported_and_imported_into_fjall_answers_the_same() {
         "fjall",
         "--from",
         path(&export),
-    ]);
+    ];
+    let (ok, out, err) = ledger_node(&import);
     assert!(ok, "{err}");
     assert!(out.contains("on fjall"), "{out}");
-    // Into a directory that exists: refused.
-    let (ok, _, err) = ledger_node(&[
-        "import",
-        "--data-dir",
-        path(&imported),
-        "--store",
-        "fjall",
-        "--from",
-        path(&export),
-    ]);
+    // Again, into the directory that now exists: refused.
+    let (ok, _, err) = ledger_node(&import);
     assert!(!ok && err.contains("already exists"), "{err}");
 
     // The node's key is not part of the chain; the imported node has its

@@ -264,7 +264,7 @@ impl Store {
     }
 
     /// The writes of one block, in the layout of this module's tables.
-    fn write_set(changes: &BlockChanges) -> WriteSet {
+    fn write_set(&self, changes: &BlockChanges) -> WriteSet {
         let block = &changes.block;
         let listed: usize = changes.lists.iter().map(|append| append.hashes.len()).sum();
         let mut writes = WriteSet::with_capacity(
@@ -277,6 +277,7 @@ impl Store {
         if block.depth == 0 {
             writes.insert(Table::Meta, FORMAT, FORMAT_VERSION.to_be_bytes());
             writes.insert(Table::Meta, GENESIS, block.hash().0);
+            writes.insert(Table::Meta, ENGINE, self.engine().name());
         }
         writes.insert(Table::Meta, TIP, encode_tip(&changes.tip()));
         writes.insert(Table::BlockIndex, block.depth.to_be_bytes(), block.hash().0);
@@ -429,12 +430,8 @@ impl StateCommit for Store {
                 }));
             }
         }
-        let mut writes = Store::write_set(changes);
-        if changes.block.depth == 0 {
-            writes.insert(Table::Meta, ENGINE, self.engine().name());
-        }
         self.kv
-            .write(writes)
+            .write(self.write_set(changes))
             .map_err(|e| CoreError::storage(self.engine_error(e)))
     }
 }

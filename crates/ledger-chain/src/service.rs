@@ -152,25 +152,23 @@ impl<S: StateCommit, E: ContractEngine> Service<S, E> {
     fn handle(&mut self, request: Request) -> bool {
         match request {
             Request::Admit(tx, reply) => {
-                let answer = match &self.halted {
-                    Some(failure) => Err(ChainError::Halted(failure.clone())),
-                    None => self.producer.admit(tx).map_err(ChainError::from),
-                };
+                let answer = self
+                    .running()
+                    .and_then(|()| self.producer.admit(tx).map_err(ChainError::from));
                 let _ = reply.send(answer);
             }
             Request::IsPending(hash, reply) => {
                 let _ = reply.send(self.producer.is_pending(&hash));
             }
             Request::Import(block, reply) => {
-                let answer = match &self.halted {
-                    Some(failure) => Err(ChainError::Halted(failure.clone())),
-                    None => match self.producer.import(block) {
+                let answer = self
+                    .running()
+                    .and_then(|()| match self.producer.import(block) {
                         Err(failure @ CoreError::Storage(_)) => {
                             Err(ChainError::Halted(self.halt(failure)))
                         }
                         other => other.map_err(ChainError::from),
-                    },
-                };
+                    });
                 let _ = reply.send(answer);
             }
             Request::ViewCall(call, reply) => {
@@ -190,12 +188,18 @@ impl<S: StateCommit, E: ContractEngine> Service<S, E> {
         self.halted.insert(Arc::new(failure)).clone()
     }
 
-    /// At shutdown: turns what is pending into blocks, unless halted.
-    fn stop(&mut self, unix_seconds: u32) -> Result<(), ChainError> {
+    /// `Err(Halted)` once a failure has halted the service.
+    fn running(&self) -> Result<(), ChainError> {
         match &self.halted {
             Some(failure) => Err(ChainError::Halted(failure.clone())),
-            None => self.producer.drain(unix_seconds).map_err(ChainError::from),
+            None => Ok(()),
         }
+    }
+
+    /// At shutdown: turns what is pending into blocks, unless halted.
+    fn stop(&mut self, unix_seconds: u32) -> Result<(), ChainError> {
+        self.running()?;
+        Ok(self.producer.drain(unix_seconds)?)
     }
 }
 

@@ -46,19 +46,7 @@ impl Store {
                 });
             }
         }
-        let kv: Box<dyn Kv> = match engine {
-            Engine::Sled => Box::new(SledKv::open(&path).map_err(|source| match source {
-                // sled says so only in an I/O error's text; ask the lock.
-                sled::Error::Io(_) if is_locked(&path) => StoreError::Locked { path: path.clone() },
-                source => engine_error(&path, source.into()),
-            })?),
-            Engine::Fjall => {
-                Box::new(FjallKv::open(&path, false).map_err(|source| match source {
-                    fjall::Error::Locked => StoreError::Locked { path: path.clone() },
-                    source => engine_error(&path, source.into()),
-                })?)
-            }
-        };
+        let kv = open_kv(&path, engine, false)?;
         let store = Store::with_kv(kv, path);
         store.check_on_open()?;
         Ok(store)
@@ -75,14 +63,7 @@ impl Store {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        let kv: Box<dyn Kv> = match engine {
-            Engine::Sled => {
-                Box::new(SledKv::temporary(&path).map_err(|e| engine_error(&path, e.into()))?)
-            }
-            Engine::Fjall => {
-                Box::new(FjallKv::open(&path, true).map_err(|e| engine_error(&path, e.into()))?)
-            }
-        };
+        let kv = open_kv(&path, engine, true)?;
         Ok(Store::with_kv(kv, path))
     }
 
@@ -310,6 +291,29 @@ impl Store {
         }
         writes
     }
+}
+
+/// `engine`'s database in `path`; a `temporary` one is deleted on drop
+/// and never synced.
+fn open_kv(path: &Path, engine: Engine, temporary: bool) -> Result<Box<dyn Kv>, StoreError> {
+    let locked = || StoreError::Locked {
+        path: path.to_path_buf(),
+    };
+    Ok(match engine {
+        Engine::Sled => Box::new(
+            SledKv::open(path, temporary).map_err(|source| match source {
+                // sled says so only in an I/O error's text; ask the lock.
+                sled::Error::Io(_) if is_locked(path) => locked(),
+                source => engine_error(path, source.into()),
+            })?,
+        ),
+        Engine::Fjall => Box::new(FjallKv::open(path, temporary).map_err(
+            |source| match source {
+                fjall::Error::Locked => locked(),
+                source => engine_error(path, source.into()),
+            },
+        )?),
+    })
 }
 
 fn engine_error(path: &Path, source: EngineError) -> StoreError {

@@ -50,8 +50,13 @@ struct SeenBlobs {
 }
 
 impl SledKv {
-    pub(crate) fn open(path: &Path) -> Result<SledKv, sled::Error> {
-        let db = sled::Config::new().path(path).open()?;
+    /// sled in `path`; a `temporary` one is deleted on drop, and sled never
+    /// writes it to disk, so there is nothing to sync.
+    pub(crate) fn open(path: &Path, temporary: bool) -> Result<SledKv, sled::Error> {
+        let db = sled::Config::new().path(path).temporary(temporary).open()?;
+        if temporary {
+            return Ok(SledKv { db, sync: None });
+        }
         let log = File::open(path.join(LOG_FILE))?;
         // sled creates its files without syncing the directory that names
         // them; until that is on disk, a power loss could take the store.
@@ -66,11 +71,6 @@ impl SledKv {
                 blobs: Mutex::default(),
             }),
         })
-    }
-
-    pub(crate) fn temporary(path: &Path) -> Result<SledKv, sled::Error> {
-        let db = sled::Config::new().path(path).temporary(true).open()?;
-        Ok(SledKv { db, sync: None })
     }
 
     fn key(table: Table, key: &[u8]) -> Vec<u8> {

@@ -72,9 +72,14 @@ fn apply_blocks(c: &mut Criterion) {
             b.iter_batched(
                 || block.clone(),
                 |block| {
-                    let changes =
-                        execute_block(ledger.store(), block, Balance::from(1000), &mut NoContracts)
-                            .expect("valid block");
+                    let changes = execute_block(
+                        ledger.store(),
+                        block,
+                        Balance::from(1000),
+                        &Default::default(),
+                        &mut NoContracts,
+                    )
+                    .expect("valid block");
                     assert_eq!(changes.transactions.len(), size);
                     changes
                 },

@@ -21,6 +21,7 @@ pub fn funded_genesis(keys: &[SecretKey]) -> Genesis {
         timestamp: T0,
         block_reward: Balance::from(1000),
         accounts: keys.iter().map(|key| (key.address(), allocation)).collect(),
+        settings: Default::default(),
     }
 }
 
@@ -99,5 +100,5 @@ pub fn next_changes(
         keys[0].address(),
         unsigned_transfers(keys, first, count),
     );
-    execute_block(store, block, reward, &mut NoContracts).expect("executes")
+    execute_block(store, block, reward, &Default::default(), &mut NoContracts).expect("executes")
 }

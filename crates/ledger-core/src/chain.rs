@@ -6,13 +6,16 @@
 
 use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
-use crate::execution::{execute_block, execute_genesis, view_call, ViewOutcome, VIEW_CALL_GAS};
+use crate::execution::{
+    block_gas, execute_block, execute_genesis, view_call, ViewOutcome, VIEW_CALL_GAS,
+};
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool};
 use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::{Sealable, Sealed};
-use crate::state::{BlockChanges, ChainTip, StateCommit, StateRead};
-use crate::status::TransactionStatus;
+use crate::settings::ChainSettings;
+use crate::state::{AccountKind, BlockChanges, ChainTip, StateCommit, StateRead};
+use crate::status::{StatusCode, TransactionStatus};
 use crate::transaction::{RawTransaction, VerifiedTransaction, ViewCall};
 use crate::vm::{ContractEngine, NoContracts};
 
@@ -54,12 +57,16 @@ pub struct BlockParams {
     pub reward: Balance,
     /// Most transactions in the block.
     pub max_transactions: usize,
+    /// The chain's settings; their block gas limit bounds the fees of the
+    /// block's contract transactions (see [`crate::block_gas`]).
+    pub settings: ChainSettings,
 }
 
 /// Builds and executes the block after `parent` from `candidates` (in
 /// order, at most `params.max_transactions`, skipping any already applied
-/// or repeated). `None` when no candidate is left: empty blocks are never
-/// produced.
+/// or repeated, and contract transactions past the block gas limit, which
+/// wait for a later block). `None` when no candidate is left: empty blocks
+/// are never produced.
 pub fn produce_block<S, E>(
     state: &S,
     parent: ChainTip,
@@ -76,17 +83,25 @@ where
         coinbase,
         reward,
         max_transactions,
+        settings,
     } = params;
     let mut seen = std::collections::HashSet::new();
     let mut transactions = Vec::with_capacity(candidates.len().min(max_transactions));
+    let mut gas_left = settings.block_gas_limit;
     for tx in candidates {
         if transactions.len() == max_transactions {
             break;
         }
         let hash = tx.hash();
-        if seen.insert(hash) && state.transaction(&hash)?.is_none() {
-            transactions.push(tx.into_sealed());
+        if !seen.insert(hash) || state.transaction(&hash)?.is_some() {
+            continue;
         }
+        let gas = block_gas(state, &tx)?;
+        if gas > gas_left {
+            continue;
+        }
+        gas_left -= gas;
+        transactions.push(tx.into_sealed());
     }
     if transactions.is_empty() {
         return Ok(None);
@@ -99,18 +114,20 @@ where
         coinbase,
         transactions,
     };
-    execute_block(state, block.seal(), reward, engine).map(Some)
+    execute_block(state, block.seal(), reward, &settings, engine).map(Some)
 }
 
 /// Validates a block produced elsewhere against `state` (whose tip must be
 /// its parent) and executes it: the seam a replicated consensus engine
 /// drives. Checks the block rules, every signature and that no
-/// transaction is applied twice.
+/// transaction is applied twice, and that its contract transactions'
+/// fees fit the block gas limit.
 pub fn validate_block<S, E>(
     state: &S,
     block: Block,
     max_transactions: usize,
     reward: Balance,
+    settings: &ChainSettings,
     engine: &mut E,
 ) -> Result<BlockChanges, CoreError>
 where
@@ -151,6 +168,7 @@ where
             max: max_transactions,
         }));
     }
+    let mut gas = 0u64;
     for (index, tx) in block.transactions.iter().enumerate() {
         tx.clone().verify().map_err(|error| {
             invalid(BlockError::Transaction {
@@ -158,8 +176,15 @@ where
                 source: Box::new(error),
             })
         })?;
+        gas = gas.saturating_add(block_gas(state, tx)?);
     }
-    execute_block(state, block, reward, engine)
+    if gas > settings.block_gas_limit {
+        return Err(invalid(BlockError::GasLimit {
+            gas,
+            limit: settings.block_gas_limit,
+        }));
+    }
+    execute_block(state, block, reward, settings, engine)
 }
 
 /// A chain on a store, with its mempool and contract engine: what a node
@@ -181,6 +206,10 @@ where
 pub struct Ledger<S, E = NoContracts> {
     store: S,
     genesis: Genesis,
+    settings: ChainSettings,
+    /// The settings still have to be stored (a chain created before they
+    /// were): they go with the next block.
+    store_settings: bool,
     config: ChainConfig,
     mempool: Mempool,
     engine: E,
@@ -195,7 +224,8 @@ impl<S: StateCommit> Ledger<S, NoContracts> {
 
 impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     /// Opens the chain of `genesis` on `store`: an empty store gets the
-    /// genesis block; a store holding another chain is refused.
+    /// genesis block and the genesis's settings; a store holding another
+    /// chain, or the same chain with other settings, is refused.
     pub fn open_with_engine(
         store: S,
         genesis: Genesis,
@@ -204,19 +234,34 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     ) -> Result<Self, CoreError> {
         genesis.check()?;
         let block = genesis.block();
-        match store.genesis_hash()? {
-            None => store.commit(&execute_genesis(block)?)?,
+        let (settings, store_settings) = match store.genesis_hash()? {
+            None => {
+                let settings = genesis.settings.resolve();
+                store.commit(&execute_genesis(block, &settings)?)?;
+                (settings, false)
+            }
             Some(stored) if stored != block.hash() => {
                 return Err(CoreError::GenesisMismatch {
                     stored,
                     configured: block.hash(),
                 })
             }
-            Some(_) => {}
-        }
+            Some(_) => match store.settings()? {
+                Some(stored) if genesis.settings.accepts(&stored) => (stored, false),
+                Some(stored) => {
+                    return Err(CoreError::SettingsMismatch {
+                        stored,
+                        configured: genesis.settings,
+                    })
+                }
+                None => (genesis.settings.resolve(), true),
+            },
+        };
         Ok(Ledger {
             store,
             genesis,
+            settings,
+            store_settings,
             config,
             mempool: Mempool::new(config.max_pending, config.max_pending_bytes),
             engine,
@@ -231,6 +276,11 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     /// The genesis.
     pub fn genesis(&self) -> &Genesis {
         &self.genesis
+    }
+
+    /// The chain's contract settings, as stored with it.
+    pub fn settings(&self) -> &ChainSettings {
+        &self.settings
     }
 
     /// The configuration it was opened with.
@@ -262,7 +312,46 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
 
     /// Admission of a transaction whose signature was already checked.
     pub fn admit(&mut self, tx: VerifiedTransaction) -> Result<Admission, CoreError> {
+        if let Some(refusal) = self.refuse_gas(&tx)? {
+            return Ok(Admission::Rejected(refusal));
+        }
         self.mempool.admit(tx, &self.store)
+    }
+
+    /// Why a contract transaction's fee cannot pay for it, if it cannot:
+    /// less than its intrinsic gas, or more than a block may hold
+    /// (ledger-rules.md, "Inside the EVM"). Whether `to` holds code is read
+    /// only when the fee fails a check, so transfers seldom pay for it.
+    fn refuse_gas(&self, tx: &VerifiedTransaction) -> Result<Option<TransactionStatus>, CoreError> {
+        let create = tx.to.is_null();
+        let Some(intrinsic) = self.engine.intrinsic_gas(&self.settings, create, &tx.data) else {
+            return Ok(None);
+        };
+        let limit = self.settings.block_gas_limit;
+        if (intrinsic..=limit).contains(&tx.fee) {
+            return Ok(None);
+        }
+        let action = if create {
+            crate::status::ActionType::ContractCreation
+        } else if self.store.account_or_default(&tx.to)?.kind == AccountKind::Contract {
+            crate::status::ActionType::ContractCall
+        } else {
+            return Ok(None);
+        };
+        let message = if tx.fee < intrinsic {
+            format!(
+                "fee {} does not cover the intrinsic gas {intrinsic} of this contract transaction",
+                tx.fee
+            )
+        } else {
+            format!("fee {} is more than the block gas limit {limit}", tx.fee)
+        };
+        Ok(Some(TransactionStatus {
+            status_code: StatusCode::BadQueryForm,
+            action_type: action,
+            fee_left: tx.fee,
+            message,
+        }))
     }
 
     /// Produces, commits and returns the next block from the oldest pending
@@ -279,15 +368,16 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             coinbase,
             reward: self.genesis.block_reward,
             max_transactions: self.config.max_block_transactions,
+            settings: self.settings,
         };
-        let changes = produce_block(
+        let mut changes = produce_block(
             &self.store,
             self.tip()?,
             candidates,
             params,
             &mut self.engine,
         )?;
-        if let Some(changes) = &changes {
+        if let Some(changes) = &mut changes {
             self.commit(changes)?;
         }
         Ok(changes)
@@ -295,14 +385,15 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
 
     /// Validates, executes and commits a block produced elsewhere.
     pub fn import_block(&mut self, block: Block) -> Result<BlockChanges, CoreError> {
-        let changes = validate_block(
+        let mut changes = validate_block(
             &self.store,
             block,
             self.config.max_block_transactions,
             self.genesis.block_reward,
+            &self.settings,
             &mut self.engine,
         )?;
-        self.commit(&changes)?;
+        self.commit(&mut changes)?;
         Ok(changes)
     }
 
@@ -318,8 +409,12 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
         self.mempool.recheck(&self.store, touched)
     }
 
-    fn commit(&mut self, changes: &BlockChanges) -> Result<(), CoreError> {
+    fn commit(&mut self, changes: &mut BlockChanges) -> Result<(), CoreError> {
+        if self.store_settings {
+            changes.settings = Some(self.settings);
+        }
         self.store.commit(changes)?;
+        self.store_settings = false;
         self.mempool
             .remove(changes.transactions.iter().map(|(hash, _)| hash));
         Ok(())
@@ -332,6 +427,7 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             &self.store,
             call,
             self.config.view_call_gas,
+            &self.settings,
             &mut self.engine,
         )
     }

@@ -1,6 +1,7 @@
 //! The one error type of `ledger-core`.
 
 use crate::primitives::{Address, Balance, Hash};
+use crate::settings::{ChainSettings, GenesisSettings};
 
 /// How long a piece of offending input may be before it is shortened in an
 /// error message, so a megabyte of garbage never becomes a megabyte of log.
@@ -118,6 +119,18 @@ pub enum CoreError {
         stored: Hash,
         /// Genesis hash of the configuration.
         configured: Hash,
+    },
+    /// A store holds a chain with other contract settings than the
+    /// configured genesis names.
+    #[error(
+        "the store's chain runs {} with chain id {} and block gas limit {}; the configured genesis says {}",
+        stored.evm_fork, stored.chain_id, stored.block_gas_limit, configured
+    )]
+    SettingsMismatch {
+        /// The settings found in the store.
+        stored: ChainSettings,
+        /// What the configured genesis names.
+        configured: GenesisSettings,
     },
     /// A view call's target holds no contract.
     #[error("no contract at {address}")]
@@ -287,6 +300,9 @@ pub enum GenesisError {
     /// The allocations add up past uint256.
     #[error("the allocations add up to more than uint256 can hold")]
     SupplyOverflow,
+    /// `block_gas_limit` is 0: no contract transaction could ever run.
+    #[error("block_gas_limit is 0; no contract transaction could ever run")]
+    ZeroBlockGasLimit,
 }
 
 /// The block rule a block breaks.
@@ -355,6 +371,16 @@ pub enum BlockError {
     AppliedTwice {
         /// The transaction.
         hash: Hash,
+    },
+    /// Its contract transactions' fees add up past the block gas limit.
+    #[error(
+        "its contract transactions' fees add up to {gas}, more than the block gas limit {limit}"
+    )]
+    GasLimit {
+        /// The sum of the fees.
+        gas: u64,
+        /// The chain's block gas limit.
+        limit: u64,
     },
 }
 

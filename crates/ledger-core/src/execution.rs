@@ -15,11 +15,15 @@ use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::primitives::{encode_base64, Address, Balance, Hash};
 use crate::sealed::Sealed;
-use crate::state::{Account, AccountKind, BlockChanges, ListAppend, StateRead, TransactionRecord};
+use crate::settings::ChainSettings;
+use crate::state::{
+    Account, AccountKind, BlockChanges, ListAppend, Log, StateRead, TransactionRecord,
+};
 use crate::status::{ActionType, StatusCode, TransactionStatus};
 use crate::transaction::{Transaction, ViewCall};
 use crate::vm::{
-    BlockEnv, CallTarget, ContractCall, ContractEngine, ContractOutcome, ContractResult, StateView,
+    BlockEnv, CallTarget, ContractCall, ContractChanges, ContractEngine, ContractOutcome,
+    ContractResult, StateView,
 };
 
 /// The address of a contract created by `from` with init code `data`, when
@@ -40,6 +44,7 @@ struct Overlay<'s, S: ?Sized> {
     lists: HashMap<Address, ListAppend>,
     code: HashMap<Address, Vec<u8>>,
     storage: HashMap<(Address, [u8; 32]), [u8; 32]>,
+    logs: Vec<(Hash, Vec<Log>)>,
 }
 
 impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
@@ -50,6 +55,7 @@ impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
             lists: HashMap::new(),
             code: HashMap::new(),
             storage: HashMap::new(),
+            logs: Vec::new(),
         }
     }
 
@@ -106,7 +112,12 @@ impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
         Ok(())
     }
 
-    fn finish(self, block: Sealed<Block>, records: Vec<(Hash, TransactionRecord)>) -> BlockChanges {
+    fn finish(
+        self,
+        block: Sealed<Block>,
+        records: Vec<(Hash, TransactionRecord)>,
+        settings: Option<ChainSettings>,
+    ) -> BlockChanges {
         let mut accounts: Vec<_> = self.accounts.into_iter().collect();
         accounts.sort_unstable_by_key(|(address, _)| *address);
         let mut lists: Vec<_> = self.lists.into_values().collect();
@@ -126,6 +137,8 @@ impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
             transactions: records,
             code,
             storage,
+            logs: self.logs,
+            settings,
         }
     }
 }
@@ -156,6 +169,21 @@ impl<S: StateRead + ?Sized> StateView for Overlay<'_, S> {
             None => self.state.storage(address, slot),
         }
     }
+
+    fn block_hash(&self, depth: u64) -> Result<Option<Hash>, CoreError> {
+        self.state.block_hash_at(depth)
+    }
+}
+
+/// The gas a transaction counts against its block's gas limit: its fee if
+/// it is a contract transaction by the state before the block (`to` is
+/// the null address or holds code), nothing otherwise. Deciding by the
+/// state before the block keeps the rule the same for a producer choosing
+/// transactions and a validator checking them.
+pub fn block_gas<S: StateRead + ?Sized>(state: &S, tx: &Transaction) -> Result<u64, CoreError> {
+    let contract =
+        tx.to.is_null() || state.account_or_default(&tx.to)?.kind == AccountKind::Contract;
+    Ok(if contract { tx.fee } else { 0 })
 }
 
 /// Applies `block` on top of `state`, whose tip must be its parent, and
@@ -169,6 +197,7 @@ pub fn execute_block<S, E>(
     state: &S,
     block: Sealed<Block>,
     reward: Balance,
+    settings: &ChainSettings,
     engine: &mut E,
 ) -> Result<BlockChanges, CoreError>
 where
@@ -180,6 +209,8 @@ where
         depth: block.depth,
         timestamp: block.timestamp,
         coinbase: block.coinbase,
+        previous_hash: block.previous_block_hash,
+        settings: *settings,
     };
     overlay.credit(block.coinbase, reward)?;
     let mut seen = HashSet::with_capacity(block.transactions.len());
@@ -210,7 +241,7 @@ where
             },
         ));
     }
-    Ok(overlay.finish(block, records))
+    Ok(overlay.finish(block, records, None))
 }
 
 /// How a read-only call of a contract ended.
@@ -219,8 +250,13 @@ where
 pub enum ViewOutcome {
     /// It returned this data.
     Returned(Vec<u8>),
-    /// It reverted with this data.
-    Reverted(Vec<u8>),
+    /// It reverted.
+    Reverted {
+        /// The revert data.
+        data: Vec<u8>,
+        /// What the data says, when the engine can decode it.
+        reason: Option<String>,
+    },
     /// It halted (out of gas, invalid opcode, no engine), for this reason.
     Halted(String),
 }
@@ -238,6 +274,7 @@ pub fn view_call<S, E>(
     state: &S,
     call: &ViewCall,
     gas: u64,
+    settings: &ChainSettings,
     engine: &mut E,
 ) -> Result<ViewOutcome, CoreError>
 where
@@ -255,6 +292,8 @@ where
         depth: tip.depth.saturating_add(1),
         timestamp: tip.timestamp,
         coinbase: Address::NULL,
+        previous_hash: tip.hash,
+        settings: *settings,
     };
     let request = ContractCall {
         caller: call.from,
@@ -266,14 +305,21 @@ where
     let outcome = engine.execute(&env, &request, &overlay)?;
     Ok(match outcome.result {
         ContractResult::Success { output } => ViewOutcome::Returned(output),
-        ContractResult::Revert { output } => ViewOutcome::Reverted(output),
+        ContractResult::Revert { output } => ViewOutcome::Reverted {
+            reason: engine.revert_reason(&output),
+            data: output,
+        },
         ContractResult::Halt { reason } => ViewOutcome::Halted(reason),
     })
 }
 
 /// Applies the genesis block: credits its allocations and records them,
-/// nothing else (no reward, no nonces, no account lists).
-pub fn execute_genesis(block: Sealed<Block>) -> Result<BlockChanges, CoreError> {
+/// with the chain's settings; nothing else (no reward, no nonces, no
+/// account lists).
+pub fn execute_genesis(
+    block: Sealed<Block>,
+    settings: &ChainSettings,
+) -> Result<BlockChanges, CoreError> {
     let empty = crate::state::MemoryStore::new();
     let mut overlay = Overlay::new(&empty);
     let mut records = Vec::with_capacity(block.transactions.len());
@@ -291,7 +337,7 @@ pub fn execute_genesis(block: Sealed<Block>) -> Result<BlockChanges, CoreError> 
         };
         records.push((tx.hash(), record));
     }
-    Ok(overlay.finish(block, records))
+    Ok(overlay.finish(block, records, Some(*settings)))
 }
 
 fn status(
@@ -411,6 +457,9 @@ fn settle_contract<S: StateRead + ?Sized>(
     if let Some(reason) = refuse_balances(overlay, &call.caller, charge, &changes.balances)? {
         return Ok((StatusCode::Failed, reason));
     }
+    if let Some(reason) = refuse_nonces(overlay, &changes)? {
+        return Ok((StatusCode::Failed, reason));
+    }
     for (address, balance) in changes.balances {
         overlay.account_mut(address)?.balance = balance;
     }
@@ -421,6 +470,12 @@ fn settle_contract<S: StateRead + ?Sized>(
     for (address, slot, value) in changes.storage {
         overlay.storage.insert((address, slot), value);
     }
+    for (address, nonce) in changes.nonces {
+        overlay.account_mut(address)?.nonce = nonce;
+    }
+    if !changes.logs.is_empty() {
+        overlay.logs.push((hash, changes.logs));
+    }
     let message = match call.target {
         CallTarget::Create(address) => {
             overlay.append(address, hash)?;
@@ -429,6 +484,24 @@ fn settle_contract<S: StateRead + ?Sized>(
         CallTarget::Call(_) => encode_base64(&output),
     };
     Ok((StatusCode::Success, message))
+}
+
+/// Why an engine's new nonces cannot be kept, if they cannot: core counts
+/// the nonces of client accounts itself, so an engine may only set those
+/// of accounts that hold code after the call.
+fn refuse_nonces<S: StateRead + ?Sized>(
+    overlay: &Overlay<'_, S>,
+    changes: &ContractChanges,
+) -> Result<Option<String>, CoreError> {
+    for (address, _) in &changes.nonces {
+        let deployed = changes.code.iter().any(|(to, _)| to == address);
+        if !deployed && overlay.get(address)?.kind != AccountKind::Contract {
+            return Ok(Some(format!(
+                "contract engine set the nonce of {address}, which holds no code"
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// Why an engine's new balances cannot be settled, if they cannot. Core

@@ -11,6 +11,7 @@ use crate::crypto::{SecretKey, Signature};
 use crate::error::{CoreError, GenesisError};
 use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::{Sealable, Sealed};
+use crate::settings::{ChainSettings, EvmFork, GenesisSettings};
 use crate::transaction::Transaction;
 
 /// The secret key the built-in dev genesis funds. It is public: never use
@@ -18,8 +19,8 @@ use crate::transaction::Transaction;
 pub const DEV_SECRET_KEY_HEX: &str =
     "fceffe11136170fa82d2c4588376b9642cf8a29a88dda92041754b1ef833ca32";
 
-/// A chain's configuration: its genesis timestamp, block reward and initial
-/// allocations.
+/// A chain's configuration: its genesis timestamp, block reward, initial
+/// allocations and contract settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Genesis {
     /// Genesis block timestamp, seconds since the Unix epoch.
@@ -28,15 +29,33 @@ pub struct Genesis {
     pub block_reward: Balance,
     /// Initial balances, in ascending address-byte order.
     pub accounts: BTreeMap<Address, Balance>,
+    /// Contract settings: the hard fork, chain id and block gas limit.
+    pub settings: GenesisSettings,
 }
 
-/// The JSON document: `{"timestamp": u32, "block_reward": "dec", "accounts": {"addr": "dec"}}`.
+/// The JSON document: `{"timestamp": u32, "block_reward": "dec", "accounts":
+/// {"addr": "dec"}}`, optionally with `"evm_fork": "osaka"`, `"chain_id":
+/// u64` and `"block_gas_limit": u64`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GenesisFile {
     timestamp: u32,
     block_reward: Balance,
     accounts: Allocations,
+    #[serde(default)]
+    evm_fork: Option<EvmFork>,
+    #[serde(default = "default_chain_id")]
+    chain_id: u64,
+    #[serde(default = "default_block_gas_limit")]
+    block_gas_limit: u64,
+}
+
+fn default_chain_id() -> u64 {
+    ChainSettings::DEFAULT_CHAIN_ID
+}
+
+fn default_block_gas_limit() -> u64 {
+    ChainSettings::DEFAULT_BLOCK_GAS_LIMIT
 }
 
 /// Allocations, refusing an address given twice (JSON objects would
@@ -87,6 +106,11 @@ impl Genesis {
             timestamp: file.timestamp,
             block_reward: file.block_reward,
             accounts: file.accounts.0,
+            settings: GenesisSettings {
+                evm_fork: file.evm_fork,
+                chain_id: file.chain_id,
+                block_gas_limit: file.block_gas_limit,
+            },
         };
         genesis.check()?;
         Ok(genesis)
@@ -103,6 +127,7 @@ impl Genesis {
             timestamp: 1_735_689_600, // 2025-01-01T00:00:00Z
             block_reward: Balance::from(1000),
             accounts: BTreeMap::from([(address, allocation)]),
+            settings: GenesisSettings::default(),
         }
     }
 
@@ -123,6 +148,9 @@ impl Genesis {
         }
         if self.total_supply().is_none() {
             return invalid(GenesisError::SupplyOverflow);
+        }
+        if self.settings.block_gas_limit == 0 {
+            return invalid(GenesisError::ZeroBlockGasLimit);
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ mod genesis;
 mod mempool;
 mod primitives;
 mod sealed;
+mod settings;
 mod state;
 mod status;
 #[cfg(any(test, feature = "testing"))]
@@ -46,14 +47,16 @@ pub use error::{
     SecretKeyError, SignatureError,
 };
 pub use execution::{
-    contract_address, execute_block, execute_genesis, view_call, ViewOutcome, VIEW_CALL_GAS,
+    block_gas, contract_address, execute_block, execute_genesis, view_call, ViewOutcome,
+    VIEW_CALL_GAS,
 };
 pub use genesis::{Genesis, DEV_SECRET_KEY_HEX};
 pub use mempool::{Admission, Mempool};
 pub use primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, Hash, BASE64};
 pub use sealed::{Sealable, Sealed};
+pub use settings::{ChainSettings, EvmFork, GenesisSettings, UnknownFork};
 pub use state::{
-    check_extends, Account, AccountKind, BlockChanges, ChainTip, ListAppend, MemoryStore,
+    check_extends, Account, AccountKind, BlockChanges, ChainTip, ListAppend, Log, MemoryStore,
     StateCommit, StateRead, TransactionRecord,
 };
 pub use status::{ActionType, StatusCode, TransactionStatus};

@@ -14,6 +14,7 @@ use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::Sealed;
+use crate::settings::ChainSettings;
 use crate::status::TransactionStatus;
 
 /// Whether an account holds code.
@@ -74,6 +75,17 @@ pub struct ListAppend {
     pub hashes: Vec<Hash>,
 }
 
+/// A log emitted by a contract (Solidity's events).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Log {
+    /// The contract that emitted it.
+    pub address: Address,
+    /// Up to 4 topics.
+    pub topics: Vec<[u8; 32]>,
+    /// Its data.
+    pub data: Vec<u8>,
+}
+
 /// Everything one block changes: the unit a store writes atomically.
 /// Built by execution only; it will grow (logs), so it is
 /// `#[non_exhaustive]`.
@@ -92,6 +104,12 @@ pub struct BlockChanges {
     pub code: Vec<(Address, Vec<u8>)>,
     /// Contract storage slots written by the block (a zero value deletes).
     pub storage: Vec<(Address, [u8; 32], [u8; 32])>,
+    /// The logs of each transaction that emitted any, in block order.
+    pub logs: Vec<(Hash, Vec<Log>)>,
+    /// The chain's settings, to store with this block: set for genesis,
+    /// and for the first block of a chain created before settings were
+    /// stored.
+    pub settings: Option<ChainSettings>,
 }
 
 impl ChainTip {
@@ -137,6 +155,11 @@ pub trait StateRead {
     fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError>;
     /// A contract storage slot (zero when never written).
     fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError>;
+    /// The logs of an applied transaction (empty when it emitted none).
+    fn logs(&self, hash: &Hash) -> Result<Vec<Log>, CoreError>;
+    /// The chain's stored settings; `None` for an empty store or a chain
+    /// created before they were stored.
+    fn settings(&self) -> Result<Option<ChainSettings>, CoreError>;
 
     /// The block at `depth`.
     fn block_at(&self, depth: u64) -> Result<Option<Sealed<Block>>, CoreError> {
@@ -197,6 +220,12 @@ macro_rules! forward_reads {
         fn storage(&$this, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError> {
             $inner.storage(address, slot)
         }
+        fn logs(&$this, hash: &Hash) -> Result<Vec<$crate::Log>, CoreError> {
+            $inner.logs(hash)
+        }
+        fn settings(&$this) -> Result<Option<$crate::ChainSettings>, CoreError> {
+            $inner.settings()
+        }
     };
 }
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))]
@@ -229,6 +258,8 @@ struct Memory {
     lists: HashMap<Address, Vec<Hash>>,
     code: HashMap<Address, Vec<u8>>,
     storage: BTreeMap<(Address, [u8; 32]), [u8; 32]>,
+    logs: HashMap<Hash, Vec<Log>>,
+    settings: Option<ChainSettings>,
 }
 
 /// The chain and its state in memory: for tests, simulations and embedders
@@ -312,6 +343,14 @@ impl StateRead for MemoryStore {
                 .unwrap_or([0; 32])
         })
     }
+
+    fn logs(&self, hash: &Hash) -> Result<Vec<Log>, CoreError> {
+        self.read(|m| m.logs.get(hash).cloned().unwrap_or_default())
+    }
+
+    fn settings(&self) -> Result<Option<ChainSettings>, CoreError> {
+        self.read(|m| m.settings)
+    }
 }
 
 impl StateCommit for MemoryStore {
@@ -346,6 +385,10 @@ impl StateCommit for MemoryStore {
             } else {
                 m.storage.insert((*address, *slot), *value);
             }
+        }
+        m.logs.extend(changes.logs.iter().cloned());
+        if let Some(settings) = changes.settings {
+            m.settings = Some(settings);
         }
         Ok(())
     }

@@ -38,6 +38,7 @@ pub fn genesis_for(keys: &[SecretKey]) -> Genesis {
             .iter()
             .map(|key| (key.address(), Balance::from(1_000_000)))
             .collect::<BTreeMap<_, _>>(),
+        settings: Default::default(),
     }
 }
 
@@ -248,7 +249,8 @@ pub fn chain_reads_back_like_the_reference<S: StateCommit>(store: S) {
 /// A commit that does not extend the tip is refused and changes nothing.
 pub fn commit_refuses_what_does_not_extend_the_tip<S: StateCommit>(store: S) {
     let keys = keys(3, 2);
-    let genesis = execute_genesis(genesis_for(&keys).block()).expect("genesis");
+    let genesis = execute_genesis(genesis_for(&keys).block(), &crate::ChainSettings::default())
+        .expect("genesis");
     let reference = MemoryStore::new();
     let mut ledger =
         Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
@@ -279,7 +281,9 @@ pub fn concurrent_commits_have_one_winner<S: StateCommit + Sync>(store: S) {
     let keys = keys(WRITERS, 4);
     let genesis = genesis_for(&keys);
     store
-        .commit(&execute_genesis(genesis.block()).expect("genesis"))
+        .commit(
+            &execute_genesis(genesis.block(), &crate::ChainSettings::default()).expect("genesis"),
+        )
         .expect("genesis");
     // One candidate block 1 per writer, each with its own miner.
     let candidates: Vec<BlockChanges> = keys
@@ -330,7 +334,10 @@ pub fn commit_refuses_a_list_append_at_the_wrong_index<S: StateCommit>(store: S)
     let mut ledger =
         Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
     store
-        .commit(&execute_genesis(genesis_for(&keys).block()).expect("genesis"))
+        .commit(
+            &execute_genesis(genesis_for(&keys).block(), &crate::ChainSettings::default())
+                .expect("genesis"),
+        )
         .expect("genesis");
     let block1 = produce(&mut ledger, &keys, keys[0].address(), 2).expect("produces");
     for shift in [1, u64::MAX] {
@@ -362,7 +369,10 @@ pub fn code_and_storage_round_trip<S: StateCommit>(store: S) {
     let mut ledger =
         Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
     store
-        .commit(&execute_genesis(genesis_for(&keys).block()).expect("genesis"))
+        .commit(
+            &execute_genesis(genesis_for(&keys).block(), &crate::ChainSettings::default())
+                .expect("genesis"),
+        )
         .expect("genesis");
     let mut block1 = produce(&mut ledger, &keys, keys[0].address(), 1).expect("produces");
     block1.code.push((contract, vec![0x60, 0x00, 0xf3]));
@@ -388,6 +398,46 @@ pub fn code_and_storage_round_trip<S: StateCommit>(store: S) {
         store.storage(&contract, &[2; 32]).expect("reads"),
         [0xbb; 32]
     );
+}
+
+/// Logs committed with a block read back per transaction, in emission
+/// order; a transaction without logs has none; the chain's settings read
+/// back once committed, and an empty store has none.
+pub fn logs_and_settings_round_trip<S: StateCommit>(store: S) {
+    let keys = keys(2, 4);
+    let reference = MemoryStore::new();
+    let mut ledger =
+        Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
+    assert_eq!(store.settings().expect("reads"), None);
+    let settings = crate::ChainSettings {
+        evm_fork: crate::EvmFork::Cancun,
+        chain_id: 99,
+        block_gas_limit: 1_000_000,
+    };
+    let genesis = execute_genesis(genesis_for(&keys).block(), &settings).expect("genesis");
+    store.commit(&genesis).expect("genesis");
+    assert_eq!(store.settings().expect("reads"), Some(settings));
+
+    let mut block1 = produce(&mut ledger, &keys, keys[0].address(), 1).expect("produces");
+    let (with_logs, without) = (block1.transactions[0].0, genesis.transactions[0].0);
+    let logs = vec![
+        crate::Log {
+            address: Address([0xc0; 20]),
+            topics: vec![[1; 32], [2; 32], [3; 32], [4; 32]],
+            data: vec![5; 100],
+        },
+        crate::Log {
+            address: Address([0xc1; 20]),
+            topics: vec![],
+            data: vec![],
+        },
+    ];
+    block1.logs.push((with_logs, logs.clone()));
+    store.commit(&block1).expect("block 1");
+    assert_eq!(store.logs(&with_logs).expect("reads"), logs);
+    assert_eq!(store.logs(&without).expect("reads"), vec![]);
+    assert_eq!(store.logs(&Hash([9; 32])).expect("reads"), vec![]);
+    assert_eq!(store.settings().expect("reads"), Some(settings));
 }
 
 /// A store whose commits fail once [`FaultyStore::fail_commits`] is
@@ -463,6 +513,11 @@ macro_rules! store_conformance_tests {
         #[test]
         fn store_code_and_storage_round_trip() {
             $crate::testing::code_and_storage_round_trip(($make)());
+        }
+
+        #[test]
+        fn store_logs_and_settings_round_trip() {
+            $crate::testing::logs_and_settings_round_trip(($make)());
         }
     };
 }

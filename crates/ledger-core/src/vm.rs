@@ -8,20 +8,25 @@
 //! without one.
 
 use crate::error::CoreError;
-use crate::primitives::{Address, Balance};
-use crate::state::AccountKind;
+use crate::primitives::{Address, Balance, Hash};
+use crate::settings::ChainSettings;
+use crate::state::{AccountKind, Log};
 
-/// The block a contract runs in. It will grow (block hashes, gas limit),
-/// so it is built by core, never by a struct literal elsewhere.
+/// The block a contract runs in. It may grow, so it is built by core,
+/// never by a struct literal elsewhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BlockEnv {
-    /// The block's depth.
+    /// The block's depth (`block.number`).
     pub depth: u64,
     /// The block's timestamp.
     pub timestamp: u32,
     /// The block's coinbase.
     pub coinbase: Address,
+    /// The previous block's hash (`block.prevrandao`).
+    pub previous_hash: Hash,
+    /// The chain's fork, chain id and block gas limit.
+    pub settings: ChainSettings,
 }
 
 /// What a call targets.
@@ -68,8 +73,13 @@ pub enum ContractResult {
     },
 }
 
-/// State written by a successful execution, as final values. It will grow
-/// (logs, nonces, removed accounts): start from `default()` and set fields.
+/// State written by a successful execution, as final values. It may grow:
+/// start from `default()` and set fields.
+///
+/// Nothing here removes an account: the forks a chain can run (Cancun on)
+/// delete only a contract created in the same transaction, which an engine
+/// simply leaves out; SELFDESTRUCT of an older contract only moves its
+/// balance, reported in `balances`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ContractChanges {
@@ -82,6 +92,12 @@ pub struct ContractChanges {
     pub code: Vec<(Address, Vec<u8>)>,
     /// Storage slots written.
     pub storage: Vec<(Address, [u8; 32], [u8; 32])>,
+    /// New EVM nonces of contract accounts (created, or creating others).
+    /// Core keeps client nonces itself and refuses, as a failed execution,
+    /// a nonce for an account that holds no code after the call.
+    pub nonces: Vec<(Address, u64)>,
+    /// Logs emitted, in emission order.
+    pub logs: Vec<Log>,
 }
 
 /// An engine's answer. It will grow (logs, refunds): build it with
@@ -92,7 +108,8 @@ pub struct ContractChanges {
 pub struct ContractOutcome {
     /// How it ended.
     pub result: ContractResult,
-    /// Gas not used, at most the limit; the sender is charged `limit - gas_left`.
+    /// Gas not used, at most the limit, after refunds; the sender is
+    /// charged `limit - gas_left`.
     pub gas_left: u64,
     /// What to write on success; ignored otherwise.
     pub changes: ContractChanges,
@@ -141,6 +158,8 @@ pub trait StateView {
     fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError>;
     /// A storage slot.
     fn storage(&self, address: &Address, slot: &[u8; 32]) -> Result<[u8; 32], CoreError>;
+    /// The hash of the stored block at `depth` (`None` past the tip).
+    fn block_hash(&self, depth: u64) -> Result<Option<Hash>, CoreError>;
 }
 
 /// A smart-contract engine.
@@ -153,6 +172,19 @@ pub trait ContractEngine {
         call: &ContractCall<'_>,
         state: &dyn StateView,
     ) -> Result<ContractOutcome, CoreError>;
+
+    /// The gas a contract transaction costs before it runs (base cost,
+    /// call data, creation and init code), which its fee must cover to be
+    /// admitted; `None` for an engine that runs no code (no limit then).
+    fn intrinsic_gas(&self, _settings: &ChainSettings, _create: bool, _data: &[u8]) -> Option<u64> {
+        None
+    }
+
+    /// The reason revert data gives, for people (Solidity's `Error(string)`
+    /// and `Panic(uint256)`), if the engine knows the encoding.
+    fn revert_reason(&self, _data: &[u8]) -> Option<String> {
+        None
+    }
 }
 
 impl<E: ContractEngine + ?Sized> ContractEngine for &mut E {
@@ -163,6 +195,14 @@ impl<E: ContractEngine + ?Sized> ContractEngine for &mut E {
         state: &dyn StateView,
     ) -> Result<ContractOutcome, CoreError> {
         (**self).execute(env, call, state)
+    }
+
+    fn intrinsic_gas(&self, settings: &ChainSettings, create: bool, data: &[u8]) -> Option<u64> {
+        (**self).intrinsic_gas(settings, create, data)
+    }
+
+    fn revert_reason(&self, data: &[u8]) -> Option<String> {
+        (**self).revert_reason(data)
     }
 }
 

@@ -30,6 +30,7 @@ fn fixture_with(config: ChainConfig) -> Fixture {
         timestamp: T0,
         block_reward: Balance::from(1000),
         accounts: BTreeMap::from([(alice.address(), Balance::from(1_000_000))]),
+        settings: Default::default(),
     };
     let ledger = Ledger::open(MemoryStore::new(), genesis, config).expect("opens");
     Fixture {
@@ -634,4 +635,92 @@ fn mempool_is_bounded_in_bytes_too() {
         .expect("block");
     let status = f.ledger.push(&big(2).to_raw()).expect("room again");
     assert_eq!(status.status_code, StatusCode::Pending);
+}
+
+#[test]
+fn a_chain_keeps_the_contract_settings_it_was_created_with() {
+    use ledger_core::{ChainSettings, EvmFork, GenesisSettings};
+    let store = MemoryStore::new();
+    let cancun = Genesis {
+        settings: GenesisSettings {
+            evm_fork: Some(EvmFork::Cancun),
+            chain_id: 7,
+            block_gas_limit: 1_000_000,
+        },
+        ..Genesis::dev()
+    };
+    let stored = ChainSettings {
+        evm_fork: EvmFork::Cancun,
+        chain_id: 7,
+        block_gas_limit: 1_000_000,
+    };
+    let ledger = Ledger::open(&store, cancun.clone(), ChainConfig::default()).expect("creates");
+    assert_eq!(*ledger.settings(), stored);
+    assert_eq!(store.settings().expect("reads"), Some(stored));
+
+    // A genesis naming no fork opens it with the fork it stored, not the newest.
+    let unnamed = Genesis {
+        settings: GenesisSettings {
+            evm_fork: None,
+            ..cancun.settings
+        },
+        ..cancun.clone()
+    };
+    let ledger = Ledger::open(&store, unnamed, ChainConfig::default()).expect("reopens");
+    assert_eq!(ledger.settings().evm_fork, EvmFork::Cancun);
+
+    // Another fork, chain id or gas limit is another chain.
+    for settings in [
+        GenesisSettings {
+            evm_fork: Some(EvmFork::Osaka),
+            ..cancun.settings
+        },
+        GenesisSettings {
+            chain_id: 8,
+            ..cancun.settings
+        },
+        GenesisSettings {
+            block_gas_limit: 2_000_000,
+            ..cancun.settings
+        },
+    ] {
+        let other = Genesis {
+            settings,
+            ..cancun.clone()
+        };
+        match Ledger::open(&store, other, ChainConfig::default()) {
+            Err(CoreError::SettingsMismatch {
+                stored: found,
+                configured,
+            }) => {
+                assert_eq!((found, configured), (stored, settings));
+            }
+            other => panic!("expected a settings mismatch: {:?}", other.err()),
+        }
+    }
+}
+
+#[test]
+fn a_chain_created_before_settings_were_stored_stores_them_with_its_next_block() {
+    use ledger_core::{execute_genesis, BlockChanges, ChainSettings, StateCommit};
+    let store = MemoryStore::new();
+    let genesis = Genesis::dev();
+    // What an older node wrote: the genesis block without settings.
+    let mut old: BlockChanges =
+        execute_genesis(genesis.block(), &ChainSettings::default()).expect("genesis");
+    old.settings = None;
+    store.commit(&old).expect("commits");
+    assert_eq!(store.settings().expect("reads"), None);
+
+    let mut ledger = Ledger::open(&store, genesis, ChainConfig::default()).expect("opens");
+    let key = Genesis::dev_key();
+    let tx = Transaction::signed(&key, Address([3; 20]), Balance::from(1), 1, T0, vec![]);
+    ledger.push(&tx.to_raw()).expect("pushes");
+    ledger
+        .produce_block(T0 + 1, Address([9; 20]))
+        .expect("produces");
+    assert_eq!(
+        store.settings().expect("reads"),
+        Some(ChainSettings::default())
+    );
 }

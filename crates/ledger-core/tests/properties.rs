@@ -217,6 +217,7 @@ proptest! {
             timestamp: T0,
             block_reward: reward,
             accounts: addresses.iter().take(3).map(|a| (*a, Balance::from(1_000_000))).collect::<BTreeMap<_, _>>(),
+            settings: Default::default(),
         };
         let allocations = genesis.total_supply().expect("fits");
         let config = ChainConfig { max_block_transactions: 7, max_pending: 1_000, ..ChainConfig::default() };

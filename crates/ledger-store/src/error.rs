@@ -178,6 +178,24 @@ pub enum Damage {
         /// The engine reading it.
         engine: Engine,
     },
+    /// A log record names more topics than a log can have.
+    #[error("a stored log has {count} topics, at most 4 allowed")]
+    TopicCount {
+        /// The count found.
+        count: u8,
+    },
+    /// A record has bytes after its last field.
+    #[error("{record} has {extra} bytes after its last field")]
+    Trailing {
+        /// Which record.
+        record: &'static str,
+        /// How many bytes are left over.
+        extra: usize,
+    },
+    /// The stored chain settings do not decode (or name a fork this build
+    /// does not know).
+    #[error("the stored chain settings do not decode")]
+    Settings,
     /// A stored block hashes to another hash than its key.
     #[error("block stored under {stored_under} hashes to {hashes_to}")]
     BlockHash {

@@ -10,7 +10,7 @@ use crate::{Engine, EngineError};
 /// each its own keyspace, tuned for how it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Table {
-    /// `format`, `genesis`, `tip`, `engine`.
+    /// `format`, `genesis`, `tip`, `engine`, `settings`.
     Meta,
     /// Depth (u64, big-endian) → block hash.
     BlockIndex,
@@ -26,11 +26,13 @@ pub(crate) enum Table {
     Code,
     /// Address ‖ slot → storage value (absent when zero).
     Storage,
+    /// Transaction hash → its logs (absent when it emitted none).
+    Logs,
 }
 
 impl Table {
     /// Every table, in the order engines lay them out.
-    pub(crate) const ALL: [Table; 8] = [
+    pub(crate) const ALL: [Table; 9] = [
         Table::Meta,
         Table::BlockIndex,
         Table::Blocks,
@@ -39,6 +41,7 @@ impl Table {
         Table::Lists,
         Table::Code,
         Table::Storage,
+        Table::Logs,
     ];
 
     /// The table's place in [`Table::ALL`].
@@ -57,6 +60,7 @@ impl Table {
             Table::Lists => b'l',
             Table::Code => b'c',
             Table::Storage => b's',
+            Table::Logs => b'g',
         }
     }
 
@@ -71,6 +75,7 @@ impl Table {
             Table::Lists => "lists",
             Table::Code => "code",
             Table::Storage => "storage",
+            Table::Logs => "logs",
         }
     }
 }

@@ -4,8 +4,8 @@
 //! so tools and fuzzers can hold them to their round trip.
 
 use ledger_core::{
-    Account, AccountKind, ActionType, Balance, ChainTip, Hash, StatusCode, TransactionRecord,
-    TransactionStatus,
+    Account, AccountKind, ActionType, Address, Balance, ChainTip, Hash, Log, StatusCode,
+    TransactionRecord, TransactionStatus,
 };
 
 use crate::Damage;
@@ -123,6 +123,20 @@ impl<'a> Fields<'a> {
         self.array().map(u64::from_be_bytes)
     }
 
+    /// The next `len` bytes.
+    fn take(&mut self, len: usize) -> Result<&'a [u8], Damage> {
+        if self.rest.len() < len {
+            return Err(Damage::TooShort {
+                record: self.record,
+                len: self.len,
+                min: self.len - self.rest.len() + len,
+            });
+        }
+        let (head, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Ok(head)
+    }
+
     /// What is left.
     fn rest(self) -> &'a [u8] {
         self.rest
@@ -166,6 +180,63 @@ pub fn decode_record(bytes: &[u8]) -> Result<TransactionRecord, Damage> {
     })
 }
 
+/// The most topics a log has.
+const MAX_TOPICS: u8 = 4;
+
+/// A transaction's logs: count u32, then per log: address (20), topic
+/// count u8, the topics (32 each), data length u32, the data.
+pub fn encode_logs(logs: &[Log]) -> Vec<u8> {
+    let size: usize = logs
+        .iter()
+        .map(|log| 25 + 32 * log.topics.len() + log.data.len())
+        .sum();
+    let mut bytes = Vec::with_capacity(4 + size);
+    bytes.extend_from_slice(&(logs.len() as u32).to_be_bytes());
+    for log in logs {
+        bytes.extend_from_slice(&log.address.0);
+        bytes.push(log.topics.len() as u8);
+        for topic in &log.topics {
+            bytes.extend_from_slice(topic);
+        }
+        bytes.extend_from_slice(&(log.data.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&log.data);
+    }
+    bytes
+}
+
+/// Reads a transaction's logs back, or says how the record is damaged.
+pub fn decode_logs(bytes: &[u8]) -> Result<Vec<Log>, Damage> {
+    let mut fields = Fields::new("log record", bytes);
+    let count = fields.u32()?;
+    // Every log takes at least 25 bytes: never trust the count for memory.
+    let mut logs = Vec::with_capacity((count as usize).min(bytes.len() / 25));
+    for _ in 0..count {
+        let address = Address(fields.array()?);
+        let topic_count = fields.u8()?;
+        if topic_count > MAX_TOPICS {
+            return Err(Damage::TopicCount { count: topic_count });
+        }
+        let topics = (0..topic_count)
+            .map(|_| fields.array())
+            .collect::<Result<_, _>>()?;
+        let len = fields.u32()? as usize;
+        let data = fields.take(len)?.to_vec();
+        logs.push(Log {
+            address,
+            topics,
+            data,
+        });
+    }
+    let extra = fields.rest().len();
+    if extra != 0 {
+        return Err(Damage::Trailing {
+            record: "log record",
+            extra,
+        });
+    }
+    Ok(logs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +268,34 @@ mod tests {
             decode_record(&encode_record(&record)).expect("reads"),
             record
         );
+        let logs = vec![
+            Log {
+                address: Address([1; 20]),
+                topics: vec![[2; 32], [3; 32]],
+                data: vec![4, 5],
+            },
+            Log {
+                address: Address([6; 20]),
+                topics: vec![],
+                data: vec![],
+            },
+        ];
+        let bytes = encode_logs(&logs);
+        assert_eq!(decode_logs(&bytes).expect("reads"), logs);
+        assert!(matches!(
+            decode_logs(&bytes[..bytes.len() - 1]),
+            Err(Damage::TooShort { .. })
+        ));
+        assert!(matches!(
+            decode_logs(&[bytes.clone(), vec![0]].concat()),
+            Err(Damage::Trailing { extra: 1, .. })
+        ));
+        let mut five_topics = bytes.clone();
+        five_topics[4 + 20] = 5;
+        assert!(matches!(
+            decode_logs(&five_topics),
+            Err(Damage::TopicCount { count: 5 })
+        ));
 
         assert!(matches!(
             decode_account(&[0; 48]),

@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use ledger_core::{
-    check_extends, Account, Address, Block, BlockChanges, ChainTip, CoreError, Hash, Inconsistency,
-    Sealable, Sealed, StateCommit, StateRead, TransactionRecord,
+    check_extends, Account, Address, Block, BlockChanges, ChainSettings, ChainTip, CoreError, Hash,
+    Inconsistency, Log, Sealable, Sealed, StateCommit, StateRead, TransactionRecord,
 };
 
 use crate::engine::{fjall::FjallKv, sled::SledKv};
 use crate::kv::{Kv, Table, WriteSet};
 use crate::records::{
-    decode_account, decode_record, decode_tip, encode_account, encode_record, encode_tip, Fields,
+    decode_account, decode_logs, decode_record, decode_tip, encode_account, encode_logs,
+    encode_record, encode_tip, Fields,
 };
 use crate::{Damage, Engine, EngineError, Incompatibility, StoreError, FORMAT_VERSION};
 
@@ -20,6 +21,7 @@ const FORMAT: &[u8] = b"format";
 const GENESIS: &[u8] = b"genesis";
 const TIP: &[u8] = b"tip";
 const ENGINE: &[u8] = b"engine";
+const SETTINGS: &[u8] = b"settings";
 
 /// The chain and its state on disk.
 pub struct Store {
@@ -253,12 +255,16 @@ impl Store {
                 + changes.accounts.len()
                 + listed
                 + changes.code.len()
-                + changes.storage.len(),
+                + changes.storage.len()
+                + changes.logs.len(),
         );
         if block.depth == 0 {
             writes.insert(Table::Meta, FORMAT, FORMAT_VERSION.to_be_bytes());
             writes.insert(Table::Meta, GENESIS, block.hash().0);
             writes.insert(Table::Meta, ENGINE, self.engine().name());
+        }
+        if let Some(settings) = &changes.settings {
+            writes.insert(Table::Meta, SETTINGS, settings.encode());
         }
         writes.insert(Table::Meta, TIP, encode_tip(&changes.tip()));
         writes.insert(Table::BlockIndex, block.depth.to_be_bytes(), block.hash().0);
@@ -288,6 +294,9 @@ impl Store {
             } else {
                 writes.insert(Table::Storage, slot_key, *value);
             }
+        }
+        for (hash, logs) in &changes.logs {
+            writes.insert(Table::Logs, hash.0, encode_logs(logs));
         }
         writes
     }
@@ -408,6 +417,18 @@ impl StateRead for Store {
             .exact(32)
             .and_then(|mut fields| fields.array())
             .map_err(|damage| CoreError::storage(self.damaged(damage)))
+    }
+
+    fn logs(&self, hash: &Hash) -> Result<Vec<Log>, CoreError> {
+        Ok(self
+            .decoded(Table::Logs, &hash.0, decode_logs)?
+            .unwrap_or_default())
+    }
+
+    fn settings(&self) -> Result<Option<ChainSettings>, CoreError> {
+        self.decoded(Table::Meta, SETTINGS, |bytes| {
+            ChainSettings::decode(bytes).ok_or(Damage::Settings)
+        })
     }
 }
 

@@ -79,7 +79,10 @@ pub(crate) fn stored_status<S: StateRead + ?Sized>(
 pub(crate) fn view_answer(outcome: ViewOutcome) -> Result<String, RequestError> {
     let (reason, data) = match outcome {
         ViewOutcome::Returned(output) => return Ok(encode_base64(&output)),
-        ViewOutcome::Reverted(data) => ("the view call reverted".to_owned(), data),
+        ViewOutcome::Reverted { data, reason } => (
+            reason.unwrap_or_else(|| "the view call reverted".to_owned()),
+            data,
+        ),
         ViewOutcome::Halted(reason) => (reason, Vec::new()),
         other => (format!("the view call failed: {other:?}"), Vec::new()),
     };
@@ -152,10 +155,25 @@ mod tests {
             view_answer(ViewOutcome::Returned(vec![1])).expect("ok"),
             "AQ=="
         );
-        let error = view_answer(ViewOutcome::Reverted(vec![2])).expect_err("reverted");
+        let error = view_answer(ViewOutcome::Reverted {
+            data: vec![2],
+            reason: None,
+        })
+        .expect_err("reverted");
         let wire = error.to_api_error();
         assert_eq!(wire.code, crate::ErrorCode::ExecutionFailed);
         assert_eq!(wire.data.as_deref(), Some("Ag=="));
+        assert_eq!(wire.message, "the view call reverted");
+        let wire = view_answer(ViewOutcome::Reverted {
+            data: vec![3],
+            reason: Some("too low".into()),
+        })
+        .expect_err("reverted")
+        .to_api_error();
+        assert_eq!(
+            (wire.message.as_str(), wire.data.as_deref()),
+            ("too low", Some("Aw=="))
+        );
         let wire = view_answer(ViewOutcome::Halted("out of gas".into()))
             .expect_err("halted")
             .to_api_error();

@@ -295,7 +295,10 @@ fn a_view_call_runs_against_a_contract_and_writes_nothing() {
     );
     assert_eq!(
         ledger.view_call(&call(created)).expect("runs"),
-        crate::ViewOutcome::Reverted(vec![9])
+        crate::ViewOutcome::Reverted {
+            data: vec![9],
+            reason: None
+        }
     );
     assert_eq!(
         ledger.store().account_or_default(&sender).expect("reads"),

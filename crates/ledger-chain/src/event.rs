@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use ledger_core::{
-    Account, Address, Block, BlockChanges, ChainTip, Hash, Sealed, TransactionStatus,
+    Account, Address, Block, BlockChanges, ChainTip, Hash, Log, Sealed, TransactionStatus,
 };
 
 /// One stored block, as subscribers need it: its body and every status, so
@@ -19,6 +19,8 @@ pub struct BlockEvent {
     pub accounts: HashMap<Address, Account>,
     /// Final status of every transaction of the block.
     pub statuses: HashMap<Hash, TransactionStatus>,
+    /// The logs of each transaction that emitted any, in block order.
+    pub logs: Vec<(Hash, Vec<Log>)>,
     /// Pending transactions the block left uncovered, dropped from the
     /// mempool, with the final status their pushers are owed.
     pub dropped: HashMap<Hash, TransactionStatus>,
@@ -37,6 +39,7 @@ impl BlockEvent {
                 .iter()
                 .map(|(hash, record)| (*hash, record.status.clone()))
                 .collect(),
+            logs: changes.logs.clone(),
             dropped: dropped.into_iter().collect(),
         }
     }

@@ -27,7 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::WsError;
 use crate::protocol::{
-    AccountInfo, Answer, BlockRef, LastBlockInfo, Request, RequestType, API_VERSION, UNSUBSCRIBED,
+    AccountInfo, Answer, BlockRef, LastBlockInfo, LogFilter, LogsEvent, Request, RequestType,
+    TransactionLogs, API_VERSION, UNSUBSCRIBED,
 };
 
 enum Route {
@@ -166,6 +167,21 @@ impl Client {
     pub async fn call_contract_view(&self, call: &RawViewCall) -> Result<String, WsError> {
         let args = serde_json::to_value(call)?;
         self.call("call_contract_view", args).await
+    }
+
+    /// The logs of an applied transaction, in emission order.
+    pub async fn find_transaction_logs(&self, hash: &Hash) -> Result<TransactionLogs, WsError> {
+        self.call("find_transaction_logs", json!({ "hash": hash }))
+            .await
+    }
+
+    /// Logs of blocks stored from now on that pass `filter`: first
+    /// [`LogsEvent::Started`], then one [`LogsEvent::Log`] per log.
+    pub async fn subscribe_logs(
+        &self,
+        filter: &LogFilter,
+    ) -> Result<Subscription<LogsEvent>, WsError> {
+        self.subscribe("logs", filter.to_args()).await
     }
 
     /// Every new block, starting with the current top.

@@ -7,7 +7,7 @@ use ledger_core::{
     TransactionStatus, ViewOutcome,
 };
 
-use crate::protocol::{AccountInfo, BlockRef};
+use crate::protocol::{AccountInfo, BlockRef, TransactionLogs, WireLog};
 use crate::request_error::RequestError;
 
 /// The top block.
@@ -72,6 +72,21 @@ pub(crate) fn stored_status<S: StateRead + ?Sized>(
     hash: &Hash,
 ) -> Result<Option<TransactionStatus>, RequestError> {
     Ok(state.transaction(hash)?.map(|record| record.status))
+}
+
+/// The logs of an applied transaction; `not_found` for an unknown or
+/// pending one.
+pub(crate) fn find_transaction_logs<S: StateRead + ?Sized>(
+    state: &S,
+    hash: Hash,
+) -> Result<TransactionLogs, RequestError> {
+    if state.transaction(&hash)?.is_none() {
+        return Err(RequestError::TransactionNotFound { hash });
+    }
+    let logs = state.logs(&hash)?;
+    Ok(TransactionLogs {
+        logs: logs.iter().map(WireLog::from).collect(),
+    })
 }
 
 /// The answer to a view call: base64 of what it returned, or

@@ -16,6 +16,7 @@
 pub mod client;
 mod error;
 mod handlers;
+mod logs;
 mod outbox;
 pub mod protocol;
 mod request_error;

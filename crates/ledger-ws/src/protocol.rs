@@ -9,6 +9,7 @@ use ledger_core::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::logs::{FromBlock, LogFilter, LogMessage, LogsEvent, TransactionLogs, WireLog};
 pub use crate::request_error::RequestError;
 
 /// The only API version.
@@ -151,6 +152,12 @@ pub enum Command {
     FindTransactionStatus(Hash),
     /// Call `call_contract_view`.
     CallContractView(RawViewCall),
+    /// Call `find_transaction_logs`.
+    FindTransactionLogs(Hash),
+    /// Subscribe to `logs` passing a filter.
+    SubscribeLogs(LogFilter),
+    /// Unsubscribe from `logs` with the filter it was subscribed with.
+    UnsubscribeLogs(LogFilter),
     /// Subscribe to `last_block_info`.
     SubscribeBlocks,
     /// Subscribe to `account_info` of an address.
@@ -268,6 +275,9 @@ fn command(
         (Call, "call_contract_view") => Command::CallContractView(
             serde_json::from_value(Value::Object(args)).map_err(RequestError::ViewCallArgs)?,
         ),
+        (Call, "find_transaction_logs") => Command::FindTransactionLogs(parsed_arg(&args, "hash")?),
+        (Subscribe, "logs") => Command::SubscribeLogs(LogFilter::from_args(&args)?),
+        (Unsubscribe, "logs") => Command::UnsubscribeLogs(LogFilter::from_args(&args)?),
         (Subscribe, "last_block_info") => Command::SubscribeBlocks,
         (Subscribe, "account_info") => Command::SubscribeAccount(parsed_arg(&args, "address")?),
         (Subscribe, "push_transaction") => Command::PushTransaction(
@@ -331,7 +341,7 @@ fn block_ref(args: &Map<String, Value>) -> Result<BlockRef, RequestError> {
 }
 
 /// A JSON value for an error message, shortened when long.
-fn shown(value: &Value) -> String {
+pub(crate) fn shown(value: &Value) -> String {
     let text = value.to_string();
     if text.len() <= 60 {
         return text;

@@ -31,7 +31,8 @@ use tungstenite::{Message, WebSocket};
 use crate::handlers;
 use crate::outbox::{would_block, Budget, Full, Outbox, Outgoing, Pumped};
 use crate::protocol::{
-    error_answer, ok_answer, parse_request, Command, LastBlockInfo, NOT_SUBSCRIBED, UNSUBSCRIBED,
+    error_answer, ok_answer, parse_request, Command, FromBlock, LastBlockInfo, NOT_SUBSCRIBED,
+    UNSUBSCRIBED,
 };
 use crate::request_error::RequestError;
 use crate::session::Session;
@@ -576,6 +577,27 @@ impl<C: Chain> Connection<C> {
                     }),
                 )?;
             }
+            Command::FindTransactionLogs(hash) => {
+                let text =
+                    self.large_answer(id, |state| handlers::find_transaction_logs(state, hash))?;
+                self.send_answer(id, text);
+            }
+            Command::SubscribeLogs(filter) => {
+                self.session
+                    .may_follow_logs(&filter, self.max_subscriptions())?;
+                let tip = handlers::tip(self.store())?;
+                self.session.follow_logs(filter, id, tip.depth);
+                self.send_ok(
+                    id,
+                    &FromBlock {
+                        from_block: tip.depth,
+                    },
+                );
+            }
+            Command::UnsubscribeLogs(filter) => {
+                let found = self.session.unfollow_logs(&filter);
+                self.answer_unsubscribe(id, found);
+            }
             Command::SubscribeBlocks => {
                 self.session.may_follow_blocks(self.max_subscriptions())?;
                 let tip = handlers::tip(self.store())?;
@@ -743,6 +765,9 @@ impl<C: Chain> Connection<C> {
         }
         for (id, status) in owed.statuses {
             self.send_ok(id, &status);
+        }
+        for (id, message) in owed.logs {
+            self.send_ok(id, &message);
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use ledger_chain::BlockEvent;
 use ledger_core::{Account, Address, ChainTip, Hash, TransactionStatus};
 
+use crate::logs::{LogFilter, LogMessage};
 use crate::request_error::RequestError;
 
 /// A subscription that follows blocks.
@@ -28,6 +29,8 @@ pub(crate) struct Owed {
     pub(crate) accounts: Vec<(u64, Address, Account)>,
     /// Each finished push's id and final status; those pushes end.
     pub(crate) statuses: Vec<(u64, TransactionStatus)>,
+    /// Each matching log and its `logs` subscription's id, in chain order.
+    pub(crate) logs: Vec<(u64, LogMessage)>,
 }
 
 /// One connection's session.
@@ -35,6 +38,8 @@ pub(crate) struct Owed {
 pub(crate) struct Session {
     blocks: Option<Following>,
     accounts: HashMap<Address, Following>,
+    /// `logs` subscriptions, by filter.
+    logs: HashMap<LogFilter, Following>,
     /// Pushes answered Pending, awaiting their final status, by hash.
     pushes: HashMap<Hash, u64>,
     /// Pushes awaiting admission; removing one cancels it.
@@ -69,6 +74,7 @@ impl Session {
     pub(crate) fn subscriptions(&self) -> usize {
         usize::from(self.blocks.is_some())
             + self.accounts.len()
+            + self.logs.len()
             + self.pushes.len()
             + self.admitting.len()
     }
@@ -114,6 +120,33 @@ impl Session {
     pub(crate) fn follow_account(&mut self, address: Address, id: u64, depth: u64) {
         self.accounts.insert(address, Following { id, sent: depth });
         self.ids.insert(id);
+    }
+
+    /// Whether a `logs` subscription with `filter` may start.
+    pub(crate) fn may_follow_logs(
+        &self,
+        filter: &LogFilter,
+        limit: usize,
+    ) -> Result<(), RequestError> {
+        if self.logs.contains_key(filter) {
+            return Err(RequestError::AlreadySubscribed {
+                what: "logs with these args".into(),
+            });
+        }
+        self.check_room(limit)
+    }
+
+    /// Starts following logs passing `filter` as `id`, the client told of
+    /// blocks up to `depth`.
+    pub(crate) fn follow_logs(&mut self, filter: LogFilter, id: u64, depth: u64) {
+        self.logs.insert(filter, Following { id, sent: depth });
+        self.ids.insert(id);
+    }
+
+    /// Ends the `logs` subscription with `filter`.
+    pub(crate) fn unfollow_logs(&mut self, filter: &LogFilter) -> bool {
+        let removed = self.logs.remove(filter).map(|following| following.id);
+        self.forget(removed)
     }
 
     /// Whether a push of `hash` may start.
@@ -201,6 +234,18 @@ impl Session {
             if let Some(account) = event.accounts.get(address) {
                 following.sent = depth;
                 owed.accounts.push((following.id, *address, *account));
+            }
+        }
+        if !event.logs.is_empty() {
+            for (filter, following) in &mut self.logs {
+                if depth <= following.sent {
+                    continue;
+                }
+                following.sent = depth;
+                let id = following.id;
+                owed.logs.extend(
+                    crate::logs::messages(depth, &event.logs, filter).map(|message| (id, message)),
+                );
             }
         }
         // Look up from the smaller side: few pushes against a large block,

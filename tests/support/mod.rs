@@ -301,13 +301,18 @@ pub fn now() -> u32 {
 
 /// A signed transfer from the dev key; `n` makes it unique.
 pub fn dev_transfer(to: Address, amount: u64, fee: u64, n: u32) -> Transaction {
+    dev_tx(to, amount, fee, Vec::new(), n)
+}
+
+/// A signed transaction from the dev key with `data`; `n` makes it unique.
+pub fn dev_tx(to: Address, amount: u64, fee: u64, data: Vec<u8>, n: u32) -> Transaction {
     Transaction::signed(
         &dev_key(),
         to,
         Balance::from(amount),
         fee,
         1_800_000_000 + n,
-        Vec::new(),
+        data,
     )
 }
 

@@ -112,7 +112,7 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         max_block_transactions: usize::MAX,
         ..ChainConfig::default()
     };
-    let mut ledger = Ledger::open(store, genesis, config)?;
+    let mut ledger = Ledger::open_with_engine(store, genesis, config, ledger_vm::Evm::new())?;
     let partial = || {
         format!(
             "the partial chain in {} can be deleted",

@@ -46,14 +46,14 @@ pub(crate) enum Watch {
     },
 }
 
-async fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
+pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
     Client::connect(&args.node)
         .await
         .with_context(|| format!("cannot reach the node at {}", args.node))
 }
 
 /// Prints `value` as JSON, or as `text` for people.
-fn show<T: Serialize>(
+pub(crate) fn show<T: Serialize>(
     args: &ClientArgs,
     value: &T,
     text: impl FnOnce() -> String,
@@ -94,7 +94,7 @@ pub(crate) async fn account(address: &str, args: &ClientArgs) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn status_line(status: &ledger_core::TransactionStatus) -> String {
+pub(crate) fn status_line(status: &ledger_core::TransactionStatus) -> String {
     let mut line = format!(
         "{:?} (status {})",
         status.status_code, status.status_code as u8
@@ -106,27 +106,39 @@ fn status_line(status: &ledger_core::TransactionStatus) -> String {
     line
 }
 
-pub(crate) async fn transfer(args: TransferArgs) -> anyhow::Result<ExitCode> {
-    let key = SecretKey::load(&args.key)?;
-    let to: Address = args.to.parse().context("--to")?;
-    let amount: Balance = args.amount.parse().context("--amount")?;
-    let fee = parse_u64(&args.fee).context("--fee")?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let client = connect(&args.client).await?;
-    // A transaction is identified by its hash, and the timestamp is its only
-    // field that varies: the same transfer twice in one second would be one
-    // transaction. Move to the next second until the hash is new.
-    let mut timestamp = u32::try_from(now)?;
+/// Seconds since the Unix epoch, as a transaction timestamp.
+pub(crate) fn unix_now() -> anyhow::Result<u32> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    Ok(u32::try_from(now.as_secs())?)
+}
+
+/// Signs a transaction with a hash the node has not seen, pushes it, and
+/// returns its hash and its final status (or the first one, `no_wait`).
+///
+/// A transaction is identified by its hash, and the timestamp is its only
+/// field that varies: the same transaction twice in one second would be
+/// one. So the timestamp moves to the next second until the hash is new.
+pub(crate) async fn push_unique(
+    client: &Client,
+    key: &SecretKey,
+    to: Address,
+    amount: Balance,
+    fee: u64,
+    data: Vec<u8>,
+    no_wait: bool,
+) -> anyhow::Result<(Hash, ledger_core::TransactionStatus)> {
+    let now = unix_now()?;
+    let mut timestamp = now;
     let (tx, hash) = loop {
-        let tx = Transaction::signed(&key, to, amount, fee, timestamp, Vec::new());
+        let tx = Transaction::signed(key, to, amount, fee, timestamp, data.clone());
         let hash = tx.hash();
         match client.find_transaction_status(&hash).await {
             Err(WsError::Api(error)) if error.code == ErrorCode::NotFound => break (tx, hash),
-            Ok(_) if u64::from(timestamp) < now + 60 => timestamp += 1,
+            Ok(_) if timestamp < now.saturating_add(60) => timestamp += 1,
             Ok(_) => {
-                anyhow::bail!("60 identical transfers were sent in the last minute; wait a little")
+                anyhow::bail!(
+                    "60 identical transactions were sent in the last minute; wait a little"
+                )
             }
             Err(error) => return Err(error.into()),
         }
@@ -135,13 +147,24 @@ pub(crate) async fn transfer(args: TransferArgs) -> anyhow::Result<ExitCode> {
     let mut last = None;
     while let Some(status) = statuses.next().await {
         let status = status?;
-        let done = args.no_wait || status.is_final();
+        let done = no_wait || status.is_final();
         last = Some(status);
         if done {
             break;
         }
     }
     let status = last.context("the node closed the connection before answering")?;
+    Ok((hash, status))
+}
+
+pub(crate) async fn transfer(args: TransferArgs) -> anyhow::Result<ExitCode> {
+    let key = SecretKey::load(&args.key)?;
+    let to: Address = args.to.parse().context("--to")?;
+    let amount: Balance = args.amount.parse().context("--amount")?;
+    let fee = parse_u64(&args.fee).context("--fee")?;
+    let client = connect(&args.client).await?;
+    let (hash, status) =
+        push_unique(&client, &key, to, amount, fee, Vec::new(), args.no_wait).await?;
     show(
         &args.client,
         &serde_json::json!({ "hash": hash, "status": status }),

@@ -8,6 +8,7 @@
 
 mod chain_file;
 mod client;
+mod contract;
 mod node;
 
 use std::path::PathBuf;
@@ -75,6 +76,18 @@ enum Command {
     },
     /// Sign and push a transfer, and wait for its final status.
     Transfer(client::TransferArgs),
+    /// Deploy a contract and print its address once its block is stored.
+    Deploy(contract::DeployArgs),
+    /// Call a contract: a transaction (waits for its status and decoded
+    /// return), or with --view a read-only call.
+    Call(contract::CallArgs),
+    /// Show the logs a transaction emitted.
+    Logs {
+        /// Base64 hash of the transaction.
+        hash: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Show a block by depth or hash.
     Block {
         /// Depth of the block.
@@ -122,6 +135,9 @@ fn main() -> ExitCode {
             Command::Keygen { out, client } => client::keygen(&out, &client),
             Command::Account { address, client } => client::account(&address, &client).await,
             Command::Transfer(args) => client::transfer(args).await,
+            Command::Deploy(args) => contract::deploy(args).await,
+            Command::Call(args) => contract::call(args).await,
+            Command::Logs { hash, client } => contract::logs(&hash, &client).await,
             Command::Block {
                 number,
                 hash,

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use ledger_chain::{ChainError, ChainService, ProducerConfig, SystemClock};
 use ledger_core::{ChainConfig, CoreError, Genesis, Ledger, SecretKey, StateRead};
 use ledger_store::{Engine, Store, StoreError};
+use ledger_vm::Evm;
 use ledger_ws::{serve, Phase, ServerConfig};
 use tokio::net::TcpListener;
 
@@ -162,8 +163,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_pending_bytes: usize::try_from(args.max_pending_bytes)?,
         view_call_gas: args.view_gas_cap,
     };
-    let ledger = match Ledger::open(store.clone(), genesis, config) {
+    let ledger = match Ledger::open_with_engine(store.clone(), genesis, config, Evm::new()) {
         Ok(ledger) => ledger,
+        Err(error @ CoreError::SettingsMismatch { .. }) => bail!(
+            "the data directory {} holds a chain with other contract settings: {error}; \
+             use the genesis it was created with (or another --data-dir)",
+            dir.display()
+        ),
         Err(error @ CoreError::GenesisMismatch { .. }) => bail!(
             "the data directory {} holds another chain: {error}; \
              use another --data-dir or the genesis it was created with",
@@ -175,6 +181,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let tip = ledger.tip()?;
+    let settings = *ledger.settings();
     let mut producer_config = ProducerConfig::new(key.address());
     producer_config.block_interval = Duration::from_millis(args.block_interval_ms);
     producer_config.event_backlog = usize::try_from(args.max_lag_blocks)?;
@@ -198,7 +205,16 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_in_flight: usize::try_from(args.max_in_flight)?,
     };
     let server = tokio::spawn(serve(listener, chain.clone(), server_config, phases));
-    tracing::info!(depth = tip.depth, hash = %tip.hash, data_dir = %dir.display(), "chain opened");
+    tracing::info!(
+        depth = tip.depth,
+        hash = %tip.hash,
+        data_dir = %dir.display(),
+        evm_fork = %settings.evm_fork,
+        chain_id = settings.chain_id,
+        block_gas_limit = settings.block_gas_limit,
+        revm = ledger_vm::REVM_VERSION,
+        "chain opened"
+    );
     println!("ledger-node listening on ws://{address}");
     println!("coinbase {}", key.address());
 

@@ -1,0 +1,351 @@
+//! Contracts end to end: the real `ledger-node` binary, Solidity artifacts
+//! from contracts/artifacts, driven over its WebSocket API and its CLI.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use alloy_sol_types::{sol, SolCall, SolEvent, SolValue};
+use futures_util::StreamExt;
+use ledger_core::{
+    contract_address, decode_base64, ActionType, Address, SecretKey, StatusCode, ViewCall,
+};
+use ledger_vm::artifact::Artifact;
+use ledger_ws::protocol::{LogFilter, LogsEvent};
+use ledger_ws::{ErrorCode, WsError};
+use serde_json::Value;
+use support::{dev_key, dev_tx, Node, BINARY};
+
+sol! {
+    interface IStorage {
+        function get() external view returns (uint256);
+        function set(uint256 newValue) external;
+        function atLeast(uint256 minimum) external view returns (uint256);
+    }
+    interface IToken {
+        event Transfer(address indexed from, address indexed to, uint256 value);
+        function transfer(address to, uint256 value) external returns (bool);
+        function balanceOf(address owner) external view returns (uint256);
+    }
+}
+
+const GAS: u64 = 3_000_000;
+const DEV_SUPPLY: &str = "1000000000000000000000000000000";
+
+fn artifact_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../contracts/artifacts/{name}.json"))
+}
+
+fn init_code(name: &str) -> Vec<u8> {
+    Artifact::read(artifact_path(name))
+        .expect("reads")
+        .init_code()
+}
+
+fn view(to: Address, data: &[u8]) -> ledger_core::RawViewCall {
+    ViewCall::sign_raw(&dev_key(), to, 1_800_000_000, data)
+}
+
+fn word(output: &str) -> alloy_primitives::U256 {
+    alloy_primitives::U256::from_be_slice(&decode_base64(output).expect("base64"))
+}
+
+fn balance(info: &ledger_ws::AccountInfo) -> alloy_primitives::U256 {
+    alloy_primitives::U256::from_be_bytes(info.balance.to_be_bytes())
+}
+
+/// The sum of the balances of `addresses` over the API equals the dev
+/// supply plus the reward of every block after genesis (1000 each).
+async fn check_supply(client: &ledger_ws::Client, addresses: &[Address]) {
+    let depth = client
+        .last_block_info()
+        .await
+        .expect("tip")
+        .top_block_number;
+    let mut total = alloy_primitives::U256::ZERO;
+    for address in addresses {
+        total += balance(&client.account_info(address).await.expect("account"));
+    }
+    let supply: alloy_primitives::U256 = DEV_SUPPLY.parse().expect("constant");
+    assert_eq!(total, supply + alloy_primitives::U256::from(1000 * depth));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_contract_deploys_answers_and_survives_a_restart() {
+    let node = Node::start();
+    let client = node.client().await;
+    let sender = dev_key().address();
+    let code = init_code("Storage");
+    let deploy = dev_tx(Address::NULL, 0, GAS, code.clone(), 1);
+    let status = client
+        .push_and_wait(&deploy.to_raw())
+        .await
+        .expect("deploys");
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    assert_eq!(status.action_type, ActionType::ContractCreation);
+    let storage = contract_address(&code, &sender, 1);
+    assert_eq!(status.message, storage.to_string());
+    let info = client.account_info(&storage).await.expect("account");
+    assert_eq!(serde_json::to_value(info.kind).expect("json"), "contract");
+    assert_eq!(info.transaction_hashes, vec![deploy.hash()]);
+
+    let get = IStorage::getCall {}.abi_encode();
+    let answer = client
+        .call_contract_view(&view(storage, &get))
+        .await
+        .expect("view");
+    assert_eq!(word(&answer), alloy_primitives::U256::from(8888));
+
+    let before = balance(&client.account_info(&sender).await.expect("account"));
+    let set = IStorage::setCall {
+        newValue: alloy_primitives::U256::from(5555),
+    }
+    .abi_encode();
+    let status = client
+        .push_and_wait(&dev_tx(storage, 0, 100_000, set, 2).to_raw())
+        .await
+        .expect("sets");
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    let used = 100_000 - status.fee_left;
+    let after = balance(&client.account_info(&sender).await.expect("account"));
+    assert_eq!(before - after, alloy_primitives::U256::from(used));
+    check_supply(&client, &[sender, node.coinbase, storage]).await;
+
+    // A view call that reverts: execution_failed with the reason and data.
+    let fails = IStorage::atLeastCall {
+        minimum: alloy_primitives::U256::from(9999),
+    }
+    .abi_encode();
+    match client.call_contract_view(&view(storage, &fails)).await {
+        Err(WsError::Api(error)) => {
+            assert_eq!(error.code, ErrorCode::ExecutionFailed);
+            assert_eq!(error.message, "revert: value is below the minimum");
+            let data = decode_base64(error.data.as_deref().expect("data")).expect("base64");
+            assert_eq!(
+                alloy_sol_types::decode_revert_reason(&data).as_deref(),
+                Some("revert: value is below the minimum")
+            );
+        }
+        other => panic!("expected execution_failed, got {other:?}"),
+    }
+    // No contract there: not_found.
+    match client.call_contract_view(&view(sender, &get)).await {
+        Err(WsError::Api(error)) => assert_eq!(error.code, ErrorCode::NotFound),
+        other => panic!("expected not_found, got {other:?}"),
+    }
+
+    // Code and storage are stored with their blocks: a restart keeps them.
+    drop(client);
+    let coinbase = node.coinbase;
+    let (_, temp, dir) = node.stop();
+    let node = Node::start_in(&dir, &[]).expect("restarts");
+    let client = node.client().await;
+    let answer = client
+        .call_contract_view(&view(storage, &get))
+        .await
+        .expect("view");
+    assert_eq!(word(&answer), alloy_primitives::U256::from(5555));
+    check_supply(&client, &[sender, coinbase, storage]).await;
+    drop(temp);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn erc20_transfer_logs_reach_find_transaction_logs_and_the_logs_subscription() {
+    let node = Node::start();
+    let client = node.client().await;
+    let sender = dev_key().address();
+    let code = [
+        init_code("Token"),
+        alloy_primitives::U256::from(1_000_000).abi_encode(),
+    ]
+    .concat();
+    let status = client
+        .push_and_wait(&dev_tx(Address::NULL, 0, GAS, code.clone(), 1).to_raw())
+        .await
+        .expect("deploys");
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    let token = contract_address(&code, &sender, 1);
+
+    let transfer_topic = ledger_core::Hash(IToken::Transfer::SIGNATURE_HASH.0);
+    let mut all = client
+        .subscribe_logs(&LogFilter {
+            address: Some(token),
+            topics: vec![Some(transfer_topic)],
+        })
+        .await
+        .expect("subscribes");
+    let mut other_contract = client
+        .subscribe_logs(&LogFilter {
+            address: Some(Address([9; 20])),
+            topics: vec![],
+        })
+        .await
+        .expect("subscribes");
+    let Some(Ok(LogsEvent::Started(start))) = all.next().await else {
+        panic!("the subscription starts with from_block");
+    };
+    assert!(matches!(
+        other_contract.next().await,
+        Some(Ok(LogsEvent::Started(_)))
+    ));
+
+    let alice = Address([0xa1; 20]);
+    let mut hashes = Vec::new();
+    for (n, value) in [(2, 250u64), (3, 40)] {
+        let data = IToken::transferCall {
+            to: alloy_primitives::Address::from(alice.0),
+            value: alloy_primitives::U256::from(value),
+        }
+        .abi_encode();
+        let tx = dev_tx(token, 0, 200_000, data, n);
+        let status = client.push_and_wait(&tx.to_raw()).await.expect("transfers");
+        assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+        hashes.push(tx.hash());
+    }
+    let logs = client
+        .find_transaction_logs(&hashes[0])
+        .await
+        .expect("logs");
+    assert_eq!(logs.logs.len(), 1);
+    assert_eq!(logs.logs[0].address, token);
+    assert_eq!(logs.logs[0].topics[0], transfer_topic);
+    assert_eq!(logs.logs[0].topics[2].0[12..], alice.0);
+    assert_eq!(word(&logs.logs[0].data), alloy_primitives::U256::from(250));
+
+    for (hash, value) in hashes.iter().zip([250u64, 40]) {
+        let Some(Ok(LogsEvent::Log(message))) = all.next().await else {
+            panic!("a log message");
+        };
+        assert!(message.block_number > start.from_block);
+        assert_eq!(message.transaction_hash, *hash);
+        assert_eq!(message.log_index, 0);
+        assert_eq!(word(&message.data), alloy_primitives::U256::from(value));
+    }
+    // The other filter saw nothing: its next message would be a log of a
+    // later block, and unsubscribing answers at once.
+    assert!(client
+        .unsubscribe(
+            "logs",
+            LogFilter {
+                address: Some(Address([9; 20])),
+                topics: vec![]
+            }
+            .to_args()
+        )
+        .await
+        .expect("unsubscribes"));
+
+    // A transfer and a pending or unknown hash.
+    let plain = dev_tx(Address([7; 20]), 1, 1, vec![], 9);
+    client
+        .push_and_wait(&plain.to_raw())
+        .await
+        .expect("transfers");
+    assert!(client
+        .find_transaction_logs(&plain.hash())
+        .await
+        .expect("logs")
+        .logs
+        .is_empty());
+    match client
+        .find_transaction_logs(&ledger_core::Hash([5; 32]))
+        .await
+    {
+        Err(WsError::Api(error)) => assert_eq!(error.code, ErrorCode::NotFound),
+        other => panic!("expected not_found, got {other:?}"),
+    }
+    let balance_of = IToken::balanceOfCall {
+        owner: alloy_primitives::Address::from(alice.0),
+    }
+    .abi_encode();
+    let answer = client
+        .call_contract_view(&view(token, &balance_of))
+        .await
+        .expect("view");
+    assert_eq!(word(&answer), alloy_primitives::U256::from(290));
+    check_supply(&client, &[sender, node.coinbase, token, Address([7; 20])]).await;
+}
+
+fn cli(node: &Node, args: &[&str]) -> (bool, Value) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .args(["--node", &node.url, "--json"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "not JSON: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.success(), value)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_deploys_calls_views_and_shows_logs() {
+    let node = Node::start();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let key = temp.path().join("dev.key");
+    dev_key().save(&key).expect("saves");
+    let key = key.display().to_string();
+    let token = artifact_path("Token").display().to_string();
+
+    let (ok, deployed) = cli(
+        &node,
+        &[
+            "deploy",
+            "--key",
+            &key,
+            "--code",
+            &token,
+            "--args",
+            "constructor(uint256)",
+            "1000000",
+            "--fee",
+            "2000000",
+        ],
+    );
+    assert!(ok, "{deployed}");
+    let address = deployed["address"].as_str().expect("an address").to_owned();
+    let receiver = SecretKey::generate().address().to_string();
+
+    let call = |args: &[&str]| {
+        let head = ["call", "--key", key.as_str(), "--to", address.as_str()];
+        cli(&node, &[&head[..], args].concat())
+    };
+    let (ok, called) = call(&[
+        "--sig",
+        "transfer(address,uint256)(bool)",
+        &receiver,
+        "250",
+        "--fee",
+        "100000",
+    ]);
+    assert!(ok, "{called}");
+    assert_eq!(called["status"]["status_code"], 0);
+    assert_eq!(called["decoded"], serde_json::json!(["true"]));
+
+    let (ok, viewed) = call(&["--view", "--sig", "balanceOf(address)(uint256)", &receiver]);
+    assert!(ok, "{viewed}");
+    assert_eq!(viewed["decoded"], serde_json::json!(["250"]));
+
+    let hash = called["hash"].as_str().expect("a hash");
+    let (ok, logs) = cli(&node, &["logs", hash]);
+    assert!(ok, "{logs}");
+    assert_eq!(logs["logs"].as_array().expect("logs").len(), 1);
+    assert_eq!(logs["logs"][0]["address"], address.as_str());
+
+    // Too much: the token reverts, the command says so and fails.
+    let (ok, reverted) = call(&[
+        "--sig",
+        "transfer(address,uint256)",
+        &receiver,
+        "99999999",
+        "--fee",
+        "100000",
+    ]);
+    assert!(!ok);
+    assert_eq!(reverted["status"]["status_code"], 5);
+}

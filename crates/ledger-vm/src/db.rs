@@ -1,6 +1,9 @@
 //! The ledger's state as revm's database: every read goes through core's
 //! [`StateView`], which sees the block's earlier transactions.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use ledger_core::{AccountKind, Address, CoreError, StateView};
 use revm::bytecode::Bytecode;
 use revm::database_interface::{DBErrorMarker, DatabaseRef};
@@ -15,9 +18,42 @@ pub(crate) struct StateError(pub(crate) CoreError);
 
 impl DBErrorMarker for StateError {}
 
+/// Contracts' code as revm runs it (hashed and its jump destinations
+/// analysed), by address, so a contract called again is not hashed and
+/// analysed again. An entry is used only if the code read from the state
+/// is byte for byte the code it was made from: the cache can never make
+/// an execution differ, whatever happened to the state since.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CodeCache {
+    entries: HashMap<Address, (Vec<u8>, B256, Bytecode)>,
+}
+
+impl CodeCache {
+    /// Entries kept at most; past it the cache starts over.
+    const MAX_ENTRIES: usize = 4096;
+
+    fn get(&mut self, address: Address, code: Vec<u8>) -> (B256, Bytecode) {
+        if let Some((cached, hash, bytecode)) = self.entries.get(&address) {
+            if *cached == code {
+                return (*hash, bytecode.clone());
+            }
+        }
+        let hash = keccak256(&code);
+        // Stored code is deployed code, which never starts with 0xEF
+        // (EIP-3541): always legacy bytecode.
+        let bytecode = Bytecode::new_legacy(code.clone().into());
+        if self.entries.len() >= Self::MAX_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(address, (code, hash, bytecode.clone()));
+        (hash, bytecode)
+    }
+}
+
 /// [`StateView`] as a [`DatabaseRef`].
 pub(crate) struct StateDb<'a> {
     pub(crate) state: &'a dyn StateView,
+    pub(crate) code: RefCell<&'a mut CodeCache>,
 }
 
 pub(crate) fn ledger_address(address: primitives::Address) -> Address {
@@ -48,12 +84,7 @@ impl DatabaseRef for StateDb<'_> {
             AccountKind::Client => None,
         };
         let (code_hash, code) = match code {
-            Some(code) if !code.is_empty() => (
-                keccak256(&code),
-                // Stored code is deployed code, which never starts with
-                // 0xEF (EIP-3541): always legacy bytecode.
-                Bytecode::new_legacy(code.into()),
-            ),
+            Some(code) if !code.is_empty() => self.code.borrow_mut().get(address, code),
             _ => (KECCAK_EMPTY, Bytecode::default()),
         };
         if balance.is_zero() && nonce == 0 && code_hash == KECCAK_EMPTY {
@@ -91,5 +122,23 @@ impl DatabaseRef for StateDb<'_> {
             .block_hash(number)
             .map_err(StateError)?
             .map_or(B256::ZERO, |hash| B256::from(hash.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_cache_never_serves_other_code_than_the_state_holds() {
+        let mut cache = CodeCache::default();
+        let address = Address([1; 20]);
+        let first = vec![0x60, 0x00, 0x56];
+        let second = vec![0x5b, 0x00];
+        assert_eq!(cache.get(address, first.clone()).0, keccak256(&first));
+        assert_eq!(cache.get(address, first.clone()).0, keccak256(&first));
+        let (hash, bytecode) = cache.get(address, second.clone());
+        assert_eq!(hash, keccak256(&second));
+        assert_eq!(bytecode.original_bytes().to_vec(), second);
     }
 }

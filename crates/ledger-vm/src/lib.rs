@@ -37,7 +37,9 @@ use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Bytes, TxKind, B256, U256};
 use revm::state::EvmState;
 
-use crate::db::{evm_address, evm_balance, ledger_address, ledger_balance, StateDb};
+use std::cell::RefCell;
+
+use crate::db::{evm_address, evm_balance, ledger_address, ledger_balance, CodeCache, StateDb};
 use crate::handler::LedgerHandler;
 
 /// The revm release this engine is built on, for `node_info` and logs.
@@ -63,7 +65,7 @@ pub fn spec_id(fork: EvmFork) -> SpecId {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Evm {
-    _private: (),
+    code: CodeCache,
 }
 
 impl Evm {
@@ -111,7 +113,10 @@ impl ContractEngine for Evm {
             ..TxEnv::default()
         };
         let mut evm = Context::mainnet()
-            .with_db(WrapDatabaseRef(StateDb { state }))
+            .with_db(WrapDatabaseRef(StateDb {
+                state,
+                code: RefCell::new(&mut self.code),
+            }))
             .with_cfg(cfg)
             .with_block(block)
             .with_tx(tx)

@@ -2,7 +2,12 @@
 //! connections to a running node, timed from the first push to the last
 //! final status. See docs/benchmarks.md.
 //!
-//!     cargo run --release -p ledger-benches --example ws_load -- [URL] [TRANSFERS] [CONNECTIONS] [SENDERS]
+//!     cargo run --release -p ledger-benches --example ws_load -- [URL] [TRANSFERS] [CONNECTIONS] [SENDERS] [erc20]
+//!
+//! With `erc20`, each transfer is an ERC-20 `transfer(to, 1)` call of
+//! OpenZeppelin's token (contracts/artifacts/Token.json, fee 60,000 as its
+//! gas limit), which the dev key deploys first (not timed) and, with more
+//! senders, hands tokens to each of them.
 //!
 //! Transfers go to distinct fresh addresses, signed before timing starts.
 //! With one sender (the default) they all come from the dev genesis key;
@@ -26,6 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let transfers: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
     let connections: usize = args.next().map_or(Ok(4), |n| n.parse())?;
     let senders: usize = args.next().map_or(Ok(1), |n| n.parse())?;
+    let erc20 = args.next().as_deref() == Some("erc20");
 
     let dev = Genesis::dev_key();
     let salt = std::time::SystemTime::now()
@@ -51,6 +57,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         keys
     };
+    let token = if erc20 {
+        Some(deploy_token(&url, &dev, &keys, salt).await?)
+    } else {
+        None
+    };
     eprintln!("signing {transfers} transfers…");
     let signed: Vec<RawTransaction> = (0..transfers)
         .map(|n| {
@@ -58,7 +69,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             to[..8].copy_from_slice(&(n as u64).to_be_bytes());
             to[8..12].copy_from_slice(&salt.to_be_bytes());
             let key = &keys[n % keys.len()];
-            Transaction::signed(key, Address(to), Balance::from(1), 1, salt, Vec::new()).to_raw()
+            match token {
+                Some(token) => {
+                    Transaction::signed(key, token, Balance::ZERO, 60_000, salt, transfer_data(to))
+                        .to_raw()
+                }
+                None => {
+                    Transaction::signed(key, Address(to), Balance::from(1), 1, salt, Vec::new())
+                        .to_raw()
+                }
+            }
         })
         .collect();
     let top_before = Client::connect(&url).await?.last_block_info().await?;
@@ -98,11 +118,63 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     let top_after = Client::connect(&url).await?.last_block_info().await?;
     println!(
-        "{successes} of {transfers} transfers from {} senders committed in {:.2} s over {connections} connections: {:.0} transfers/s, {} blocks",
+        "{successes} of {transfers} {} from {} senders committed in {:.2} s over {connections} connections: {:.0} transfers/s, {} blocks",
+        if erc20 { "ERC-20 transfers" } else { "transfers" },
         keys.len(),
         elapsed.as_secs_f64(),
         successes as f64 / elapsed.as_secs_f64(),
         top_after.top_block_number - top_before.top_block_number
     );
     Ok(())
+}
+
+/// `transfer(to, 1)` call data, encoded by alloy.
+fn transfer_data(to: [u8; 20]) -> Vec<u8> {
+    use alloy_sol_types::SolCall;
+    alloy_sol_types::sol! {
+        function transfer(address to, uint256 value) external returns (bool);
+    }
+    transferCall {
+        to: to.into(),
+        value: alloy_primitives::U256::from(1),
+    }
+    .abi_encode()
+}
+
+/// Deploys the token from the dev key and gives each sender a share.
+async fn deploy_token(
+    url: &str,
+    dev: &SecretKey,
+    keys: &[SecretKey],
+    salt: u32,
+) -> Result<Address, Box<dyn std::error::Error>> {
+    use alloy_sol_types::SolValue;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../contracts/artifacts/Token.json"
+    );
+    let mut code = ledger_vm::artifact::Artifact::read(path)?.init_code();
+    code.extend(alloy_primitives::U256::from(u64::MAX).abi_encode());
+    let client = Client::connect(url).await?;
+    let deploy = Transaction::signed(dev, Address::NULL, Balance::ZERO, 3_000_000, salt, code);
+    let status = client.push_and_wait(&deploy.to_raw()).await?;
+    if status.status_code != StatusCode::Success {
+        return Err(format!("deploying the token failed: {status:?}").into());
+    }
+    let token: Address = status.message.parse()?;
+    for key in keys.iter().filter(|key| key.address() != dev.address()) {
+        let mut to = [0u8; 20];
+        to.copy_from_slice(&key.address().0);
+        let mut data = transfer_data(to);
+        // A share of the supply rather than 1.
+        data[36..68].copy_from_slice(
+            &alloy_primitives::U256::from(u64::MAX / 1_000_000).to_be_bytes::<32>(),
+        );
+        let tx = Transaction::signed(dev, token, Balance::ZERO, 100_000, salt, data);
+        let status = client.push_and_wait(&tx.to_raw()).await?;
+        if status.status_code != StatusCode::Success {
+            return Err(format!("handing out tokens failed: {status:?}").into());
+        }
+    }
+    Ok(token)
 }

@@ -349,3 +349,164 @@ async fn the_cli_deploys_calls_views_and_shows_logs() {
     assert!(!ok);
     assert_eq!(reverted["status"]["status_code"], 5);
 }
+
+sol! {
+    interface IAuction {
+        function bid() external payable;
+    }
+    interface IBlocks {
+        function record() external;
+        function recordedHash() external view returns (bytes32);
+    }
+    interface IFactory {
+        function deploy(bytes32 salt, uint256 tag) external returns (address);
+    }
+    interface IBurn {
+        function burn() external;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reverts_blockhash_create2_and_out_of_gas_over_the_api() {
+    let node = Node::start();
+    let client = node.client().await;
+    let sender = dev_key().address();
+    // Each transaction from the dev key gets the next number; the deploys
+    // come first, so the n-th is applied with the sender's nonce n.
+    let n = std::cell::Cell::new(0u32);
+    let next = || {
+        n.set(n.get() + 1);
+        n.get()
+    };
+    let deploy = |name: &str, args: Vec<u8>| {
+        let code = [init_code(name), args].concat();
+        let nonce = next();
+        let address = contract_address(&code, &sender, u64::from(nonce));
+        (dev_tx(Address::NULL, 0, GAS, code, nonce), address)
+    };
+    let beneficiary = alloy_primitives::Address::repeat_byte(0xbe).abi_encode();
+    let mut contracts = Vec::new();
+    for (name, args) in [
+        ("Auction", beneficiary),
+        ("Blocks", vec![]),
+        ("Factory", vec![]),
+        ("Storage", vec![]),
+    ] {
+        let (tx, address) = deploy(name, args);
+        let status = client.push_and_wait(&tx.to_raw()).await.expect("deploys");
+        assert_eq!(
+            status.status_code,
+            StatusCode::Success,
+            "{name}: {status:?}"
+        );
+        contracts.push(address);
+    }
+    let [auction, blocks, factory, storage] = contracts[..] else {
+        unreachable!("four")
+    };
+    let push = |to, amount, fee, data: Vec<u8>| dev_tx(to, amount, fee, data, next());
+
+    // An underbid reverts: status 5, the revert data in the message, and
+    // the bid stays with the bidder.
+    let bid = IAuction::bidCall {}.abi_encode();
+    let first = client
+        .push_and_wait(&push(auction, 1000, GAS, bid.clone()).to_raw())
+        .await
+        .expect("bids");
+    assert_eq!(first.status_code, StatusCode::Success, "{first:?}");
+    let under = client
+        .push_and_wait(&push(auction, 10, GAS, bid).to_raw())
+        .await
+        .expect("bids");
+    assert_eq!(under.status_code, StatusCode::Revert, "{under:?}");
+    let data = decode_base64(&under.message).expect("base64");
+    assert_eq!(
+        alloy_sol_types::decode_revert_reason(&data).as_deref(),
+        Some("revert: There already is a higher bid.")
+    );
+    assert_eq!(
+        balance(&client.account_info(&auction).await.expect("account")),
+        alloy_primitives::U256::from(1000)
+    );
+
+    // blockhash(block.number - 1) is the previous block's hash as find_block reports it.
+    let record = push(blocks, 0, GAS, IBlocks::recordCall {}.abi_encode());
+    client
+        .push_and_wait(&record.to_raw())
+        .await
+        .expect("records");
+    let raw = client
+        .find_transaction(&record.hash())
+        .await
+        .expect("found");
+    let depth = client
+        .last_block_info()
+        .await
+        .expect("tip")
+        .top_block_number;
+    let mut block_of_record = None;
+    for d in (1..=depth).rev() {
+        let block = client
+            .find_block(ledger_ws::protocol::BlockRef::Number(d))
+            .await
+            .expect("block");
+        if block.transactions.iter().any(|tx| tx.sign == raw.sign) {
+            block_of_record = Some(block);
+            break;
+        }
+    }
+    let block = block_of_record.expect("the block holding the record call");
+    let recorded = client
+        .call_contract_view(&view(blocks, &IBlocks::recordedHashCall {}.abi_encode()))
+        .await
+        .expect("view");
+    assert_eq!(recorded, block.previous_block_hash.to_string());
+
+    // CREATE2 from the factory lands at Ethereum's address.
+    let salt = alloy_primitives::B256::repeat_byte(0x51);
+    let tag = alloy_primitives::U256::from(7);
+    let call = IFactory::deployCall { salt, tag }.abi_encode();
+    let status = client
+        .push_and_wait(&push(factory, 0, GAS, call).to_raw())
+        .await
+        .expect("deploys");
+    let child_init = [init_code("Child"), tag.abi_encode()].concat();
+    let expected = alloy_primitives::Address::from(factory.0)
+        .create2(salt, alloy_primitives::keccak256(&child_init));
+    assert_eq!(
+        decode_base64(&status.message).expect("base64")[12..],
+        expected.0[..]
+    );
+    let child = client
+        .account_info(&Address(expected.into_array()))
+        .await
+        .expect("account");
+    assert_eq!(serde_json::to_value(child.kind).expect("json"), "contract");
+
+    // Out of gas: Failed, the whole fee charged and credited to the coinbase.
+    let before = balance(&client.account_info(&sender).await.expect("account"));
+    let burn = client
+        .push_and_wait(&push(storage, 0, 70_000, IBurn::burnCall {}.abi_encode()).to_raw())
+        .await
+        .expect("burns");
+    assert_eq!(
+        (burn.status_code, burn.fee_left),
+        (StatusCode::Failed, 0),
+        "{burn:?}"
+    );
+    let after = balance(&client.account_info(&sender).await.expect("account"));
+    assert_eq!(before - after, alloy_primitives::U256::from(70_000));
+    check_supply(
+        &client,
+        &[
+            sender,
+            node.coinbase,
+            auction,
+            blocks,
+            factory,
+            storage,
+            Address(expected.into_array()),
+        ],
+    )
+    .await;
+}

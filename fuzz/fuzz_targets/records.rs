@@ -2,8 +2,10 @@
 //! panics, and what decodes encodes back to the same bytes.
 #![no_main]
 
+use ledger_core::ChainSettings;
 use ledger_store::records::{
-    decode_account, decode_record, decode_tip, encode_account, encode_record, encode_tip,
+    decode_account, decode_logs, decode_record, decode_tip, encode_account, encode_logs,
+    encode_record, encode_tip,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -16,5 +18,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(tip) = decode_tip(data) {
         assert_eq!(encode_tip(&tip)[..], data[..]);
+    }
+    if let Ok(logs) = decode_logs(data) {
+        assert_eq!(encode_logs(&logs), data);
+    }
+    if let Some(settings) = ChainSettings::decode(data) {
+        assert_eq!(settings.encode(), data);
     }
 });

@@ -510,3 +510,156 @@ async fn reverts_blockhash_create2_and_out_of_gas_over_the_api() {
     )
     .await;
 }
+
+sol! {
+    interface ICalculatorClient {
+        function addAndKeep(address calculator, uint256 a, uint256 b) external returns (uint256);
+    }
+    interface IWallet {
+        function ownBalance() external view returns (uint256);
+        function pay(address to, uint256 amount) external;
+        function destroy(address to) external;
+    }
+    interface IAuctionEnd {
+        function end() external;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contracts_call_contracts_hold_value_pay_out_and_self_destruct_over_the_api() {
+    let node = Node::start();
+    let client = node.client().await;
+    let sender = dev_key().address();
+    let n = std::cell::Cell::new(0u32);
+    let tx = |to, amount, fee, data: Vec<u8>| {
+        n.set(n.get() + 1);
+        dev_tx(to, amount, fee, data, n.get())
+    };
+    let u = alloy_primitives::U256::from;
+    let evm = |address: Address| alloy_primitives::Address::from(address.0);
+    let apply = |tx: ledger_core::Transaction| {
+        let client = &client;
+        async move {
+            let status = client.push_and_wait(&tx.to_raw()).await.expect("applied");
+            assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+            status
+        }
+    };
+    let deploy = |name: &str, args: Vec<u8>, amount| {
+        let code = [init_code(name), args].concat();
+        let created = tx(Address::NULL, amount, GAS, code.clone());
+        (created, code)
+    };
+
+    // A contract calling another: 5 + 6 = 11, returned base64 in the message.
+    let (created, code) = deploy("Calculator", vec![], 0);
+    let calculator = contract_address(&code, &sender, u64::from(n.get()));
+    apply(created).await;
+    let (created, code) = deploy("CalculatorClient", vec![], 0);
+    let calculator_client = contract_address(&code, &sender, u64::from(n.get()));
+    apply(created).await;
+    let add = ICalculatorClient::addAndKeepCall {
+        calculator: evm(calculator),
+        a: u(5),
+        b: u(6),
+    };
+    let status = apply(tx(calculator_client, 0, GAS, add.abi_encode())).await;
+    assert_eq!(word(&status.message), u(11));
+
+    // A contract holding value, reading its own balance, paying it out and
+    // self-destructing (Cancun: only its balance leaves).
+    let (created, code) = deploy("Wallet", vec![], 50_000);
+    let wallet = contract_address(&code, &sender, u64::from(n.get()));
+    apply(created).await;
+    apply(tx(wallet, 20_000, GAS, vec![])).await;
+    let own = IWallet::ownBalanceCall {}.abi_encode();
+    let answer = client
+        .call_contract_view(&view(wallet, &own))
+        .await
+        .expect("view");
+    assert_eq!(word(&answer), u(70_000));
+    let payee = Address([0x0e; 20]);
+    apply(tx(
+        wallet,
+        0,
+        GAS,
+        IWallet::payCall {
+            to: evm(payee),
+            amount: u(30_000),
+        }
+        .abi_encode(),
+    ))
+    .await;
+    let paid = client.account_info(&payee).await.expect("account");
+    assert_eq!(balance(&paid), u(30_000));
+    assert!(
+        paid.transaction_hashes.is_empty(),
+        "value moved inside the EVM lists nothing"
+    );
+    apply(tx(
+        wallet,
+        0,
+        GAS,
+        IWallet::destroyCall { to: evm(payee) }.abi_encode(),
+    ))
+    .await;
+    assert_eq!(
+        balance(&client.account_info(&payee).await.expect("account")),
+        u(70_000)
+    );
+    let destroyed = client.account_info(&wallet).await.expect("account");
+    assert_eq!(balance(&destroyed), u(0));
+    assert_eq!(
+        serde_json::to_value(destroyed.kind).expect("json"),
+        "contract"
+    );
+
+    // The end of an auction pays the beneficiary the highest bid.
+    let beneficiary = SecretKey::generate();
+    apply(tx(beneficiary.address(), 1_000_000, 1, vec![])).await;
+    let (created, code) = deploy("Auction", evm(beneficiary.address()).abi_encode(), 0);
+    let auction = contract_address(&code, &sender, u64::from(n.get()));
+    apply(created).await;
+    apply(tx(auction, 7_000, GAS, IAuction::bidCall {}.abi_encode())).await;
+    let before = balance(
+        &client
+            .account_info(&beneficiary.address())
+            .await
+            .expect("account"),
+    );
+    let end = ledger_core::Transaction::signed(
+        &beneficiary,
+        auction,
+        ledger_core::Balance::ZERO,
+        100_000,
+        1_800_000_000,
+        IAuctionEnd::endCall {}.abi_encode(),
+    );
+    let status = apply(end).await;
+    let after = balance(
+        &client
+            .account_info(&beneficiary.address())
+            .await
+            .expect("account"),
+    );
+    assert_eq!(after, before + u(7_000) - u(100_000 - status.fee_left));
+    assert_eq!(
+        balance(&client.account_info(&auction).await.expect("account")),
+        u(0)
+    );
+
+    check_supply(
+        &client,
+        &[
+            sender,
+            node.coinbase,
+            calculator,
+            calculator_client,
+            wallet,
+            payee,
+            beneficiary.address(),
+            auction,
+        ],
+    )
+    .await;
+}

@@ -7,7 +7,8 @@
 use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::execution::{
-    block_gas, execute_block, execute_genesis, view_call, ViewOutcome, VIEW_CALL_GAS,
+    all_fees_within, block_gas, execute_block, execute_genesis, view_call, ViewOutcome,
+    VIEW_CALL_GAS,
 };
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool};
@@ -15,7 +16,7 @@ use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::{Sealable, Sealed};
 use crate::settings::ChainSettings;
 use crate::state::{AccountKind, BlockChanges, ChainTip, StateCommit, StateRead};
-use crate::status::{StatusCode, TransactionStatus};
+use crate::status::{ActionType, StatusCode, TransactionStatus};
 use crate::transaction::{RawTransaction, VerifiedTransaction, ViewCall};
 use crate::vm::{ContractEngine, NoContracts};
 
@@ -87,6 +88,11 @@ where
     } = params;
     let mut seen = std::collections::HashSet::new();
     let mut transactions = Vec::with_capacity(candidates.len().min(max_transactions));
+    // Transfers with small fees, the common load, never need the read.
+    let fit = all_fees_within(
+        candidates.iter().map(|tx| &**tx.sealed()),
+        settings.block_gas_limit,
+    );
     let mut gas_left = settings.block_gas_limit;
     for tx in candidates {
         if transactions.len() == max_transactions {
@@ -96,11 +102,13 @@ where
         if !seen.insert(hash) || state.transaction(&hash)?.is_some() {
             continue;
         }
-        let gas = block_gas(state, &tx)?;
-        if gas > gas_left {
-            continue;
+        if !fit {
+            let gas = block_gas(state, &tx)?;
+            if gas > gas_left {
+                continue;
+            }
+            gas_left -= gas;
         }
-        gas_left -= gas;
         transactions.push(tx.into_sealed());
     }
     if transactions.is_empty() {
@@ -168,7 +176,6 @@ where
             max: max_transactions,
         }));
     }
-    let mut gas = 0u64;
     for (index, tx) in block.transactions.iter().enumerate() {
         tx.clone().verify().map_err(|error| {
             invalid(BlockError::Transaction {
@@ -176,9 +183,16 @@ where
                 source: Box::new(error),
             })
         })?;
-        gas = gas.saturating_add(block_gas(state, tx)?);
     }
-    if gas > settings.block_gas_limit {
+    let limit = settings.block_gas_limit;
+    let gas = if all_fees_within(block.transactions.iter().map(|tx| &**tx), limit) {
+        0
+    } else {
+        block.transactions.iter().try_fold(0u64, |sum, tx| {
+            block_gas(state, tx).map(|gas| sum.saturating_add(gas))
+        })?
+    };
+    if gas > limit {
         return Err(invalid(BlockError::GasLimit {
             gas,
             limit: settings.block_gas_limit,
@@ -321,7 +335,9 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     /// Why a contract transaction's fee cannot pay for it, if it cannot:
     /// less than its intrinsic gas, or more than a block may hold
     /// (ledger-rules.md, "Inside the EVM"). Whether `to` holds code is read
-    /// only when the fee fails a check, so transfers seldom pay for it.
+    /// only when the fee fails a check: a transfer whose fee lies between
+    /// the intrinsic gas and the block gas limit costs no read, one with a
+    /// smaller fee (the usual transfer) costs one account read.
     fn refuse_gas(&self, tx: &VerifiedTransaction) -> Result<Option<TransactionStatus>, CoreError> {
         let create = tx.to.is_null();
         let Some(intrinsic) = self.engine.intrinsic_gas(&self.settings, create, &tx.data) else {
@@ -332,9 +348,9 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             return Ok(None);
         }
         let action = if create {
-            crate::status::ActionType::ContractCreation
+            ActionType::ContractCreation
         } else if self.store.account_or_default(&tx.to)?.kind == AccountKind::Contract {
-            crate::status::ActionType::ContractCall
+            ActionType::ContractCall
         } else {
             return Ok(None);
         };

@@ -186,6 +186,19 @@ pub fn block_gas<S: StateRead + ?Sized>(state: &S, tx: &Transaction) -> Result<u
     Ok(if contract { tx.fee } else { 0 })
 }
 
+/// Whether the fees of `transactions`, all of them, add up to at most
+/// `limit`: then their contract transactions' fees do too, and no
+/// [`block_gas`] (a state read per transaction) is needed.
+pub(crate) fn all_fees_within<'t>(
+    transactions: impl IntoIterator<Item = &'t Transaction>,
+    limit: u64,
+) -> bool {
+    transactions
+        .into_iter()
+        .try_fold(0u64, |sum, tx| sum.checked_add(tx.fee))
+        .is_some_and(|sum| sum <= limit)
+}
+
 /// Applies `block` on top of `state`, whose tip must be its parent, and
 /// returns every change it makes. The state itself is not touched.
 ///

@@ -678,6 +678,39 @@ fn contract_fees_in_one_block_stay_within_the_block_gas_limit() {
 }
 
 #[test]
+fn a_block_whose_contract_fees_pass_the_block_gas_limit_is_refused_on_import() {
+    let mut chain = Chain::with_settings(GenesisSettings {
+        block_gas_limit: 3_000_000,
+        ..GenesisSettings::default()
+    });
+    let storage = chain.deploy("Storage", &[], 0);
+    let key = chain.key.clone();
+    let transactions = (0..3)
+        .map(|n| {
+            let data = IStorage::setCall { newValue: u256(n) }.abi_encode();
+            ledger_core::Sealable::seal(chain.sign(&key, storage, 0, 1_200_000, data))
+        })
+        .collect();
+    let tip = chain.ledger.tip().expect("tip");
+    let block = ledger_core::Block {
+        depth: tip.depth + 1,
+        nonce: 0,
+        timestamp: tip.timestamp,
+        previous_block_hash: tip.hash,
+        coinbase: chain.coinbase,
+        transactions,
+    };
+    match chain.ledger.import_block(block) {
+        Err(ledger_core::CoreError::InvalidBlock {
+            reason: ledger_core::BlockError::GasLimit { gas, limit },
+            ..
+        }) => assert_eq!((gas, limit), (3_600_000, 3_000_000)),
+        other => panic!("expected the gas limit to refuse the block: {other:?}"),
+    }
+    assert_eq!(chain.ledger.tip().expect("tip"), tip);
+}
+
+#[test]
 fn the_fork_is_the_genesis_one_and_older_forks_refuse_newer_opcodes() {
     // CLZ (0x1e) arrived with Osaka: `PUSH1 1 CLZ PUSH1 0 MSTORE PUSH1 32
     // PUSH1 0 RETURN` as init code returns 255 on Osaka, halts on Cancun.

@@ -83,6 +83,22 @@ pub fn produce<S: StateCommit>(
         .ok_or(CoreError::Inconsistent(Inconsistency::NoBlockProduced))
 }
 
+/// A chain of `genesis_for(keys)` in memory, to produce the blocks a test
+/// commits to `store`, whose genesis (with the same settings) is committed
+/// to `store` first.
+fn reference_beside<S: StateCommit>(store: &S, keys: &[SecretKey]) -> Ledger<MemoryStore> {
+    let reference = Ledger::open(
+        MemoryStore::new(),
+        genesis_for(keys),
+        ChainConfig::default(),
+    )
+    .expect("opens");
+    let genesis =
+        execute_genesis(genesis_for(keys).block(), reference.settings()).expect("genesis");
+    store.commit(&genesis).expect("genesis");
+    reference
+}
+
 /// A contract engine for tests: answers each execution with the next
 /// outcome it was given (a halt once they run out) and keeps what it was
 /// asked, so settlement can be tested without a real EVM.
@@ -330,15 +346,7 @@ pub fn concurrent_commits_have_one_winner<S: StateCommit + Sync>(store: S) {
 /// be stored.
 pub fn commit_refuses_a_list_append_at_the_wrong_index<S: StateCommit>(store: S) {
     let keys = keys(3, 5);
-    let reference = MemoryStore::new();
-    let mut ledger =
-        Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
-    store
-        .commit(
-            &execute_genesis(genesis_for(&keys).block(), &crate::ChainSettings::default())
-                .expect("genesis"),
-        )
-        .expect("genesis");
+    let mut ledger = reference_beside(&store, &keys);
     let block1 = produce(&mut ledger, &keys, keys[0].address(), 2).expect("produces");
     for shift in [1, u64::MAX] {
         let mut tampered = block1.clone();
@@ -365,15 +373,7 @@ pub fn commit_refuses_a_list_append_at_the_wrong_index<S: StateCommit>(store: S)
 pub fn code_and_storage_round_trip<S: StateCommit>(store: S) {
     let keys = keys(2, 3);
     let contract = Address([0xc0; 20]);
-    let reference = MemoryStore::new();
-    let mut ledger =
-        Ledger::open(&reference, genesis_for(&keys), ChainConfig::default()).expect("opens");
-    store
-        .commit(
-            &execute_genesis(genesis_for(&keys).block(), &crate::ChainSettings::default())
-                .expect("genesis"),
-        )
-        .expect("genesis");
+    let mut ledger = reference_beside(&store, &keys);
     let mut block1 = produce(&mut ledger, &keys, keys[0].address(), 1).expect("produces");
     block1.code.push((contract, vec![0x60, 0x00, 0xf3]));
     block1.storage.push((contract, [1; 32], [0xaa; 32]));

@@ -81,7 +81,7 @@ fn init_code(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read --code {}", path.display()))?;
     if text.trim_start().starts_with('{') {
-        return Ok(Artifact::read(path)?.init_code());
+        return Ok(Artifact::parse(path, &text)?.init_code());
     }
     decode_hex(&text)
         .with_context(|| format!("--code {} is neither an artifact nor hex", path.display()))

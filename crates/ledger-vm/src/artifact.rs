@@ -65,8 +65,13 @@ impl Artifact {
             path: path.to_path_buf(),
             source,
         })?;
+        Artifact::parse(path, &text)
+    }
+
+    /// Parses an artifact's `text`, read from `path` (named in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Artifact, ArtifactError> {
         let artifact: Artifact =
-            serde_json::from_str(&text).map_err(|source| ArtifactError::Json {
+            serde_json::from_str(text).map_err(|source| ArtifactError::Json {
                 path: path.to_path_buf(),
                 source,
             })?;

@@ -108,10 +108,22 @@ impl Session {
         address: &Address,
         limit: usize,
     ) -> Result<(), RequestError> {
-        if self.accounts.contains_key(address) {
-            return Err(RequestError::AlreadySubscribed {
-                what: format!("account_info of {address}"),
-            });
+        let what = || format!("account_info of {address}");
+        self.may_follow(&self.accounts, address, what, limit)
+    }
+
+    /// Whether a subscription keyed `key` among `following` may start:
+    /// not while one with the same key is active (`what` names it), and
+    /// only within `limit`.
+    fn may_follow<K: Eq + std::hash::Hash>(
+        &self,
+        following: &HashMap<K, Following>,
+        key: &K,
+        what: impl FnOnce() -> String,
+        limit: usize,
+    ) -> Result<(), RequestError> {
+        if following.contains_key(key) {
+            return Err(RequestError::AlreadySubscribed { what: what() });
         }
         self.check_room(limit)
     }
@@ -128,12 +140,8 @@ impl Session {
         filter: &LogFilter,
         limit: usize,
     ) -> Result<(), RequestError> {
-        if self.logs.contains_key(filter) {
-            return Err(RequestError::AlreadySubscribed {
-                what: "logs with these args".into(),
-            });
-        }
-        self.check_room(limit)
+        let what = || "logs with these args".to_owned();
+        self.may_follow(&self.logs, filter, what, limit)
     }
 
     /// Starts following logs passing `filter` as `id`, the client told of
@@ -359,6 +367,31 @@ mod tests {
         assert!(session.unfollow_blocks());
         assert!(!session.unfollow_blocks());
         assert!(session.check_id(1).is_ok());
+
+        let address = Address([2; 20]);
+        session.follow_account(address, 2, 0);
+        let filter = LogFilter {
+            address: Some(address),
+            topics: vec![],
+        };
+        session.follow_logs(filter.clone(), 3, 0);
+        for refused in [
+            session.may_follow_account(&address, 10),
+            session.may_follow_logs(&filter, 10),
+        ] {
+            assert!(
+                matches!(refused, Err(RequestError::AlreadySubscribed { .. })),
+                "{refused:?}"
+            );
+        }
+        assert!(session.may_follow_logs(&LogFilter::default(), 10).is_ok());
+        assert!(matches!(
+            session.may_follow_logs(&LogFilter::default(), 2),
+            Err(RequestError::SubscriptionLimit { limit: 2 })
+        ));
+        assert!(session.unfollow_logs(&filter));
+        assert!(!session.unfollow_logs(&filter));
+        assert!(session.check_id(3).is_ok());
     }
 
     #[test]

@@ -3,11 +3,52 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use ledger_core::{Admission, Hash, StateRead, VerifiedTransaction, ViewCall, ViewOutcome};
+use ledger_core::{
+    Address, Admission, Hash, StateRead, VerifiedTransaction, ViewCall, ViewOutcome,
+};
 use tokio::sync::broadcast;
 
 use crate::error::ChainError;
 use crate::event::BlockEvent;
+use crate::metrics::ChainMetrics;
+
+/// How a node takes part in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeMode {
+    /// Alone: it produces every block.
+    Single,
+    /// One validator of a network: it votes on blocks.
+    Validator,
+    /// It follows a network's decided blocks without voting.
+    Follower,
+}
+
+impl NodeMode {
+    /// Its name on the wire: `single`, `validator` or `follower`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeMode::Single => "single",
+            NodeMode::Validator => "validator",
+            NodeMode::Follower => "follower",
+        }
+    }
+}
+
+/// Another node this one talks to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// The peer's identity in the network.
+    pub id: String,
+    /// Where it is reached: `HOST:PORT`.
+    pub address: String,
+    /// The validator it runs, if it is one.
+    pub validator: Option<Address>,
+    /// The newest block it announced.
+    pub height: u64,
+    /// Whether it answers now.
+    pub reachable: bool,
+}
 
 /// The chain as API servers see it: admit a verified transaction, ask
 /// whether one is pending, run a view call, follow stored blocks, read
@@ -37,4 +78,18 @@ pub trait Chain: Clone + Send + Sync + 'static {
 
     /// Every stored block from now on, in order, after its commit.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>>;
+
+    /// How this node takes part in the chain: alone, unless the chain is
+    /// driven by a network.
+    fn mode(&self) -> NodeMode {
+        NodeMode::Single
+    }
+
+    /// The nodes this one is connected to: none for a node alone.
+    fn peers(&self) -> Vec<Peer> {
+        Vec::new()
+    }
+
+    /// What the chain counts.
+    fn metrics(&self) -> &ChainMetrics;
 }

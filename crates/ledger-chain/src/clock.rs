@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 
 /// The time, as the chain sees it.
 pub trait Clock: Send + 'static {
+    /// Nanoseconds since the Unix epoch, for timestamps reported to clients.
+    fn unix_nanos(&self) -> u64;
     /// Seconds since the Unix epoch, for block timestamps.
-    fn unix_seconds(&self) -> u32;
+    fn unix_seconds(&self) -> u32 {
+        u32::try_from(self.unix_nanos() / 1_000_000_000).unwrap_or(u32::MAX)
+    }
     /// Monotonic time since some fixed origin, for the block interval.
     fn elapsed(&self) -> Duration;
 }
@@ -34,10 +38,10 @@ impl Default for SystemClock {
 }
 
 impl Clock for SystemClock {
-    fn unix_seconds(&self) -> u32 {
+    fn unix_nanos(&self) -> u64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
+            .map(|elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0)
     }
 
@@ -72,6 +76,13 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
+    fn unix_nanos(&self) -> u64 {
+        let millis = self.millis.load(Ordering::SeqCst);
+        u64::from(self.start)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(millis.saturating_mul(1_000_000))
+    }
+
     fn unix_seconds(&self) -> u32 {
         let seconds = self.millis.load(Ordering::SeqCst) / 1000;
         self.start

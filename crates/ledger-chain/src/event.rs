@@ -24,12 +24,19 @@ pub struct BlockEvent {
     /// Pending transactions the block left uncovered, dropped from the
     /// mempool, with the final status their pushers are owed.
     pub dropped: HashMap<Hash, TransactionStatus>,
+    /// When the commit returned: Unix-epoch nanoseconds on the chain's clock.
+    pub stored_at: u64,
 }
 
 impl BlockEvent {
     /// The event of a committed block's changes, and of the pending
-    /// transactions it made the mempool drop.
-    pub fn of(changes: &BlockChanges, dropped: Vec<(Hash, TransactionStatus)>) -> BlockEvent {
+    /// transactions it made the mempool drop, stored at `stored_at` (Unix
+    /// nanoseconds).
+    pub fn of(
+        changes: &BlockChanges,
+        dropped: Vec<(Hash, TransactionStatus)>,
+        stored_at: u64,
+    ) -> BlockEvent {
         BlockEvent {
             tip: changes.tip(),
             block: changes.block.clone(),
@@ -41,6 +48,7 @@ impl BlockEvent {
                 .collect(),
             logs: changes.logs.clone(),
             dropped: dropped.into_iter().collect(),
+            stored_at,
         }
     }
 }

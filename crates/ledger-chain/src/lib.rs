@@ -19,12 +19,14 @@ mod api;
 mod clock;
 mod error;
 mod event;
+mod metrics;
 mod producer;
 mod service;
 
-pub use api::Chain;
+pub use api::{Chain, NodeMode, Peer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ChainError;
 pub use event::BlockEvent;
+pub use metrics::ChainMetrics;
 pub use producer::{Producer, ProducerConfig};
 pub use service::{ChainHandle, ChainService, ServiceThread, INBOX_CAPACITY};

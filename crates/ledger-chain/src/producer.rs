@@ -1,8 +1,9 @@
 //! The block production policy, as a state machine of requests and time.
 //!
-//! [`Producer`] has no thread and no clock: the service feeds it requests
-//! and the clock's readings, and it decides when a block is due. Tests
-//! drive it on simulated time and see exactly what a node would do.
+//! [`Producer`] has no thread: the service feeds it requests, and it reads
+//! the injected [`Clock`] to decide when a block is due, to stamp blocks
+//! and to time their commits. Tests drive it on a [`crate::ManualClock`]
+//! and see exactly what a node would do.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,9 @@ use ledger_core::{
 };
 use tokio::sync::broadcast;
 
+use crate::clock::Clock;
 use crate::event::BlockEvent;
+use crate::metrics::ChainMetrics;
 
 /// How blocks are produced. Start from [`ProducerConfig::new`].
 #[derive(Clone, Copy, Debug)]
@@ -44,28 +47,48 @@ impl ProducerConfig {
 }
 
 /// The ledger and the production policy around it.
-pub struct Producer<S, E> {
+pub struct Producer<S, E, C> {
     ledger: Ledger<S, E>,
     config: ProducerConfig,
     events: broadcast::Sender<Arc<BlockEvent>>,
+    clock: C,
+    metrics: ChainMetrics,
     /// When the last produced block started, on the clock's monotonic
     /// time; `None` until the first.
     last_block: Option<Duration>,
 }
 
-impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
-    /// A producer of blocks on `ledger`, announcing them on `events`.
+impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
+    /// A producer of blocks on `ledger` on `clock`'s time, announcing them
+    /// on `events`.
     pub fn new(
         ledger: Ledger<S, E>,
         config: ProducerConfig,
         events: broadcast::Sender<Arc<BlockEvent>>,
+        clock: C,
     ) -> Self {
+        let metrics = ChainMetrics::default();
+        if let Ok(tip) = ledger.tip() {
+            metrics.set_height(tip.depth);
+        }
         Producer {
             ledger,
             config,
             events,
+            clock,
+            metrics,
             last_block: None,
         }
+    }
+
+    /// The clock it runs on.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// What it counts.
+    pub fn metrics(&self) -> &ChainMetrics {
+        &self.metrics
     }
 
     /// The ledger.
@@ -75,7 +98,9 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
 
     /// Runs the stateful admission checks and admits `tx` if they pass.
     pub fn admit(&mut self, tx: VerifiedTransaction) -> Result<Admission, CoreError> {
-        self.ledger.admit(tx)
+        let admission = self.ledger.admit(tx)?;
+        self.metrics.mempool(self.ledger.mempool());
+        Ok(admission)
     }
 
     /// Whether `hash` is pending.
@@ -92,7 +117,8 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
     /// elsewhere, exactly as a produced one is announced; what it applied
     /// leaves the mempool.
     pub fn import(&mut self, block: Block) -> Result<ChainTip, CoreError> {
-        let changes = self.ledger.import_block(block)?;
+        let changes = self.ledger.check_block(block)?;
+        let changes = self.commit(changes)?;
         self.announce(&changes, "block imported")?;
         Ok(changes.tip())
     }
@@ -114,9 +140,10 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
         )
     }
 
-    /// Produces, stores and announces a block if one is due at `now`
-    /// (monotonic), stamped `unix_seconds`; `true` if it did.
-    pub fn poll(&mut self, now: Duration, unix_seconds: u32) -> Result<bool, CoreError> {
+    /// Produces, stores and announces a block if one is due now; `true`
+    /// if it did.
+    pub fn poll(&mut self) -> Result<bool, CoreError> {
+        let now = self.clock.elapsed();
         match self.deadline() {
             Some(due) if now >= due => {
                 // The interval runs from the start of a block: under load,
@@ -124,7 +151,7 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
                 // starts at once, so no transaction waits longer than
                 // interval + one block.
                 self.last_block = Some(now);
-                self.produce(unix_seconds)
+                self.produce()
             }
             _ => Ok(false),
         }
@@ -132,21 +159,30 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
 
     /// Turns everything pending into blocks, so every transaction answered
     /// Pending reaches a final status.
-    pub fn drain(&mut self, unix_seconds: u32) -> Result<(), CoreError> {
-        while self.produce(unix_seconds)? {}
+    pub fn drain(&mut self) -> Result<(), CoreError> {
+        while self.produce()? {}
         Ok(())
     }
 
     /// Produces, stores and announces a block; `false` if nothing was pending.
-    fn produce(&mut self, unix_seconds: u32) -> Result<bool, CoreError> {
-        let Some(changes) = self
-            .ledger
-            .produce_block(unix_seconds, self.config.coinbase)?
-        else {
+    fn produce(&mut self) -> Result<bool, CoreError> {
+        let time = self.clock.unix_seconds();
+        let Some(changes) = self.ledger.build_block(time, self.config.coinbase)? else {
             return Ok(false);
         };
+        let changes = self.commit(changes)?;
         self.announce(&changes, "block stored")?;
         Ok(true)
+    }
+
+    /// Commits a block's changes, timing the commit.
+    fn commit(&mut self, mut changes: BlockChanges) -> Result<BlockChanges, CoreError> {
+        let started = self.clock.elapsed();
+        self.ledger.commit_block(&mut changes)?;
+        let took = self.clock.elapsed().saturating_sub(started);
+        let written = self.ledger.store().bytes_written();
+        self.metrics.stored(&changes, took, written);
+        Ok(changes)
     }
 
     /// Re-checks what the block left pending, then tells every subscriber.
@@ -165,7 +201,11 @@ impl<S: StateCommit, E: ContractEngine> Producer<S, E> {
             );
         }
         // Nobody listening is fine.
-        let _ = self.events.send(Arc::new(BlockEvent::of(changes, dropped)));
+        self.metrics.mempool(self.ledger.mempool());
+        let stored_at = self.clock.unix_nanos();
+        let _ = self
+            .events
+            .send(Arc::new(BlockEvent::of(changes, dropped, stored_at)));
         Ok(())
     }
 }

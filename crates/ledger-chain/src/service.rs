@@ -14,6 +14,7 @@ use crate::api::Chain;
 use crate::clock::Clock;
 use crate::error::ChainError;
 use crate::event::BlockEvent;
+use crate::metrics::ChainMetrics;
 use crate::producer::{Producer, ProducerConfig};
 
 /// Requests waiting for the service at most; past it, senders wait, so
@@ -62,18 +63,20 @@ impl ChainService {
         let (events, _) = broadcast::channel(config.event_backlog.max(1));
         let (stopped_sender, stopped) = watch::channel(false);
         let state = ledger.store().clone();
-        let producer = Producer::new(ledger, config, events.clone());
+        let producer = Producer::new(ledger, config, events.clone(), clock);
+        let metrics = producer.metrics().clone();
         let thread = std::thread::Builder::new()
             .name("chain".into())
             .spawn(move || {
                 let _stopped = Stopped(stopped_sender);
-                run(producer, clock, inbox)
+                run(producer, inbox)
             })?;
         let handle = ChainHandle {
             requests,
             events,
             state,
             stopped,
+            metrics,
         };
         Ok((handle, thread))
     }
@@ -91,8 +94,7 @@ impl Drop for Stopped {
 }
 
 fn run<S, E, C>(
-    producer: Producer<S, E>,
-    clock: C,
+    producer: Producer<S, E, C>,
     inbox: flume::Receiver<Request>,
 ) -> Result<(), ChainError>
 where
@@ -114,11 +116,13 @@ where
                 Ok(request) => Some(request),
                 Err(flume::RecvError::Disconnected) => break,
             },
-            Some(due) => match inbox.recv_timeout(due.saturating_sub(clock.elapsed())) {
-                Ok(request) => Some(request),
-                Err(flume::RecvTimeoutError::Timeout) => None,
-                Err(flume::RecvTimeoutError::Disconnected) => break,
-            },
+            Some(due) => {
+                match inbox.recv_timeout(due.saturating_sub(service.producer.clock().elapsed())) {
+                    Ok(request) => Some(request),
+                    Err(flume::RecvTimeoutError::Timeout) => None,
+                    Err(flume::RecvTimeoutError::Disconnected) => break,
+                }
+            }
         };
         if let Some(request) = request {
             if !service.handle(request) {
@@ -127,26 +131,26 @@ where
             // Take whatever else is already queued before deciding.
             while let Ok(request) = inbox.try_recv() {
                 if !service.handle(request) {
-                    return service.stop(clock.unix_seconds());
+                    return service.stop();
                 }
             }
         }
         if service.halted.is_none() {
-            if let Err(failure) = service.producer.poll(clock.elapsed(), clock.unix_seconds()) {
+            if let Err(failure) = service.producer.poll() {
                 service.halt(failure);
             }
         }
     }
-    service.stop(clock.unix_seconds())
+    service.stop()
 }
 
 /// The producer, and the failure that halted it, if one did.
-struct Service<S, E> {
-    producer: Producer<S, E>,
+struct Service<S, E, C> {
+    producer: Producer<S, E, C>,
     halted: Option<Arc<CoreError>>,
 }
 
-impl<S: StateCommit, E: ContractEngine> Service<S, E> {
+impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
     /// Handles one request; `false` for a shutdown. A failed import is the
     /// importer's error, not the service's, unless storing it failed.
     fn handle(&mut self, request: Request) -> bool {
@@ -197,9 +201,9 @@ impl<S: StateCommit, E: ContractEngine> Service<S, E> {
     }
 
     /// At shutdown: turns what is pending into blocks, unless halted.
-    fn stop(&mut self, unix_seconds: u32) -> Result<(), ChainError> {
+    fn stop(&mut self) -> Result<(), ChainError> {
         self.running()?;
-        Ok(self.producer.drain(unix_seconds)?)
+        Ok(self.producer.drain()?)
     }
 }
 
@@ -210,6 +214,7 @@ pub struct ChainHandle<S> {
     events: broadcast::Sender<Arc<BlockEvent>>,
     state: S,
     stopped: watch::Receiver<bool>,
+    metrics: ChainMetrics,
 }
 
 impl<S> ChainHandle<S> {
@@ -266,5 +271,9 @@ impl<S: ledger_core::StateRead + Clone + Send + Sync + 'static> Chain for ChainH
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {
         self.events.subscribe()
+    }
+
+    fn metrics(&self) -> &ChainMetrics {
+        &self.metrics
     }
 }

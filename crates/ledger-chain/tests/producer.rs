@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_chain::{BlockEvent, Producer, ProducerConfig};
+use ledger_chain::{BlockEvent, Clock, ManualClock, Producer, ProducerConfig};
 use ledger_core::testing::{genesis_for, keys, T0};
 use ledger_core::{
     Address, Balance, ChainConfig, Ledger, MemoryStore, SecretKey, Transaction, VerifiedTransaction,
@@ -14,7 +14,8 @@ use tokio::sync::broadcast;
 const INTERVAL: Duration = Duration::from_millis(200);
 
 struct Setup {
-    producer: Producer<Arc<MemoryStore>, ledger_core::NoContracts>,
+    producer: Producer<Arc<MemoryStore>, ledger_core::NoContracts, ManualClock>,
+    clock: ManualClock,
     events: broadcast::Receiver<Arc<BlockEvent>>,
     keys: Vec<SecretKey>,
     next: u32,
@@ -35,8 +36,10 @@ fn setup(max_block_transactions: usize) -> Setup {
     let (sender, events) = broadcast::channel(16);
     let mut config = ProducerConfig::new(Address([9; 20]));
     config.block_interval = INTERVAL;
+    let clock = ManualClock::new(T0);
     Setup {
-        producer: Producer::new(ledger, config, sender),
+        producer: Producer::new(ledger, config, sender, clock.clone()),
+        clock,
         events,
         keys,
         next: 0,
@@ -59,6 +62,15 @@ impl Setup {
         tx
     }
 
+    /// Polls the producer with the clock moved forward to `at` since the
+    /// start (the Unix time follows: T0 + whole seconds).
+    fn poll_at(&mut self, at: Duration) -> bool {
+        let now = self.clock.elapsed();
+        assert!(at >= now, "time only moves forward");
+        self.clock.advance(at - now);
+        self.producer.poll().expect("polls")
+    }
+
     fn blocks(&mut self) -> Vec<usize> {
         let mut sizes = Vec::new();
         while let Ok(event) = self.events.try_recv() {
@@ -78,18 +90,15 @@ fn an_idle_chain_produces_at_once_then_waits_for_the_interval() {
     assert_eq!(s.producer.deadline(), None, "nothing pending, nothing due");
     s.push();
     assert_eq!(s.producer.deadline(), Some(Duration::ZERO));
-    assert!(s.producer.poll(ms(1_000), T0 + 1).expect("polls"));
+    assert!(s.poll_at(ms(1_000)));
     assert_eq!(s.blocks(), [1]);
 
     s.push();
     s.push();
     assert_eq!(s.producer.deadline(), Some(ms(1_000) + INTERVAL));
-    assert!(
-        !s.producer.poll(ms(1_199), T0 + 1).expect("polls"),
-        "too early"
-    );
+    assert!(!s.poll_at(ms(1_199)), "too early");
     assert!(s.blocks().is_empty());
-    assert!(s.producer.poll(ms(1_200), T0 + 1).expect("polls"));
+    assert!(s.poll_at(ms(1_200)));
     assert_eq!(s.blocks(), [2]);
 }
 
@@ -97,12 +106,12 @@ fn an_idle_chain_produces_at_once_then_waits_for_the_interval() {
 fn a_block_worth_pending_is_produced_at_once() {
     let mut s = setup(3);
     s.push();
-    assert!(s.producer.poll(ms(0), T0).expect("polls"));
+    assert!(s.poll_at(ms(0)));
     for _ in 0..3 {
         s.push();
     }
     assert_eq!(s.producer.deadline(), Some(Duration::ZERO));
-    assert!(s.producer.poll(ms(1), T0).expect("polls"));
+    assert!(s.poll_at(ms(1)));
     assert_eq!(s.blocks(), [1, 3]);
 }
 
@@ -110,10 +119,10 @@ fn a_block_worth_pending_is_produced_at_once() {
 fn the_interval_runs_from_the_start_of_the_last_block() {
     let mut s = setup(100);
     s.push();
-    assert!(s.producer.poll(ms(0), T0).expect("polls"));
+    assert!(s.poll_at(ms(0)));
     s.push();
     // Long after the interval: at once, and the next interval counts from here.
-    assert!(s.producer.poll(ms(5_000), T0 + 5).expect("polls"));
+    assert!(s.poll_at(ms(5_000)));
     s.push();
     assert_eq!(s.producer.deadline(), Some(ms(5_000) + INTERVAL));
 }
@@ -124,7 +133,8 @@ fn draining_turns_everything_pending_into_blocks() {
     for _ in 0..5 {
         s.push();
     }
-    s.producer.drain(T0 + 1).expect("drains");
+    s.clock.advance(ms(1_000));
+    s.producer.drain().expect("drains");
     assert_eq!(s.blocks(), [2, 2, 1]);
     assert_eq!(s.producer.deadline(), None);
 }
@@ -213,4 +223,38 @@ fn a_pending_transaction_an_imported_block_leaves_uncovered_is_dropped_and_annou
     );
     assert!(!s.producer.is_pending(&newer.hash()));
     assert!(s.producer.is_pending(&older.hash()));
+}
+
+#[test]
+fn metrics_count_blocks_statuses_commit_times_and_the_mempool() {
+    let mut s = setup(100);
+    s.push();
+    s.push();
+    let encoded = |s: &Setup| {
+        let mut registry = prometheus_client::registry::Registry::default();
+        s.producer.metrics().register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        text
+    };
+    let before = encoded(&s);
+    assert!(
+        before.contains("ledger_mempool_transactions 2\n"),
+        "{before}"
+    );
+    assert!(before.contains("ledger_chain_height 0\n"), "{before}");
+    assert!(s.poll_at(ms(0)));
+    let after = encoded(&s);
+    for line in [
+        "ledger_mempool_transactions 0\n",
+        "ledger_mempool_bytes 0\n",
+        "ledger_chain_height 1\n",
+        "ledger_blocks_total 1\n",
+        "ledger_transactions_total{status=\"success\"} 2\n",
+        "ledger_block_commit_seconds_count 1\n",
+        // An in-memory store writes nothing to storage.
+        "ledger_store_bytes_written_total 0\n",
+    ] {
+        assert!(after.contains(line), "{line} in {after}");
+    }
 }

@@ -378,6 +378,28 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
         time: u32,
         coinbase: Address,
     ) -> Result<Option<BlockChanges>, CoreError> {
+        let Some(mut changes) = self.build_block(time, coinbase)? else {
+            return Ok(None);
+        };
+        self.commit_block(&mut changes)?;
+        Ok(Some(changes))
+    }
+
+    /// Validates, executes and commits a block produced elsewhere.
+    pub fn import_block(&mut self, block: Block) -> Result<BlockChanges, CoreError> {
+        let mut changes = self.check_block(block)?;
+        self.commit_block(&mut changes)?;
+        Ok(changes)
+    }
+
+    /// The next block from the oldest pending transactions, executed but
+    /// not committed: [`Ledger::produce_block`] in two steps, for a caller
+    /// that times or observes the commit. `None` if nothing is pending.
+    pub fn build_block(
+        &mut self,
+        time: u32,
+        coinbase: Address,
+    ) -> Result<Option<BlockChanges>, CoreError> {
         let candidates = self.mempool.select(self.config.max_block_transactions);
         let params = BlockParams {
             time,
@@ -386,31 +408,40 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             max_transactions: self.config.max_block_transactions,
             settings: self.settings,
         };
-        let mut changes = produce_block(
+        produce_block(
             &self.store,
             self.tip()?,
             candidates,
             params,
             &mut self.engine,
-        )?;
-        if let Some(changes) = &mut changes {
-            self.commit(changes)?;
-        }
-        Ok(changes)
+        )
     }
 
-    /// Validates, executes and commits a block produced elsewhere.
-    pub fn import_block(&mut self, block: Block) -> Result<BlockChanges, CoreError> {
-        let mut changes = validate_block(
+    /// A block produced elsewhere, validated and executed but not
+    /// committed: [`Ledger::import_block`] in two steps.
+    pub fn check_block(&mut self, block: Block) -> Result<BlockChanges, CoreError> {
+        validate_block(
             &self.store,
             block,
             self.config.max_block_transactions,
             self.genesis.block_reward,
             &self.settings,
             &mut self.engine,
-        )?;
-        self.commit(&mut changes)?;
-        Ok(changes)
+        )
+    }
+
+    /// Commits changes from [`Ledger::build_block`] or
+    /// [`Ledger::check_block`] (built on the current tip; the store refuses
+    /// others) and takes their transactions out of the mempool.
+    pub fn commit_block(&mut self, changes: &mut BlockChanges) -> Result<(), CoreError> {
+        if self.store_settings {
+            changes.settings = Some(self.settings);
+        }
+        self.store.commit(changes)?;
+        self.store_settings = false;
+        self.mempool
+            .remove(changes.transactions.iter().map(|(hash, _)| hash));
+        Ok(())
     }
 
     /// Re-checks the mempool after `changes` were committed: pending
@@ -423,17 +454,6 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     ) -> Result<Vec<(Hash, TransactionStatus)>, CoreError> {
         let touched = changes.accounts.iter().map(|(address, _)| *address);
         self.mempool.recheck(&self.store, touched)
-    }
-
-    fn commit(&mut self, changes: &mut BlockChanges) -> Result<(), CoreError> {
-        if self.store_settings {
-            changes.settings = Some(self.settings);
-        }
-        self.store.commit(changes)?;
-        self.store_settings = false;
-        self.mempool
-            .remove(changes.transactions.iter().map(|(hash, _)| hash));
-        Ok(())
     }
 
     /// Runs a view call read-only against the newest state

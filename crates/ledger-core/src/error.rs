@@ -461,6 +461,14 @@ pub enum Inconsistency {
         /// Where the block appends.
         first_index: u64,
     },
+    /// A block lists a transaction on an account that it did not apply.
+    #[error("the block lists {hash} on {address} but does not apply it")]
+    ListedNotApplied {
+        /// The account.
+        address: Address,
+        /// The listed transaction.
+        hash: Hash,
+    },
     /// A producer was given transactions and made no block of them.
     #[error("transactions were pending but no block was produced")]
     NoBlockProduced,

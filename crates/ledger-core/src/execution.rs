@@ -45,6 +45,7 @@ struct Overlay<'s, S: ?Sized> {
     code: HashMap<Address, Vec<u8>>,
     storage: HashMap<(Address, [u8; 32]), [u8; 32]>,
     logs: Vec<(Hash, Vec<Log>)>,
+    creators: Vec<(Address, Hash)>,
 }
 
 impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
@@ -56,6 +57,7 @@ impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
             code: HashMap::new(),
             storage: HashMap::new(),
             logs: Vec::new(),
+            creators: Vec::new(),
         }
     }
 
@@ -138,6 +140,7 @@ impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
             code,
             storage,
             logs: self.logs,
+            creators: self.creators,
             settings,
         }
     }
@@ -479,6 +482,7 @@ fn settle_contract<S: StateRead + ?Sized>(
     for (address, code) in changes.code {
         overlay.account_mut(address)?.kind = AccountKind::Contract;
         overlay.code.insert(address, code);
+        overlay.creators.push((address, hash));
     }
     for (address, slot, value) in changes.storage {
         overlay.storage.insert((address, slot), value);

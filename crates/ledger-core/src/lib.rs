@@ -56,8 +56,8 @@ pub use primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, 
 pub use sealed::{Sealable, Sealed};
 pub use settings::{ChainSettings, EvmFork, GenesisSettings, UnknownFork};
 pub use state::{
-    check_extends, Account, AccountKind, BlockChanges, ChainTip, ListAppend, Log, MemoryStore,
-    StateCommit, StateRead, TransactionRecord,
+    check_extends, history_entries, Account, AccountKind, BlockChanges, ChainTip, Direction,
+    HistoryEntry, ListAppend, Log, MemoryStore, StateCommit, StateRead, TransactionRecord,
 };
 pub use status::{ActionType, StatusCode, TransactionStatus};
 pub use transaction::{

@@ -78,6 +78,11 @@ impl Mempool {
         self.entries.is_empty()
     }
 
+    /// Bytes pending (see [`Mempool::size_of`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// What a pending transaction counts against `max_pending_bytes`: its
     /// payload plus a fixed 256 for its fields and bookkeeping.
     pub fn size_of(tx: &VerifiedTransaction) -> usize {

@@ -75,6 +75,69 @@ pub struct ListAppend {
     pub hashes: Vec<Hash>,
 }
 
+/// How a transaction touches an account on its list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// The account is the receiver (or the contract a creation made).
+    In,
+    /// The account is the sender.
+    Out,
+    /// The account sent to itself.
+    ToSelf,
+}
+
+impl Direction {
+    /// How the transaction `from` → `to` touches `account`.
+    pub fn of(account: &Address, from: &Address, to: &Address) -> Direction {
+        match (account == from, account == to) {
+            (true, true) => Direction::ToSelf,
+            (true, false) => Direction::Out,
+            _ => Direction::In,
+        }
+    }
+
+    /// Its wire name: `in`, `out` or `self`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+            Direction::ToSelf => "self",
+        }
+    }
+
+    /// Its stored byte.
+    pub fn to_u8(self) -> u8 {
+        match self {
+            Direction::In => 0,
+            Direction::Out => 1,
+            Direction::ToSelf => 2,
+        }
+    }
+
+    /// From its stored byte.
+    pub fn from_u8(byte: u8) -> Option<Direction> {
+        [Direction::In, Direction::Out, Direction::ToSelf]
+            .into_iter()
+            .find(|direction| direction.to_u8() == byte)
+    }
+}
+
+/// One entry of an account's transaction list, with where its
+/// transaction is: what a page of history shows without reading blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Position in the account's list (0 = its first transaction).
+    pub position: u64,
+    /// The transaction.
+    pub hash: Hash,
+    /// Depth of its block.
+    pub block_depth: u64,
+    /// Its position in its block.
+    pub index: u32,
+    /// How it touches the account.
+    pub direction: Direction,
+}
+
 /// A log emitted by a contract (Solidity's events).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Log {
@@ -106,6 +169,9 @@ pub struct BlockChanges {
     pub storage: Vec<(Address, [u8; 32], [u8; 32])>,
     /// The logs of each transaction that emitted any, in block order.
     pub logs: Vec<(Hash, Vec<Log>)>,
+    /// Each contract the block deployed (top level or by CREATE/CREATE2),
+    /// with the transaction that deployed it.
+    pub creators: Vec<(Address, Hash)>,
     /// The chain's settings, to store with this block: set for genesis,
     /// and for the first block of a chain created before settings were
     /// stored.
@@ -151,6 +217,17 @@ pub trait StateRead {
         start: u64,
         limit: usize,
     ) -> Result<Vec<Hash>, CoreError>;
+    /// Up to `limit` entries of an account's list before position
+    /// `before`, newest first: a page of its history, read by one range
+    /// read however long the list is.
+    fn account_history(
+        &self,
+        address: &Address,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, CoreError>;
+    /// The transaction that deployed the contract at `address`.
+    fn creator(&self, address: &Address) -> Result<Option<Hash>, CoreError>;
     /// A contract's code.
     fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError>;
     /// A contract storage slot (zero when never written).
@@ -182,6 +259,10 @@ pub trait StateCommit: StateRead {
     /// during it, none of them are visible. `changes.block` must extend the
     /// current tip (or be genesis on an empty store).
     fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError>;
+
+    /// Bytes handed to storage by commits since the store was opened
+    /// (keys and values); an in-memory store writes none.
+    fn bytes_written(&self) -> u64;
 }
 
 /// The reads of [`StateRead`], each forwarded to `$inner` (an expression
@@ -214,6 +295,17 @@ macro_rules! forward_reads {
         ) -> Result<Vec<Hash>, CoreError> {
             $inner.account_transactions(address, start, limit)
         }
+        fn account_history(
+            &$this,
+            address: &Address,
+            before: u64,
+            limit: usize,
+        ) -> Result<Vec<$crate::HistoryEntry>, CoreError> {
+            $inner.account_history(address, before, limit)
+        }
+        fn creator(&$this, address: &Address) -> Result<Option<Hash>, CoreError> {
+            $inner.creator(address)
+        }
         fn code(&$this, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
             $inner.code(address)
         }
@@ -243,6 +335,10 @@ macro_rules! forward_state {
             fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
                 (**self).commit(changes)
             }
+
+            fn bytes_written(&self) -> u64 {
+                (**self).bytes_written()
+            }
         }
     )*};
 }
@@ -255,7 +351,8 @@ struct Memory {
     depths: HashMap<Hash, u64>,
     transactions: HashMap<Hash, TransactionRecord>,
     accounts: HashMap<Address, Account>,
-    lists: HashMap<Address, Vec<Hash>>,
+    lists: HashMap<Address, Vec<HistoryEntry>>,
+    creators: HashMap<Address, Hash>,
     code: HashMap<Address, Vec<u8>>,
     storage: BTreeMap<(Address, [u8; 32]), [u8; 32]>,
     logs: HashMap<Hash, Vec<Log>>,
@@ -327,8 +424,31 @@ impl StateRead for MemoryStore {
         self.read(|m| {
             let list = m.lists.get(address).map_or(&[][..], Vec::as_slice);
             let start = usize::try_from(start).unwrap_or(usize::MAX).min(list.len());
-            list[start..].iter().take(limit).copied().collect()
+            list[start..]
+                .iter()
+                .take(limit)
+                .map(|entry| entry.hash)
+                .collect()
         })
+    }
+
+    fn account_history(
+        &self,
+        address: &Address,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, CoreError> {
+        self.read(|m| {
+            let list = m.lists.get(address).map_or(&[][..], Vec::as_slice);
+            let end = usize::try_from(before)
+                .unwrap_or(usize::MAX)
+                .min(list.len());
+            list[..end].iter().rev().take(limit).copied().collect()
+        })
+    }
+
+    fn creator(&self, address: &Address) -> Result<Option<Hash>, CoreError> {
+        self.read(|m| m.creators.get(address).copied())
     }
 
     fn code(&self, address: &Address) -> Result<Option<Vec<u8>>, CoreError> {
@@ -367,17 +487,16 @@ impl StateCommit for MemoryStore {
                 }));
             }
         }
+        let entries = history_entries(changes)?;
         let block = &changes.block;
         m.depths.insert(block.hash(), block.depth);
         m.blocks.push(block.clone());
         m.transactions.extend(changes.transactions.iter().cloned());
         m.accounts.extend(changes.accounts.iter().copied());
-        for append in &changes.lists {
-            m.lists
-                .entry(append.address)
-                .or_default()
-                .extend_from_slice(&append.hashes);
+        for (address, entry) in entries {
+            m.lists.entry(address).or_default().push(entry);
         }
+        m.creators.extend(changes.creators.iter().copied());
         m.code.extend(changes.code.iter().cloned());
         for (address, slot, value) in &changes.storage {
             if *value == [0; 32] {
@@ -392,6 +511,48 @@ impl StateCommit for MemoryStore {
         }
         Ok(())
     }
+
+    fn bytes_written(&self) -> u64 {
+        0
+    }
+}
+
+/// The history entries a block's list appends make, each with its
+/// account, in the order of `changes.lists`. Every store writes these.
+pub fn history_entries(changes: &BlockChanges) -> Result<Vec<(Address, HistoryEntry)>, CoreError> {
+    let block = &changes.block;
+    let applied: HashMap<&Hash, &TransactionRecord> = changes
+        .transactions
+        .iter()
+        .map(|(hash, record)| (hash, record))
+        .collect();
+    let mut entries = Vec::with_capacity(changes.lists.iter().map(|a| a.hashes.len()).sum());
+    for append in &changes.lists {
+        for (position, hash) in (append.first_index..).zip(&append.hashes) {
+            let not_applied = || {
+                CoreError::Inconsistent(Inconsistency::ListedNotApplied {
+                    address: append.address,
+                    hash: *hash,
+                })
+            };
+            let record = applied.get(hash).ok_or_else(not_applied)?;
+            let tx = usize::try_from(record.index)
+                .ok()
+                .and_then(|index| block.transactions.get(index))
+                .ok_or_else(not_applied)?;
+            entries.push((
+                append.address,
+                HistoryEntry {
+                    position,
+                    hash: *hash,
+                    block_depth: block.depth,
+                    index: record.index,
+                    direction: Direction::of(&append.address, &tx.from, &tx.to),
+                },
+            ));
+        }
+    }
+    Ok(entries)
 }
 
 /// Checks that `block` is the next block after `top` (or genesis on an

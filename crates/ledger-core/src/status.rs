@@ -24,6 +24,21 @@ pub enum StatusCode {
     Failed = 6,
 }
 
+impl StatusCode {
+    /// The status's name in snake case, as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusCode::Success => "success",
+            StatusCode::Pending => "pending",
+            StatusCode::BadQueryForm => "bad_query_form",
+            StatusCode::BadSign => "bad_sign",
+            StatusCode::NotEnoughBalance => "not_enough_balance",
+            StatusCode::Revert => "revert",
+            StatusCode::Failed => "failed",
+        }
+    }
+}
+
 /// What a transaction does, numbered as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

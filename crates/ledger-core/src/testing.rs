@@ -244,6 +244,48 @@ pub fn chain_reads_back_like_the_reference<S: StateCommit>(store: S) {
                 .account_transactions(address, 0, usize::MAX)
                 .expect("reads")
         );
+        // History pages, newest first, with where each transaction is.
+        let history = store
+            .account_history(address, u64::MAX, usize::MAX)
+            .expect("reads");
+        assert_eq!(
+            history,
+            reference
+                .account_history(address, u64::MAX, usize::MAX)
+                .expect("reads")
+        );
+        let newest_first: Vec<_> = history.iter().map(|entry| entry.hash).collect();
+        assert!(newest_first.iter().eq(all.iter().rev()));
+        for entry in &history {
+            let record = store
+                .transaction(&entry.hash)
+                .expect("reads")
+                .expect("recorded");
+            assert_eq!(
+                (entry.block_depth, entry.index),
+                (record.block_depth, record.index)
+            );
+            let block = &produced[entry.block_depth as usize];
+            let tx = &block.transactions[entry.index as usize];
+            assert_eq!(
+                entry.direction,
+                crate::Direction::of(address, &tx.from, &tx.to)
+            );
+        }
+        assert_eq!(
+            store.account_history(address, count, 2).expect("reads"),
+            history[..history.len().min(2)]
+        );
+        if count >= 2 {
+            assert_eq!(
+                store.account_history(address, 2, 5).expect("reads"),
+                history[history.len() - 2..]
+            );
+        }
+        assert!(store
+            .account_history(address, 0, 5)
+            .expect("reads")
+            .is_empty());
         // Paging.
         if all.len() >= 3 {
             assert_eq!(
@@ -433,7 +475,13 @@ pub fn logs_and_settings_round_trip<S: StateCommit>(store: S) {
         },
     ];
     block1.logs.push((with_logs, logs.clone()));
+    block1.creators.push((Address([0xc0; 20]), with_logs));
     store.commit(&block1).expect("block 1");
+    assert_eq!(
+        store.creator(&Address([0xc0; 20])).expect("reads"),
+        Some(with_logs)
+    );
+    assert_eq!(store.creator(&Address([0xc1; 20])).expect("reads"), None);
     assert_eq!(store.logs(&with_logs).expect("reads"), logs);
     assert_eq!(store.logs(&without).expect("reads"), vec![]);
     assert_eq!(store.logs(&Hash([9; 32])).expect("reads"), vec![]);
@@ -477,6 +525,10 @@ impl<S: StateCommit> StateCommit for FaultyStore<S> {
             )));
         }
         self.inner.commit(changes)
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.inner.bytes_written()
     }
 }
 

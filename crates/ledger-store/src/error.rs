@@ -178,6 +178,20 @@ pub enum Damage {
         /// The engine reading it.
         engine: Engine,
     },
+    /// An account list names a transaction the store does not hold.
+    #[error("the list of {address} names {hash}, which is not stored")]
+    ListedMissing {
+        /// The account.
+        address: ledger_core::Address,
+        /// The listed transaction.
+        hash: ledger_core::Hash,
+    },
+    /// An account list entry's direction byte is unknown.
+    #[error("account list direction {byte} is unknown")]
+    Direction {
+        /// The byte found.
+        byte: u8,
+    },
     /// A log record names more topics than a log can have.
     #[error("a stored log has {count} topics, at most 4 allowed")]
     TopicCount {

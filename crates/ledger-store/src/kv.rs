@@ -20,7 +20,8 @@ pub(crate) enum Table {
     Transactions,
     /// Address → account.
     Accounts,
-    /// Address ‖ index (u64, big-endian) → transaction hash.
+    /// Address ‖ position (u64, big-endian) → list entry
+    /// ([`crate::records::encode_list_entry`]).
     Lists,
     /// Address → contract code.
     Code,
@@ -28,11 +29,13 @@ pub(crate) enum Table {
     Storage,
     /// Transaction hash → its logs (absent when it emitted none).
     Logs,
+    /// Contract address → hash of the transaction that deployed it.
+    Creators,
 }
 
 impl Table {
     /// Every table, in the order engines lay them out.
-    pub(crate) const ALL: [Table; 9] = [
+    pub(crate) const ALL: [Table; 10] = [
         Table::Meta,
         Table::BlockIndex,
         Table::Blocks,
@@ -42,6 +45,7 @@ impl Table {
         Table::Code,
         Table::Storage,
         Table::Logs,
+        Table::Creators,
     ];
 
     /// The table's place in [`Table::ALL`].
@@ -61,6 +65,7 @@ impl Table {
             Table::Code => b'c',
             Table::Storage => b's',
             Table::Logs => b'g',
+            Table::Creators => b'r',
         }
     }
 
@@ -76,6 +81,7 @@ impl Table {
             Table::Code => "code",
             Table::Storage => "storage",
             Table::Logs => "logs",
+            Table::Creators => "creators",
         }
     }
 }
@@ -113,6 +119,14 @@ impl WriteSet {
             key: key.into(),
             value: Some(value.into()),
         });
+    }
+
+    /// Bytes of keys and values it holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.writes
+            .iter()
+            .map(|write| write.key.len() + write.value.as_ref().map_or(0, Vec::len))
+            .sum::<usize>() as u64
     }
 
     pub(crate) fn remove(&mut self, table: Table, key: impl Into<Vec<u8>>) {

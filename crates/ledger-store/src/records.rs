@@ -4,8 +4,8 @@
 //! so tools and fuzzers can hold them to their round trip.
 
 use ledger_core::{
-    Account, AccountKind, ActionType, Address, Balance, ChainTip, Hash, Log, StatusCode,
-    TransactionRecord, TransactionStatus,
+    Account, AccountKind, ActionType, Address, Balance, ChainTip, Direction, Hash, HistoryEntry,
+    Log, StatusCode, TransactionRecord, TransactionStatus,
 };
 
 use crate::Damage;
@@ -141,6 +141,59 @@ impl<'a> Fields<'a> {
     fn rest(self) -> &'a [u8] {
         self.rest
     }
+}
+
+/// An account list entry (its key holds the position): the transaction's
+/// hash (32), its block's depth u64, its index in the block u32, and how
+/// it touches the account u8 (0 in, 1 out, 2 self): a page of history
+/// is one range read.
+pub fn encode_list_entry(entry: &HistoryEntry) -> [u8; 45] {
+    let mut bytes = [0; 45];
+    bytes[..32].copy_from_slice(&entry.hash.0);
+    bytes[32..40].copy_from_slice(&entry.block_depth.to_be_bytes());
+    bytes[40..44].copy_from_slice(&entry.index.to_be_bytes());
+    bytes[44] = entry.direction.to_u8();
+    bytes
+}
+
+/// A stored account list entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListEntry {
+    /// Written with where its transaction is.
+    Full(HistoryEntry),
+    /// Written by a store from before history pages: the hash alone; the
+    /// rest is read from the transaction's record and block.
+    HashOnly {
+        /// Position in the account's list.
+        position: u64,
+        /// The transaction.
+        hash: Hash,
+    },
+}
+
+/// Reads the list entry at `position` back, or says how it is damaged.
+pub fn decode_list_entry(position: u64, bytes: &[u8]) -> Result<ListEntry, Damage> {
+    const RECORD: &str = "account list entry";
+    if bytes.len() == 32 {
+        let mut fields = Fields::new(RECORD, bytes);
+        return Ok(ListEntry::HashOnly {
+            position,
+            hash: Hash(fields.array()?),
+        });
+    }
+    let mut fields = Fields::new(RECORD, bytes).exact(45)?;
+    let hash = Hash(fields.array()?);
+    let block_depth = fields.u64()?;
+    let index = fields.u32()?;
+    let byte = fields.u8()?;
+    let direction = Direction::from_u8(byte).ok_or(Damage::Direction { byte })?;
+    Ok(ListEntry::Full(HistoryEntry {
+        position,
+        hash,
+        block_depth,
+        index,
+        direction,
+    }))
 }
 
 /// A transaction record: block depth u64, index u32, status code u8,

@@ -2,18 +2,20 @@
 //! the bytes.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use ledger_core::{
-    check_extends, Account, Address, Block, BlockChanges, ChainSettings, ChainTip, CoreError, Hash,
-    Inconsistency, Log, Sealable, Sealed, StateCommit, StateRead, TransactionRecord,
+    check_extends, history_entries, Account, Address, Block, BlockChanges, ChainSettings, ChainTip,
+    CoreError, Direction, Hash, HistoryEntry, Inconsistency, Log, Sealable, Sealed, StateCommit,
+    StateRead, TransactionRecord,
 };
 
 use crate::engine::{fjall::FjallKv, sled::SledKv};
 use crate::kv::{Kv, Table, WriteSet};
 use crate::records::{
-    decode_account, decode_logs, decode_record, decode_tip, encode_account, encode_logs,
-    encode_record, encode_tip, Fields,
+    decode_account, decode_list_entry, decode_logs, decode_record, decode_tip, encode_account,
+    encode_list_entry, encode_logs, encode_record, encode_tip, Fields, ListEntry,
 };
 use crate::{Damage, Engine, EngineError, Incompatibility, StoreError, FORMAT_VERSION};
 
@@ -30,6 +32,8 @@ pub struct Store {
     /// Held through a commit's checks and its write, so that two writers
     /// can never both extend the same tip.
     commit: Mutex<()>,
+    /// Bytes of keys and values committed since it was opened.
+    written: AtomicU64,
 }
 
 impl Store {
@@ -74,6 +78,7 @@ impl Store {
             kv,
             path,
             commit: Mutex::new(()),
+            written: AtomicU64::new(0),
         }
     }
 
@@ -246,14 +251,65 @@ impl Store {
             .map_err(|e| CoreError::storage(self.engine_error(e)))
     }
 
+    /// Up to `limit` entries of an account's list from position `start`.
+    fn list_entries(
+        &self,
+        address: &Address,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<ListEntry>, CoreError> {
+        let from = key2(&address.0, &start.to_be_bytes());
+        let entries = self
+            .kv
+            .scan(Table::Lists, &from, &address.0, limit)
+            .map_err(|e| CoreError::storage(self.engine_error(e)))?;
+        entries
+            .iter()
+            .zip(start..)
+            .map(|((_, value), position)| {
+                decode_list_entry(position, value).map_err(|d| CoreError::storage(self.damaged(d)))
+            })
+            .collect()
+    }
+
+    /// A list entry of a store from before history pages, completed from
+    /// the transaction's record and block.
+    fn legacy_entry(
+        &self,
+        address: &Address,
+        position: u64,
+        hash: Hash,
+    ) -> Result<HistoryEntry, CoreError> {
+        let missing = || {
+            CoreError::storage(self.damaged(Damage::ListedMissing {
+                address: *address,
+                hash,
+            }))
+        };
+        let record = self.transaction(&hash)?.ok_or_else(missing)?;
+        let block = self.block_at(record.block_depth)?.ok_or_else(missing)?;
+        let tx = usize::try_from(record.index)
+            .ok()
+            .and_then(|index| block.transactions.get(index))
+            .ok_or_else(missing)?;
+        Ok(HistoryEntry {
+            position,
+            hash,
+            block_depth: record.block_depth,
+            index: record.index,
+            direction: Direction::of(address, &tx.from, &tx.to),
+        })
+    }
+
     /// The writes of one block, in the layout of this module's tables.
-    fn write_set(&self, changes: &BlockChanges) -> WriteSet {
+    fn write_set(&self, changes: &BlockChanges) -> Result<WriteSet, CoreError> {
         let block = &changes.block;
-        let listed: usize = changes.lists.iter().map(|append| append.hashes.len()).sum();
+        let history = history_entries(changes)?;
         let mut writes = WriteSet::with_capacity(
             8 + changes.transactions.len()
                 + changes.accounts.len()
-                + listed
+                + history.len()
+                + changes.creators.len()
                 + changes.code.len()
                 + changes.storage.len()
                 + changes.logs.len(),
@@ -275,14 +331,15 @@ impl Store {
         for (address, account) in &changes.accounts {
             writes.insert(Table::Accounts, address.0, encode_account(account));
         }
-        for append in &changes.lists {
-            for (offset, hash) in (append.first_index..).zip(&append.hashes) {
-                writes.insert(
-                    Table::Lists,
-                    key2(&append.address.0, &offset.to_be_bytes()),
-                    hash.0,
-                );
-            }
+        for (address, entry) in history {
+            writes.insert(
+                Table::Lists,
+                key2(&address.0, &entry.position.to_be_bytes()),
+                encode_list_entry(&entry),
+            );
+        }
+        for (address, hash) in &changes.creators {
+            writes.insert(Table::Creators, address.0, hash.0);
         }
         for (address, code) in &changes.code {
             writes.insert(Table::Code, address.0, code.as_slice());
@@ -298,7 +355,7 @@ impl Store {
         for (hash, logs) in &changes.logs {
             writes.insert(Table::Logs, hash.0, encode_logs(logs));
         }
-        writes
+        Ok(writes)
     }
 }
 
@@ -389,15 +446,42 @@ impl StateRead for Store {
         start: u64,
         limit: usize,
     ) -> Result<Vec<Hash>, CoreError> {
-        let from = key2(&address.0, &start.to_be_bytes());
-        let entries = self
-            .kv
-            .scan(Table::Lists, &from, &address.0, limit)
-            .map_err(|e| CoreError::storage(self.engine_error(e)))?;
+        Ok(self
+            .list_entries(address, start, limit)?
+            .into_iter()
+            .map(|entry| match entry {
+                ListEntry::Full(entry) => entry.hash,
+                ListEntry::HashOnly { hash, .. } => hash,
+            })
+            .collect())
+    }
+
+    fn account_history(
+        &self,
+        address: &Address,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, CoreError> {
+        let start = before.saturating_sub(u64::try_from(limit).unwrap_or(u64::MAX));
+        let count = usize::try_from(before - start).unwrap_or(usize::MAX);
+        let entries = self.list_entries(address, start, count)?;
         entries
-            .iter()
-            .map(|(_, value)| self.hash_from(value, "account list entry"))
-            .collect::<Result<_, _>>()
+            .into_iter()
+            .rev()
+            .map(|entry| match entry {
+                ListEntry::Full(entry) => Ok(entry),
+                ListEntry::HashOnly { position, hash } => {
+                    self.legacy_entry(address, position, hash)
+                }
+            })
+            .collect()
+    }
+
+    fn creator(&self, address: &Address) -> Result<Option<Hash>, CoreError> {
+        self.get(Table::Creators, &address.0)
+            .map_err(CoreError::storage)?
+            .map(|bytes| self.hash_from(&bytes, "contract creator"))
+            .transpose()
             .map_err(CoreError::storage)
     }
 
@@ -455,8 +539,59 @@ impl StateCommit for Store {
                 }));
             }
         }
+        let writes = self.write_set(changes)?;
+        let bytes = writes.bytes();
         self.kv
-            .write(self.write_set(changes))
-            .map_err(|e| CoreError::storage(self.engine_error(e)))
+            .write(writes)
+            .map_err(|e| CoreError::storage(self.engine_error(e)))?;
+        self.written.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ledger_core::testing::{genesis_for, keys, produce};
+    use ledger_core::{ChainConfig, Ledger};
+
+    use super::*;
+
+    /// A store written before list entries held their place reads its
+    /// history all the same, from the records and blocks.
+    #[test]
+    fn a_list_entry_of_hash_alone_reads_back_complete() {
+        let keys = keys(3, 8);
+        let store = Store::temporary(Engine::Sled).expect("opens");
+        let mut ledger =
+            Ledger::open(&store, genesis_for(&keys), ChainConfig::default()).expect("opens");
+        for size in [2, 3] {
+            produce(&mut ledger, &keys, keys[2].address(), size).expect("produces");
+        }
+        let history = |address: &Address| {
+            store
+                .account_history(address, u64::MAX, usize::MAX)
+                .expect("reads")
+        };
+        let address = keys
+            .iter()
+            .map(|key| key.address())
+            .max_by_key(|address| history(address).len())
+            .expect("keys");
+        let full = history(&address);
+        assert!(full.len() >= 2, "{full:?}");
+        let mut legacy = WriteSet::default();
+        for entry in &full {
+            legacy.insert(
+                Table::Lists,
+                key2(&address.0, &entry.position.to_be_bytes()),
+                entry.hash.0,
+            );
+        }
+        store.kv.write(legacy).expect("writes");
+        assert_eq!(history(&address), full);
     }
 }

@@ -310,7 +310,7 @@ mod tests {
             .produce_block(T0 + 1, Address([9; 20]))
             .expect("produces")
             .expect("a block");
-        (BlockEvent::of(&changes, Vec::new()), tx.hash(), to)
+        (BlockEvent::of(&changes, Vec::new(), 0), tx.hash(), to)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
-use ledger_chain::{BlockEvent, Chain, ChainError};
+use ledger_chain::{BlockEvent, Chain, ChainError, ChainMetrics};
 use ledger_core::{
     Address, Admission, ChainConfig, Genesis, Hash, Ledger, MemoryStore, Transaction,
     VerifiedTransaction, ViewCall, ViewOutcome,
@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 struct Silent {
     state: Arc<MemoryStore>,
     events: broadcast::Sender<Arc<BlockEvent>>,
+    metrics: ChainMetrics,
 }
 
 impl Chain for Silent {
@@ -46,6 +47,10 @@ impl Chain for Silent {
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {
         self.events.subscribe()
     }
+
+    fn metrics(&self) -> &ChainMetrics {
+        &self.metrics
+    }
 }
 
 type Socket =
@@ -69,7 +74,11 @@ async fn serve_with(
     let state = Arc::new(MemoryStore::new());
     Ledger::open(state.clone(), Genesis::dev(), ChainConfig::default()).expect("genesis");
     let (events, _) = broadcast::channel(backlog);
-    let chain = Silent { state, events };
+    let chain = Silent {
+        state,
+        events,
+        metrics: ChainMetrics::default(),
+    };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let url = format!("ws://{}", listener.local_addr().expect("address"));
     let (phase, phases) = watch::channel(Phase::Running);
@@ -148,7 +157,7 @@ async fn a_connection_that_falls_1024_blocks_behind_is_closed_as_too_slow() {
         .produce_block(1_700_000_001, Address([9; 20]))
         .expect("produces")
         .expect("a block");
-    let event = Arc::new(BlockEvent::of(&changes, Vec::new()));
+    let event = Arc::new(BlockEvent::of(&changes, Vec::new(), 0));
     for _ in 0..backlog + 100 {
         chain
             .events

@@ -55,9 +55,12 @@ impl FjallKv {
 fn options(table: Table) -> KeyspaceCreateOptions {
     let options = KeyspaceCreateOptions::default();
     match table {
-        Table::Accounts | Table::Transactions | Table::Code | Table::Storage | Table::Logs => {
-            options
-        }
+        Table::Accounts
+        | Table::Transactions
+        | Table::Code
+        | Table::Storage
+        | Table::Logs
+        | Table::Creators => options,
         Table::Blocks => options
             .with_kv_separation(Some(KvSeparationOptions::default()))
             .expect_point_read_hits(true),

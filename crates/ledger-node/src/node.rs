@@ -78,6 +78,14 @@ pub(crate) struct RunArgs {
     /// Most requests of one connection waiting on the chain at once.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     max_in_flight: u64,
+    /// Most messages queued for a valid-transactions stream reader; past
+    /// it the reader is disconnected (close code 1008).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    stream_queue: u64,
+    /// Longest transaction list `account_info` answers with; a longer one
+    /// is `limit_exceeded` (page with `account_transactions`).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_account_hashes: u64,
     /// How many blocks a connection's notifications may fall behind before
     /// it is disconnected (close code 1008).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -203,6 +211,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_message_bytes: usize::try_from(args.max_message_bytes)?,
         max_subscriptions: usize::try_from(args.max_subscriptions)?,
         max_in_flight: usize::try_from(args.max_in_flight)?,
+        stream_queue: usize::try_from(args.stream_queue)?,
+        max_account_hashes: usize::try_from(args.max_account_hashes)?,
     };
     let server = tokio::spawn(serve(listener, chain.clone(), server_config, phases));
     tracing::info!(

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::WsError;
+use crate::extensions::{AccountTransactions, NodeInfo, Peers};
 use crate::protocol::{
     AccountInfo, Answer, BlockRef, LastBlockInfo, LogFilter, LogsEvent, Request, RequestType,
     TransactionLogs, API_VERSION, UNSUBSCRIBED,
@@ -173,6 +174,32 @@ impl Client {
     pub async fn find_transaction_logs(&self, hash: &Hash) -> Result<TransactionLogs, WsError> {
         self.call("find_transaction_logs", json!({ "hash": hash }))
             .await
+    }
+
+    /// What the node is and where its chain stands.
+    pub async fn node_info(&self) -> Result<NodeInfo, WsError> {
+        self.call("node_info", json!({})).await
+    }
+
+    /// The nodes this one is connected to.
+    pub async fn peers(&self) -> Result<Peers, WsError> {
+        self.call("peers", json!({})).await
+    }
+
+    /// A page of `address`'s history, newest first: up to `limit`
+    /// transactions before `cursor` (from an earlier page; `None` for the
+    /// newest).
+    pub async fn account_transactions(
+        &self,
+        address: &Address,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<AccountTransactions, WsError> {
+        self.call(
+            "account_transactions",
+            json!({ "address": address, "limit": limit, "cursor": cursor }),
+        )
+        .await
     }
 
     /// Logs of blocks stored from now on that pass `filter`: first

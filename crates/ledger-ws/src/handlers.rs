@@ -7,7 +7,12 @@ use ledger_core::{
     TransactionStatus, ViewOutcome,
 };
 
-use crate::protocol::{AccountInfo, BlockRef, TransactionLogs, WireLog};
+use ledger_chain::NodeMode;
+
+use crate::extensions::{AccountTransactions, HistoryItem, NodeInfo, EXTENSIONS};
+use crate::protocol::{
+    AccountInfo, BlockRef, Cursor, HistoryPage, TransactionLogs, WireLog, API_VERSION,
+};
 use crate::request_error::RequestError;
 
 /// The top block.
@@ -16,19 +21,88 @@ pub(crate) fn tip<S: StateRead + ?Sized>(state: &S) -> Result<ChainTip, RequestE
 }
 
 /// An account and its whole transaction list; with `account` given (from
-/// a block event), the list is read up to that block's length.
+/// a block event), the list is read up to that block's length. A list
+/// longer than `max_hashes` is refused before it is read, pointing to
+/// `account_transactions`.
 pub(crate) fn account_info<S: StateRead + ?Sized>(
     state: &S,
     address: &Address,
     account: Option<Account>,
+    max_hashes: usize,
 ) -> Result<AccountInfo, RequestError> {
     let account = match account {
         Some(account) => account,
         None => state.account_or_default(address)?,
     };
     let length = usize::try_from(account.transaction_count).unwrap_or(usize::MAX);
+    if length > max_hashes {
+        return Err(RequestError::HistoryTooLong {
+            address: *address,
+            count: account.transaction_count,
+            limit: max_hashes,
+        });
+    }
     let hashes = state.account_transactions(address, 0, length)?;
     Ok(AccountInfo::new(*address, account, hashes))
+}
+
+/// A page of an account's history, newest first, and the cursor of the
+/// next (older) page.
+pub(crate) fn account_transactions<S: StateRead + ?Sized>(
+    state: &S,
+    page: HistoryPage,
+) -> Result<AccountTransactions, RequestError> {
+    let address = page.address;
+    let count = state.account_or_default(&address)?.transaction_count;
+    let before = match page.cursor {
+        None => count,
+        Some(cursor) if cursor.before <= count => cursor.before,
+        Some(cursor) => {
+            return Err(RequestError::InvalidCursor {
+                cursor: cursor.to_text(&address),
+                address,
+            })
+        }
+    };
+    let entries = state.account_history(&address, before, page.limit)?;
+    let cursor = match entries.last() {
+        Some(oldest) if oldest.position > 0 => Some(
+            Cursor {
+                before: oldest.position,
+            }
+            .to_text(&address),
+        ),
+        _ => None,
+    };
+    Ok(AccountTransactions {
+        transactions: entries.iter().map(HistoryItem::from).collect(),
+        cursor,
+    })
+}
+
+/// What the node is and where its chain stands.
+pub(crate) fn node_info<S: StateRead + ?Sized>(
+    state: &S,
+    mode: NodeMode,
+) -> Result<NodeInfo, RequestError> {
+    let tip = tip(state)?;
+    let genesis_hash = state.genesis_hash()?.ok_or(RequestError::NoGenesis)?;
+    // A chain created before settings were stored runs on the defaults
+    // until its next block stores them.
+    let settings = state.settings()?.unwrap_or_default();
+    Ok(NodeInfo {
+        // The workspace's version: every crate of the node, `ledger-node`
+        // included, carries the same.
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        api: vec![API_VERSION],
+        extensions: EXTENSIONS.iter().map(|name| (*name).to_owned()).collect(),
+        genesis_hash,
+        top_block_number: tip.depth,
+        top_block_hash: tip.hash,
+        chain_id: settings.chain_id,
+        evm_fork: settings.evm_fork.name().to_owned(),
+        mode: mode.name().to_owned(),
+    })
 }
 
 /// A block by hash or depth.
@@ -140,9 +214,105 @@ mod tests {
             1
         );
         assert_eq!(find_transaction(state, tx.hash()).expect("tx"), tx.to_raw());
-        let info = account_info(state, &Address([3; 20]), None).expect("account");
+        let info = account_info(state, &Address([3; 20]), None, 1).expect("account");
         assert_eq!(info.transaction_hashes, vec![tx.hash()]);
+        let info = node_info(state, NodeMode::Single).expect("node info");
+        assert_eq!(info.top_block_number, 1);
+        assert_eq!(
+            info.genesis_hash,
+            state.genesis_hash().expect("reads").expect("genesis")
+        );
+        assert_eq!((info.chain_id, info.mode.as_str()), (1337, "single"));
         assert!(stored_status(state, &tx.hash()).expect("status").is_some());
+    }
+
+    /// Seven transfers of the dev key to itself and two others, in
+    /// three blocks; its history read in pages of three.
+    #[test]
+    fn history_pages_are_newest_first_and_their_cursors_hold_as_the_chain_grows() {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let mut ledger =
+            Ledger::open(store.clone(), Genesis::dev(), ChainConfig::default()).expect("opens");
+        let key = Genesis::dev_key();
+        let me = key.address();
+        let mut push_block = |block: u32, targets: &[Address]| {
+            let hashes: Vec<Hash> = targets
+                .iter()
+                .enumerate()
+                .map(|(n, to)| {
+                    let tx = Transaction::signed(
+                        &key,
+                        *to,
+                        ledger_core::Balance::from(1),
+                        1,
+                        1_800_000_000 + block * 10 + n as u32,
+                        Vec::new(),
+                    );
+                    ledger.push(&tx.to_raw()).expect("pushes");
+                    tx.hash()
+                })
+                .collect();
+            ledger
+                .produce_block(1_800_000_000 + block, Address([9; 20]))
+                .expect("produces");
+            hashes
+        };
+        let others = [Address([3; 20]), Address([4; 20])];
+        let mut sent = push_block(1, &[others[0], me, others[1]]);
+        sent.extend(push_block(2, &[others[1], others[0]]));
+        sent.extend(push_block(3, &[me, others[0]]));
+        let state = &*store;
+        let page = |cursor: Option<Cursor>| HistoryPage {
+            address: me,
+            limit: 3,
+            cursor,
+        };
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let answer = account_transactions(state, page(cursor)).expect("a page");
+            seen.extend(answer.transactions);
+            match answer.cursor {
+                Some(text) => cursor = Some(Cursor::parse(&text, &me).expect("our cursor")),
+                None => break,
+            }
+            // A new block between pages does not move the next page.
+            if seen.len() == 3 {
+                push_block(4, &[others[0]]);
+            }
+        }
+        let hashes: Vec<Hash> = seen.iter().map(|item| item.hash).collect();
+        assert_eq!(hashes, sent.iter().rev().copied().collect::<Vec<_>>());
+        assert_eq!(
+            seen.iter()
+                .map(|item| item.direction.as_str())
+                .collect::<Vec<_>>(),
+            ["out", "self", "out", "out", "out", "self", "out"]
+        );
+        assert_eq!((seen[0].block_number, seen[0].index), (3, 1));
+        // The newest page now starts with block 4's transfer.
+        let newest = account_transactions(state, page(None)).expect("a page");
+        assert_eq!(newest.transactions[0].block_number, 4);
+        // A cursor of this history is refused for another's.
+        let text = Cursor { before: 3 }.to_text(&me);
+        assert_eq!(Cursor::parse(&text, &others[0]), None);
+        // An empty history is one empty page.
+        let empty = HistoryPage {
+            address: Address([7; 20]),
+            limit: 3,
+            cursor: None,
+        };
+        let answer = account_transactions(state, empty).expect("a page");
+        assert!(answer.transactions.is_empty() && answer.cursor.is_none());
+        // account_info refuses a list longer than it may carry, by name.
+        assert!(matches!(
+            account_info(state, &me, None, 5),
+            Err(RequestError::HistoryTooLong {
+                count: 8,
+                limit: 5,
+                ..
+            })
+        ));
     }
 
     #[test]

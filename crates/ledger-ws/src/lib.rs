@@ -15,17 +15,24 @@
 
 pub mod client;
 mod error;
+pub mod extensions;
 mod handlers;
+mod http;
 mod logs;
+mod metrics;
 mod outbox;
 pub mod protocol;
 mod request_error;
 mod router;
 pub mod server;
 mod session;
+mod stream;
+mod timings;
 mod transport;
+mod wire;
 
 pub use client::{Client, Subscription};
 pub use error::WsError;
 pub use protocol::{AccountInfo, ApiError, ErrorCode, LastBlockInfo, RequestError};
 pub use server::{serve, Phase, ServerConfig};
+pub use stream::StreamQueryError;

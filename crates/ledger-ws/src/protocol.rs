@@ -154,6 +154,12 @@ pub enum Command {
     CallContractView(RawViewCall),
     /// Call `find_transaction_logs`.
     FindTransactionLogs(Hash),
+    /// Call `node_info`.
+    NodeInfo,
+    /// Call `peers`.
+    Peers,
+    /// Call `account_transactions`: a page of an account's history.
+    AccountTransactions(HistoryPage),
     /// Subscribe to `logs` passing a filter.
     SubscribeLogs(LogFilter),
     /// Unsubscribe from `logs` with the filter it was subscribed with.
@@ -187,6 +193,23 @@ pub struct Rejected {
 /// ws-api-v1.md in their order: JSON, then `id`, `type` and `name`, then
 /// `api`, then the command, then its arguments.
 pub fn parse_request(text: &str) -> Result<(u64, Command), Rejected> {
+    parse(text).map(|request| (request.id, request.command))
+}
+
+/// A parsed request.
+#[derive(Debug)]
+pub struct Parsed {
+    /// Its id.
+    pub id: u64,
+    /// What it asks.
+    pub command: Command,
+    /// Whether its answers carry `exData` server timings
+    /// (api-extensions.md).
+    pub timings: bool,
+}
+
+/// Parses and checks a request frame, `timings` member included.
+pub fn parse(text: &str) -> Result<Parsed, Rejected> {
     let reject = |id, error| Rejected { id, error };
     let value: Value =
         serde_json::from_str(text).map_err(|e| reject(None, RequestError::NotJson(e)))?;
@@ -229,6 +252,17 @@ pub fn parse_request(text: &str) -> Result<(u64, Command), Rejected> {
             }))
         }
     }
+    let timings = match object.get("timings") {
+        None => false,
+        Some(Value::Bool(timings)) => *timings,
+        Some(other) => {
+            return Err(with_id(RequestError::MemberType {
+                member: "timings",
+                expected: "a boolean",
+                found: shown(other),
+            }))
+        }
+    };
     let args = match object.remove("args") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(args)) => args,
@@ -239,7 +273,11 @@ pub fn parse_request(text: &str) -> Result<(u64, Command), Rejected> {
         }
     };
     let command = command(kind, &name, args).map_err(with_id)?;
-    Ok((id, command))
+    Ok(Parsed {
+        id,
+        command,
+        timings,
+    })
 }
 
 /// A member of the request that must be a string (`invalid_request` otherwise).
@@ -276,6 +314,11 @@ fn command(
             serde_json::from_value(Value::Object(args)).map_err(RequestError::ViewCallArgs)?,
         ),
         (Call, "find_transaction_logs") => Command::FindTransactionLogs(parsed_arg(&args, "hash")?),
+        (Call, "node_info") => Command::NodeInfo,
+        (Call, "peers") => Command::Peers,
+        (Call, "account_transactions") => {
+            Command::AccountTransactions(HistoryPage::from_args(&args)?)
+        }
         (Subscribe, "logs") => Command::SubscribeLogs(LogFilter::from_args(&args)?),
         (Unsubscribe, "logs") => Command::UnsubscribeLogs(LogFilter::from_args(&args)?),
         (Subscribe, "last_block_info") => Command::SubscribeBlocks,
@@ -295,6 +338,114 @@ fn command(
             })
         }
     })
+}
+
+/// The arguments of `account_transactions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Whose history.
+    pub address: Address,
+    /// Most entries in the page (1 to [`HistoryPage::MAX_LIMIT`]).
+    pub limit: usize,
+    /// Where the page starts: `None` for the newest.
+    pub cursor: Option<Cursor>,
+}
+
+impl HistoryPage {
+    /// Entries in a page when `limit` is not given.
+    pub const DEFAULT_LIMIT: usize = 100;
+    /// Most entries in a page.
+    pub const MAX_LIMIT: usize = 1000;
+
+    fn from_args(args: &Map<String, Value>) -> Result<HistoryPage, RequestError> {
+        let address: Address = parsed_arg(args, "address")?;
+        let limit = match args.get("limit") {
+            None => HistoryPage::DEFAULT_LIMIT,
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| (1..=HistoryPage::MAX_LIMIT).contains(n))
+                .ok_or_else(|| RequestError::ArgRange {
+                    name: "limit",
+                    min: 1,
+                    max: HistoryPage::MAX_LIMIT as u64,
+                    found: n.to_string(),
+                })?,
+            Some(other) => {
+                return Err(RequestError::ArgType {
+                    name: "limit",
+                    expected: "an integer",
+                    found: shown(other),
+                })
+            }
+        };
+        let cursor = match args.get("cursor") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => {
+                Some(
+                    Cursor::parse(text, &address).ok_or_else(|| RequestError::InvalidCursor {
+                        cursor: shown(&Value::String(text.clone())),
+                        address,
+                    })?,
+                )
+            }
+            Some(other) => {
+                return Err(RequestError::ArgType {
+                    name: "cursor",
+                    expected: "a string or null",
+                    found: shown(other),
+                })
+            }
+        };
+        Ok(HistoryPage {
+            address,
+            limit,
+            cursor,
+        })
+    }
+}
+
+/// Where a page of an account's history starts: the entries before a
+/// position of the account's list. Positions never move, so a cursor
+/// stays valid however the chain grows. On the wire it is opaque: base64
+/// (URL-safe, no padding) of the position and a check of the address, so
+/// a cursor of one account's history is refused for another's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    /// Entries before this position of the list come next.
+    pub before: u64,
+}
+
+impl Cursor {
+    /// The cursor's text for `address`'s history.
+    pub fn to_text(self, address: &Address) -> String {
+        use base64::Engine as _;
+        let mut bytes = [0; 12];
+        bytes[..8].copy_from_slice(&self.before.to_be_bytes());
+        bytes[8..].copy_from_slice(&Cursor::check(address));
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A cursor's text back, if it was made for `address`.
+    pub fn parse(text: &str, address: &Address) -> Option<Cursor> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        let bytes: [u8; 12] = bytes.try_into().ok()?;
+        let (before, check) = bytes.split_at(8);
+        if check != Cursor::check(address) {
+            return None;
+        }
+        Some(Cursor {
+            before: u64::from_be_bytes(before.try_into().ok()?),
+        })
+    }
+
+    fn check(address: &Address) -> [u8; 4] {
+        let digest = ledger_core::sha256(&address.0);
+        [digest.0[0], digest.0[1], digest.0[2], digest.0[3]]
+    }
 }
 
 fn string_arg<'a>(

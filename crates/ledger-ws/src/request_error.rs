@@ -89,6 +89,26 @@ pub enum RequestError {
         /// Why.
         source: Box<CoreError>,
     },
+    /// A numeric argument is outside its range.
+    #[error("`{name}` must be between {min} and {max}, not {found}")]
+    ArgRange {
+        /// Its name.
+        name: &'static str,
+        /// The smallest allowed.
+        min: u64,
+        /// The largest allowed.
+        max: u64,
+        /// What it is (shortened).
+        found: String,
+    },
+    /// An `account_transactions` cursor that no answer for this address gave.
+    #[error("`cursor` {cursor:?} is not a cursor of the history of {address}")]
+    InvalidCursor {
+        /// The cursor given (shortened).
+        cursor: String,
+        /// The address whose history was asked for.
+        address: ledger_core::Address,
+    },
     /// `find_block` got both `hash` and `number`.
     #[error("give `hash` or `number`, not both")]
     HashAndNumber,
@@ -112,6 +132,20 @@ pub enum RequestError {
         /// Its size.
         len: usize,
         /// The connection's outgoing byte bound.
+        limit: usize,
+    },
+    /// `account_info` of an account whose list is longer than an answer
+    /// may carry.
+    #[error(
+        "{address} has {count} transactions, more than the {limit} account_info lists; \
+         page through them with account_transactions"
+    )]
+    HistoryTooLong {
+        /// The account.
+        address: ledger_core::Address,
+        /// Its transactions.
+        count: u64,
+        /// The most `account_info` lists.
         limit: usize,
     },
     /// The id is in use in this connection.
@@ -212,11 +246,14 @@ impl RequestError {
             | E::MissingArg { .. }
             | E::ArgType { .. }
             | E::InvalidArg { .. }
+            | E::ArgRange { .. }
+            | E::InvalidCursor { .. }
             | E::HashAndNumber
             | E::NoHashOrNumber
             | E::ViewCallArgs(_) => ErrorCode::InvalidArgs,
             E::RequestTooLarge { .. }
             | E::AnswerTooLarge { .. }
+            | E::HistoryTooLong { .. }
             | E::SubscriptionLimit { .. }
             | E::InFlightLimit { .. } => ErrorCode::LimitExceeded,
             E::DuplicateId { .. } => ErrorCode::DuplicateId,

@@ -8,6 +8,7 @@
 //! `invalid_json` and the connection kept; driving tungstenite directly
 //! gives that, and puts the outgoing queue and its bound in our hands.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,20 +24,23 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
+use crate::extensions::{Peers, WirePeer};
 use crate::handlers;
-use crate::outbox::{would_block, Budget, Full, Outbox, Outgoing, Pumped};
+use crate::http::{self, HttpContext, Upgraded, WebSocketApi};
+use crate::metrics::{ApiMetrics, ConnectionGuard, Kind};
+use crate::outbox::{would_block, Budget, Outgoing};
 use crate::protocol::{
-    error_answer, ok_answer, parse_request, Command, FromBlock, LastBlockInfo, NOT_SUBSCRIBED,
+    error_answer, ok_answer, parse, Command, FromBlock, LastBlockInfo, Parsed, NOT_SUBSCRIBED,
     UNSUBSCRIBED,
 };
 use crate::request_error::RequestError;
 use crate::session::Session;
-use crate::transport::{handshake, NonBlocking};
+use crate::stream::StreamConnection;
+use crate::timings::{unix_nanos, Stamp};
+use crate::wire::{Close, KeepAlive, Wire};
 
 /// Per-connection limits and timers.
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +73,21 @@ pub struct ServerConfig {
     pub pong_timeout: Duration,
     /// Most connections at once; more are refused at the handshake.
     pub max_connections: usize,
+    /// Most messages queued for a valid-transactions stream reader; past
+    /// it the reader is disconnected with close code 1008.
+    pub stream_queue: usize,
+    /// Longest transaction list `account_info` answers with; a longer one
+    /// is `limit_exceeded`, pointing to `account_transactions`.
+    pub max_account_hashes: usize,
+}
+
+impl ServerConfig {
+    fn keep_alive(&self) -> KeepAlive {
+        KeepAlive {
+            ping_interval: self.ping_interval,
+            pong_timeout: self.pong_timeout,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -84,6 +103,8 @@ impl Default for ServerConfig {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            stream_queue: 1000,
+            max_account_hashes: 100_000,
         }
     }
 }
@@ -114,6 +135,12 @@ pub async fn serve<C: Chain>(
 ) {
     let mut connections = JoinSet::new();
     let budget = Budget::new(config.max_total_outgoing_bytes);
+    let metrics = Arc::new(ApiMetrics::new(chain.metrics()));
+    let context = Arc::new(HttpContext {
+        chain: chain.clone(),
+        config,
+        metrics: metrics.clone(),
+    });
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -133,22 +160,19 @@ pub async fn serve<C: Chain>(
             tracing::warn!(%peer, limit = config.max_connections, "connection refused: too many connections");
             continue;
         }
-        let events = chain.subscribe();
-        let connection = Shared {
+        let shared = Shared {
             chain: chain.clone(),
             config,
             budget: budget.clone(),
+            metrics: metrics.clone(),
         };
+        let context = context.clone();
         let phase = phase.clone();
         connections.spawn(async move {
-            match handshake(socket, &config).await {
-                Ok(ws) => {
-                    Connection::new(ws, peer, connection)
-                        .run(events, phase)
-                        .await
-                }
-                Err(error) => tracing::debug!(%peer, %error, "handshake failed"),
-            }
+            let Some(upgraded) = http::serve(socket, peer, context, phase.clone()).await else {
+                return;
+            };
+            shared.run(upgraded, peer, phase).await;
         });
     }
     drop(listener);
@@ -159,6 +183,43 @@ struct Shared<C> {
     chain: C,
     config: ServerConfig,
     budget: Arc<Budget>,
+    metrics: Arc<ApiMetrics>,
+}
+
+impl<C: Chain> Shared<C> {
+    /// Runs a connection that became a WebSocket to its end.
+    async fn run(self, upgraded: Upgraded, peer: SocketAddr, phase: watch::Receiver<Phase>) {
+        let Upgraded { ws, api, events } = upgraded;
+        let config = self.config;
+        match api {
+            WebSocketApi::V1 => {
+                let bounds = (config.max_outgoing, config.max_outgoing_bytes);
+                let wire = Wire::new(ws, peer, bounds, self.budget.clone(), config.keep_alive());
+                Connection::new(wire, self).run(events, phase).await;
+            }
+            WebSocketApi::Stream(filter) => {
+                let genesis = match self.chain.state().genesis_hash() {
+                    Ok(Some(genesis)) => genesis,
+                    Ok(None) | Err(_) => {
+                        tracing::error!(%peer, "stream refused: the genesis hash cannot be read");
+                        return;
+                    }
+                };
+                // The kernel's send buffer would otherwise grow to hold
+                // megabytes for a reader that does not read, hiding it
+                // from the stream's own bounded queue.
+                let socket = socket2::SockRef::from(&ws.get_ref().0);
+                if let Err(error) = socket.set_send_buffer_size(STREAM_SEND_BUFFER) {
+                    tracing::debug!(%peer, %error, "the stream's send buffer keeps its size");
+                }
+                let bounds = (config.stream_queue, config.max_outgoing_bytes);
+                let wire = Wire::new(ws, peer, bounds, self.budget, config.keep_alive());
+                StreamConnection::new(wire, self.chain, filter, genesis, self.metrics)
+                    .run(events, phase, config.keep_alive().tick())
+                    .await;
+            }
+        }
+    }
 }
 
 /// What woke a connection up.
@@ -176,6 +237,8 @@ enum Completion {
         id: u64,
         hash: Hash,
         result: Result<Admission, RequestError>,
+        /// When the push was read.
+        read: std::time::Instant,
     },
     Status {
         id: u64,
@@ -188,60 +251,50 @@ enum Completion {
     },
 }
 
-/// Why a connection ends.
-enum Close {
-    /// Closed by the peer or the socket failed: nothing more to say.
-    Gone,
-    /// We close, with this code and reason.
-    With(CloseCode, String),
-}
-
 struct Connection<C> {
-    ws: WebSocket<NonBlocking>,
-    peer: SocketAddr,
+    wire: Wire,
     shared: Shared<C>,
-    out: Outbox,
-    write_blocked: bool,
     session: Session,
     in_flight: FuturesUnordered<BoxFuture<'static, Completion>>,
-    /// On tokio's clock, so tests can run the ping timers on paused time.
-    last_heard: Instant,
-    ping_sent: Option<Instant>,
     events_open: bool,
     phase: Phase,
-    /// Set when answering found the connection must close.
-    closing: Option<Close>,
+    /// Requests that asked for timings, while they or their
+    /// subscriptions are active, by id.
+    timed: HashMap<u64, Stamp>,
+    /// The request being handled, if it asked for timings.
+    current: Option<(u64, Stamp)>,
+    /// While a block event is answered: when its block was stored.
+    notifying: Option<u64>,
+    /// Subscriptions last counted in the metrics, by kind.
+    counted: [usize; 4],
+    _connected: ConnectionGuard,
 }
+
+/// The kernel send buffer of a stream connection: a few hundred messages.
+const STREAM_SEND_BUFFER: usize = 64 << 10;
 
 /// Most frames handled in one go before the connection looks at its other duties.
 const READ_BATCH: usize = 64;
 
-/// How long a closing connection may take to deliver what it owes and its
-/// close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// The subscription kinds a v1 session holds, in [`Session::counts`] order.
+const SESSION_KINDS: [Kind; 4] = [Kind::Blocks, Kind::Accounts, Kind::Pushes, Kind::Logs];
 
 impl<C: Chain> Connection<C> {
-    fn new(ws: WebSocket<NonBlocking>, peer: SocketAddr, shared: Shared<C>) -> Self {
-        tracing::debug!(%peer, "connected");
-        let config = shared.config;
-        let out = Outbox::new(
-            config.max_outgoing,
-            config.max_outgoing_bytes,
-            shared.budget.clone(),
-        );
+    fn new(wire: Wire, shared: Shared<C>) -> Self {
+        tracing::debug!(peer = %wire.peer, "connected");
+        let connected = shared.metrics.connected();
         Connection {
-            ws,
-            peer,
+            wire,
             shared,
-            out,
-            write_blocked: false,
             session: Session::default(),
             in_flight: FuturesUnordered::new(),
-            last_heard: Instant::now(),
-            ping_sent: None,
             events_open: true,
             phase: Phase::Running,
-            closing: None,
+            timed: HashMap::new(),
+            current: None,
+            notifying: None,
+            counted: [0; 4],
+            _connected: connected,
         }
     }
 
@@ -250,26 +303,27 @@ impl<C: Chain> Connection<C> {
         mut events: broadcast::Receiver<Arc<BlockEvent>>,
         mut phase: watch::Receiver<Phase>,
     ) {
-        let config = self.shared.config;
-        let mut ticker = tokio::time::interval(config.ping_interval.min(config.pong_timeout) / 4);
+        let mut ticker = tokio::time::interval(self.shared.config.keep_alive().tick());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let close = loop {
-            if let Err(close) = self.read_available() {
+            let read = self.read_available();
+            self.after_wake();
+            if let Err(close) = read {
                 break close;
             }
             // A queue over its bounds, or a failed write, while answering.
-            if let Some(close) = self.closing.take() {
+            if let Some(close) = self.wire.closing.take() {
                 break close;
             }
-            if let Err(close) = self.write_queued() {
+            if let Err(close) = self.wire.write_queued() {
                 break close;
             }
             let wake = tokio::select! {
-                ready = self.ws.get_ref().0.readable() => match ready {
+                ready = self.wire.ws.get_ref().0.readable() => match ready {
                     Ok(()) => Wake::Socket,
                     Err(_) => break Close::Gone,
                 },
-                ready = self.ws.get_ref().0.writable(), if self.write_blocked => match ready {
+                ready = self.wire.ws.get_ref().0.writable(), if self.wire.write_blocked => match ready {
                     Ok(()) => Wake::Socket,
                     Err(_) => break Close::Gone,
                 },
@@ -288,7 +342,7 @@ impl<C: Chain> Connection<C> {
                     self.on_completion(done);
                     Ok(())
                 }
-                Wake::Tick => self.on_tick(),
+                Wake::Tick => self.wire.on_tick(),
                 Wake::Phase(phase) => {
                     self.phase = phase;
                     if phase == Phase::Stopped {
@@ -301,6 +355,7 @@ impl<C: Chain> Connection<C> {
                     Ok(())
                 }
             };
+            self.after_wake();
             if let Err(close) = handled {
                 break close;
             }
@@ -310,33 +365,50 @@ impl<C: Chain> Connection<C> {
                 break Close::With(CloseCode::Away, "the node is shutting down".into());
             }
         };
-        self.close(close).await;
+        for (kind, counted) in SESSION_KINDS.into_iter().zip(self.counted) {
+            self.shared.metrics.subscriptions(kind, -(counted as i64));
+        }
+        self.wire.close(close).await;
     }
 
-    fn heard(&mut self) {
-        self.last_heard = Instant::now();
-        self.ping_sent = None;
+    /// Bookkeeping after each wake: forget the timings of requests that
+    /// ended, and bring the subscription metrics up to date.
+    fn after_wake(&mut self) {
+        if !self.timed.is_empty() {
+            let session = &self.session;
+            self.timed.retain(|id, _| session.holds(*id));
+        }
+        let counts = self.session.counts();
+        if counts != self.counted {
+            for ((kind, now), before) in SESSION_KINDS.into_iter().zip(counts).zip(self.counted) {
+                self.shared
+                    .metrics
+                    .subscriptions(kind, now as i64 - before as i64);
+            }
+            self.counted = counts;
+        }
     }
 
     fn read_available(&mut self) -> Result<(), Close> {
         for _ in 0..READ_BATCH {
-            if self.closing.is_some() {
+            if self.wire.closing.is_some() {
                 return Ok(());
             }
-            match self.ws.read() {
+            match self.wire.ws.read() {
                 Ok(Message::Text(text)) => {
-                    self.heard();
-                    self.on_text(text.as_str());
+                    let read = (unix_nanos(), std::time::Instant::now());
+                    self.wire.heard();
+                    self.on_text(text.as_str(), read);
                 }
                 Ok(Message::Binary(_)) => {
-                    self.heard();
+                    self.wire.heard();
                     self.send_error(None, RequestError::BinaryFrame);
                 }
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => self.heard(),
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => self.wire.heard(),
                 Ok(Message::Close(_)) => return Err(Close::Gone),
                 Err(error) if would_block(&error) => return Ok(()),
                 Err(tungstenite::Error::Utf8(_)) => {
-                    self.heard();
+                    self.wire.heard();
                     self.send_error(None, RequestError::NotUtf8);
                 }
                 Err(tungstenite::Error::Capacity(error)) => {
@@ -346,91 +418,12 @@ impl<C: Chain> Connection<C> {
                     return Err(Close::Gone)
                 }
                 Err(error) => {
-                    tracing::debug!(peer = %self.peer, %error, "connection failed");
+                    tracing::debug!(peer = %self.wire.peer, %error, "connection failed");
                     return Err(Close::Gone);
                 }
             }
         }
         Ok(())
-    }
-
-    /// Hands queued messages to the socket.
-    fn write_queued(&mut self) -> Result<(), Close> {
-        self.write_blocked = self.pump()? == Pumped::Blocked;
-        Ok(())
-    }
-
-    /// [`Outbox::pump`], with a failed write ending the connection.
-    fn pump(&mut self) -> Result<Pumped, Close> {
-        self.out.pump(&mut self.ws).map_err(|error| {
-            tracing::debug!(peer = %self.peer, %error, "write failed");
-            Close::Gone
-        })
-    }
-
-    async fn close(mut self, close: Close) {
-        let Close::With(code, reason) = close else {
-            // Send the reply to a peer's close frame, if it still fits.
-            let _ = self.ws.flush();
-            tracing::debug!(peer = %self.peer, "disconnected");
-            return;
-        };
-        if matches!(code, CloseCode::Policy | CloseCode::Size) {
-            // The client broke a bound: worth an operator's attention.
-            tracing::warn!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
-        } else {
-            tracing::info!(peer = %self.peer, code = u16::from(code), %reason, "closing connection");
-        }
-        let deadline = Instant::now() + CLOSE_GRACE;
-        if code == CloseCode::Policy {
-            // A slow reader's queue is dropped; what was already handed to
-            // the socket goes first, then the close frame.
-            self.out.drop_unsent();
-        }
-        // Anything else (shutdown, silence) still delivers what is owed,
-        // such as the final statuses of the last blocks, before the close.
-        loop {
-            let blocked = match self.pump() {
-                Ok(Pumped::Written) => break,
-                Ok(Pumped::Blocked) => true,
-                Err(_) => return,
-            };
-            let socket = &self.ws.get_ref().0;
-            tokio::select! {
-                _ = socket.writable(), if blocked => {}
-                _ = tokio::time::sleep_until(deadline) => return,
-            }
-        }
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        match self.ws.close(Some(frame)) {
-            Ok(()) => {}
-            Err(error) if would_block(&error) => {} // queued; flushed below
-            Err(_) => return,
-        }
-        // Send the close frame, and read (discarding) what the peer still
-        // sends until it answers the close, so the socket is not reset
-        // under a peer that is still reading. Bounded in time.
-        loop {
-            let flushed = match self.ws.flush() {
-                Ok(()) => true,
-                Err(error) if would_block(&error) => false,
-                Err(_) => return,
-            };
-            match self.ws.read() {
-                Ok(_) => continue,
-                Err(error) if would_block(&error) => {}
-                Err(_) => return,
-            }
-            let socket = &self.ws.get_ref().0;
-            tokio::select! {
-                _ = socket.readable() => {}
-                _ = socket.writable(), if !flushed => {}
-                _ = tokio::time::sleep_until(deadline) => return,
-            }
-        }
     }
 
     /// Queues an answer or notification; one larger than the connection
@@ -464,68 +457,73 @@ impl<C: Chain> Connection<C> {
             let len = text.len();
             return self.send_error(Some(id), RequestError::AnswerTooLarge { len, limit });
         }
-        self.queue(Outgoing::text(text));
-    }
-
-    /// Queues `message`. What the socket takes at once does not count
-    /// against the outgoing bounds; a client whose queue would still pass
-    /// them is too slow, and the connection closes (1008) instead.
-    fn queue(&mut self, message: Outgoing) {
-        if self.closing.is_some() {
-            return;
-        }
-        let Err((message, _)) = self.out.try_push(message) else {
-            return;
-        };
-        match self.pump() {
-            Ok(pumped) => self.write_blocked = pumped == Pumped::Blocked,
-            Err(close) => {
-                self.closing = Some(close);
-                return;
-            }
-        }
-        if let Err((message, full)) = self.out.try_push(message) {
-            let reason = match full {
-                Full::Connection => format!(
-                    "too slow: {} messages ({} bytes) waiting to be read, more than allowed",
-                    self.out.len() + 1,
-                    self.out.bytes() + message.held()
-                ),
-                Full::Node => format!(
-                    "too slow: clients that do not read hold {} bytes of answers, \
-                     the most this node keeps for all of them is {}",
-                    self.shared.budget.used(),
-                    self.shared.budget.limit()
-                ),
-            };
-            self.closing = Some(Close::With(CloseCode::Policy, reason));
-        }
+        let text = self.stamped(Some(id), text);
+        self.wire.queue(Outgoing::text(text));
     }
 
     fn send_error(&mut self, id: Option<u64>, error: RequestError) {
-        self.queue(Outgoing::text(error_answer(id, &error.to_api_error())));
+        let text = error_answer(id, &error.to_api_error());
+        let text = self.stamped(id, text);
+        self.wire.queue(Outgoing::text(text));
     }
 
-    fn on_text(&mut self, text: &str) {
+    /// `text` with `exData` if the request `id` asked for timings: a
+    /// notification's stamp while a block is answered, else the request's.
+    fn stamped(&self, id: Option<u64>, text: String) -> String {
+        let Some(id) = id else {
+            return text;
+        };
+        let stamp = match self.current {
+            Some((current, stamp)) if current == id => Some(stamp),
+            _ => self.timed.get(&id).map(|stamp| match self.notifying {
+                Some(stored) => Stamp {
+                    before_create: stored,
+                    created: unix_nanos(),
+                },
+                None => *stamp,
+            }),
+        };
+        match stamp {
+            Some(stamp) => stamp.stamp(text),
+            None => text,
+        }
+    }
+
+    fn on_text(&mut self, text: &str, (read, started): (u64, std::time::Instant)) {
         let limit = self.shared.config.max_request_bytes;
         if text.len() > limit {
             let len = text.len();
             return self.send_error(None, RequestError::RequestTooLarge { len, limit });
         }
-        match parse_request(text) {
-            Ok((id, _)) if self.phase > Phase::Running => {
-                self.send_error(Some(id), RequestError::ShuttingDown);
+        let request = match parse(text) {
+            Ok(request) => request,
+            Err(rejected) => return self.send_error(rejected.id, rejected.error),
+        };
+        let Parsed {
+            id,
+            command,
+            timings,
+        } = request;
+        let stamp = timings.then(|| Stamp::parsed(read));
+        self.current = stamp.map(|stamp| (id, stamp));
+        let outcome = if self.phase > Phase::Running {
+            Err(RequestError::ShuttingDown)
+        } else {
+            self.session
+                .check_id(id)
+                .and_then(|()| self.execute(id, command, started))
+        };
+        let taken = outcome.is_ok();
+        if let Err(error) = outcome {
+            self.send_error(Some(id), error);
+        }
+        self.current = None;
+        if let Some(stamp) = stamp {
+            // Answers still to come (a subscription's, or a request's that
+            // waits on the chain) carry the request's stamp too.
+            if taken && self.session.holds(id) {
+                self.timed.insert(id, stamp);
             }
-            Ok((id, command)) => {
-                if let Err(error) = self
-                    .session
-                    .check_id(id)
-                    .and_then(|()| self.execute(id, command))
-                {
-                    self.send_error(Some(id), error);
-                }
-            }
-            Err(rejected) => self.send_error(rejected.id, rejected.error),
         }
     }
 
@@ -533,16 +531,44 @@ impl<C: Chain> Connection<C> {
         self.shared.chain.state()
     }
 
-    fn execute(&mut self, id: u64, command: Command) -> Result<(), RequestError> {
+    fn execute(
+        &mut self,
+        id: u64,
+        command: Command,
+        read: std::time::Instant,
+    ) -> Result<(), RequestError> {
+        let max_hashes = self.shared.config.max_account_hashes;
         match command {
             Command::LastBlockInfo => {
                 let tip = handlers::tip(self.store())?;
                 self.send_ok(id, &LastBlockInfo::from(tip));
             }
             Command::AccountInfo(address) => {
-                let text =
-                    self.large_answer(id, |state| handlers::account_info(state, &address, None))?;
+                let text = self.large_answer(id, |state| {
+                    handlers::account_info(state, &address, None, max_hashes)
+                })?;
                 self.send_answer(id, text);
+            }
+            Command::AccountTransactions(page) => {
+                let text =
+                    self.large_answer(id, |state| handlers::account_transactions(state, page))?;
+                self.send_answer(id, text);
+            }
+            Command::NodeInfo => {
+                let info = handlers::node_info(self.store(), self.shared.chain.mode())?;
+                self.send_ok(id, &info);
+            }
+            Command::Peers => {
+                let peers = Peers {
+                    peers: self
+                        .shared
+                        .chain
+                        .peers()
+                        .into_iter()
+                        .map(WirePeer::from)
+                        .collect(),
+                };
+                self.send_ok(id, &peers);
             }
             Command::FindBlock(by) => {
                 let text = self.large_answer(id, |state| handlers::find_block(state, by))?;
@@ -610,8 +636,9 @@ impl<C: Chain> Connection<C> {
                 // The depth is read first: a block landing in between is
                 // reported again rather than missed.
                 let sent = handlers::tip(self.store())?.depth;
-                let text =
-                    self.large_answer(id, |state| handlers::account_info(state, &address, None))?;
+                let text = self.large_answer(id, |state| {
+                    handlers::account_info(state, &address, None, max_hashes)
+                })?;
                 self.session.follow_account(address, id, sent);
                 self.send_answer(id, text);
             }
@@ -619,12 +646,14 @@ impl<C: Chain> Connection<C> {
                 let status =
                     TransactionStatus::rejected(StatusCode::BadQueryForm, error.to_string());
                 self.send_ok(id, &status);
+                self.shared.metrics.admitted(read.elapsed());
             }
             Command::PushTransaction(Ok(raw)) => {
                 let tx = match VerifiedTransaction::from_raw(&raw) {
                     Ok(tx) => tx,
                     Err(error) => {
                         self.send_ok(id, &TransactionStatus::from_admission_error(&error));
+                        self.shared.metrics.admitted(read.elapsed());
                         return Ok(());
                     }
                 };
@@ -635,7 +664,12 @@ impl<C: Chain> Connection<C> {
                     id,
                     Box::pin(async move {
                         let result = chain.admit(tx).await.map_err(RequestError::from);
-                        Completion::Admission { id, hash, result }
+                        Completion::Admission {
+                            id,
+                            hash,
+                            result,
+                            read,
+                        }
                     }),
                 )?;
                 self.session.admitting(hash);
@@ -681,11 +715,18 @@ impl<C: Chain> Connection<C> {
 
     fn on_completion(&mut self, done: Completion) {
         match done {
-            Completion::Admission { id, hash, result } => {
+            Completion::Admission {
+                id,
+                hash,
+                result,
+                read,
+            } => {
                 self.session.release(id);
                 if !self.session.admitted(&hash) {
                     return; // cancelled meanwhile
                 }
+                // Counted as it is answered, whatever the answer.
+                self.shared.metrics.admitted(read.elapsed());
                 match result {
                     Ok(Admission::Admitted | Admission::AlreadyPending) => {
                         self.send_ok(id, &TransactionStatus::pending());
@@ -751,12 +792,14 @@ impl<C: Chain> Connection<C> {
             }
         };
         let owed = self.session.owed(&event);
+        self.notifying = Some(event.stored_at);
         if let Some((id, tip)) = owed.tip {
             self.send_ok(id, &LastBlockInfo::from(tip));
         }
+        let max_hashes = self.shared.config.max_account_hashes;
         for (id, address, account) in owed.accounts {
             let answer = self.large_answer(id, |state| {
-                handlers::account_info(state, &address, Some(account))
+                handlers::account_info(state, &address, Some(account), max_hashes)
             });
             match answer {
                 Ok(text) => self.send_answer(id, text),
@@ -769,29 +812,7 @@ impl<C: Chain> Connection<C> {
         for (id, message) in owed.logs {
             self.send_ok(id, &message);
         }
-        Ok(())
-    }
-
-    fn on_tick(&mut self) -> Result<(), Close> {
-        let config = self.shared.config;
-        let now = Instant::now();
-        match self.ping_sent {
-            Some(sent) if now.duration_since(sent) >= config.pong_timeout => {
-                return Err(Close::With(
-                    CloseCode::Away,
-                    format!(
-                        "no answer to a ping for {} ms",
-                        config.pong_timeout.as_millis()
-                    ),
-                ));
-            }
-            Some(_) => {}
-            None if now.duration_since(self.last_heard) >= config.ping_interval => {
-                self.ping_sent = Some(now);
-                self.queue(Outgoing::ping());
-            }
-            None => {}
-        }
+        self.notifying = None;
         Ok(())
     }
 }

@@ -70,6 +70,22 @@ impl Session {
         self.ids.remove(&id);
     }
 
+    /// Whether `id` is in use: a subscription or a request in flight.
+    pub(crate) fn holds(&self, id: u64) -> bool {
+        self.ids.contains(&id)
+    }
+
+    /// Active subscriptions by kind: `last_block_info`, `account_info`,
+    /// `push_transaction` (awaiting admission included), `logs`.
+    pub(crate) fn counts(&self) -> [usize; 4] {
+        [
+            usize::from(self.blocks.is_some()),
+            self.accounts.len(),
+            self.pushes.len() + self.admitting.len(),
+            self.logs.len(),
+        ]
+    }
+
     /// Active subscriptions, pushes awaiting admission included.
     pub(crate) fn subscriptions(&self) -> usize {
         usize::from(self.blocks.is_some())

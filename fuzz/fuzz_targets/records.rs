@@ -4,8 +4,8 @@
 
 use ledger_core::ChainSettings;
 use ledger_store::records::{
-    decode_account, decode_logs, decode_record, decode_tip, encode_account, encode_logs,
-    encode_record, encode_tip,
+    decode_account, decode_list_entry, decode_logs, decode_record, decode_tip, encode_account,
+    encode_list_entry, encode_logs, encode_record, encode_tip, ListEntry,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -21,6 +21,16 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(logs) = decode_logs(data) {
         assert_eq!(encode_logs(&logs), data);
+    }
+    match decode_list_entry(7, data) {
+        Ok(ListEntry::Full(entry)) => {
+            assert_eq!(entry.position, 7);
+            assert_eq!(encode_list_entry(&entry)[..], data[..]);
+        }
+        Ok(ListEntry::HashOnly { position, hash }) => {
+            assert_eq!((position, &hash.0[..]), (7, data));
+        }
+        Err(_) => {}
     }
     if let Some(settings) = ChainSettings::decode(data) {
         assert_eq!(settings.encode(), data);

@@ -343,6 +343,39 @@ mod tests {
             decode_logs(&[bytes.clone(), vec![0]].concat()),
             Err(Damage::Trailing { extra: 1, .. })
         ));
+        let entry = ledger_core::HistoryEntry {
+            position: 11,
+            hash: Hash([8; 32]),
+            block_depth: 3,
+            index: 2,
+            direction: ledger_core::Direction::ToSelf,
+        };
+        let bytes_of_entry = encode_list_entry(&entry);
+        assert_eq!(
+            decode_list_entry(11, &bytes_of_entry).expect("reads"),
+            ListEntry::Full(entry)
+        );
+        assert_eq!(
+            decode_list_entry(11, &[8; 32]).expect("reads"),
+            ListEntry::HashOnly {
+                position: 11,
+                hash: Hash([8; 32])
+            }
+        );
+        let mut bad_direction = bytes_of_entry;
+        bad_direction[44] = 3;
+        assert!(matches!(
+            decode_list_entry(11, &bad_direction),
+            Err(Damage::Direction { byte: 3 })
+        ));
+        assert!(matches!(
+            decode_list_entry(11, &[0; 44]),
+            Err(Damage::Size {
+                len: 44,
+                expected: 45,
+                ..
+            })
+        ));
         let mut five_topics = bytes.clone();
         five_topics[4 + 20] = 5;
         assert!(matches!(

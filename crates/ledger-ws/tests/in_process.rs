@@ -130,6 +130,40 @@ async fn draining_refuses_new_requests_and_finishes_what_was_taken() {
         .expect("no panic");
 }
 
+/// A stream reader at shutdown gets the transactions of the blocks the
+/// node drains into, then a 1001 close.
+#[tokio::test]
+async fn a_stream_reader_gets_the_drained_blocks_then_a_close_at_shutdown() {
+    let mut node = start().await;
+    let client = node.client_after_first_block().await;
+    let (mut stream, _) =
+        tokio_tungstenite::connect_async(format!("{}/api/v1/streams/valid_transactions", node.url))
+            .await
+            .expect("the stream connects");
+    let pending = transfer(1);
+    let mut push = client
+        .push_transaction(&pending.to_raw())
+        .await
+        .expect("push");
+    let first = push.next().await.expect("status").expect("status");
+    assert_eq!(first.status_code, StatusCode::Pending);
+
+    node.drain_and_stop().await;
+    let mut messages = Vec::new();
+    let close = loop {
+        match stream.next().await.expect("a frame").expect("a frame") {
+            tokio_tungstenite::tungstenite::Message::Text(text) => {
+                let message: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                messages.push(message["transaction_id"].as_str().expect("id").to_owned());
+            }
+            tokio_tungstenite::tungstenite::Message::Close(close) => break close,
+            _ => {}
+        }
+    };
+    assert_eq!(messages, [pending.hash().to_string()]);
+    assert_eq!(u16::from(close.expect("a code").code), 1001);
+}
+
 #[tokio::test]
 async fn a_full_mempool_is_answered_limit_exceeded_by_name() {
     let mut node = start_with(ChainConfig {
@@ -239,14 +273,15 @@ async fn a_push_a_block_from_elsewhere_leaves_uncovered_gets_its_final_status() 
     node.drain_and_stop().await;
 }
 
-/// A TCP connection to `url` that has done the WebSocket handshake and
-/// nothing else: it reads raw bytes, so it never answers a ping.
-async fn raw_handshake(url: &str) -> tokio::net::TcpStream {
+/// A TCP connection to `path` at `url` that has done the WebSocket
+/// handshake and nothing else: it reads raw bytes, so it never answers a
+/// ping.
+async fn raw_handshake(url: &str, path: &str) -> tokio::net::TcpStream {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = url.trim_start_matches("ws://");
     let mut tcp = tokio::net::TcpStream::connect(address).await.expect("tcp");
     let request = format!(
-        "GET / HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     tcp.write_all(request.as_bytes()).await.expect("write");
@@ -264,10 +299,20 @@ async fn raw_handshake(url: &str) -> tokio::net::TcpStream {
 /// 1001, and none of it waits on the wall clock.
 #[tokio::test(start_paused = true)]
 async fn a_silent_connection_is_pinged_then_closed_on_the_nodes_own_timers() {
+    silent_connection_is_pinged_then_closed("/").await;
+}
+
+/// The same keep-alive on the valid-transactions stream.
+#[tokio::test(start_paused = true)]
+async fn a_silent_stream_reader_is_pinged_then_closed_on_the_nodes_own_timers() {
+    silent_connection_is_pinged_then_closed("/api/v1/streams/valid_transactions").await;
+}
+
+async fn silent_connection_is_pinged_then_closed(path: &str) {
     use tokio::io::AsyncReadExt;
     let mut node = start().await;
     let started = tokio::time::Instant::now();
-    let mut silent = raw_handshake(&node.url).await;
+    let mut silent = raw_handshake(&node.url, path).await;
     let mut ping = [0u8; 2];
     silent.read_exact(&mut ping).await.expect("a ping");
     assert_eq!(ping, [0x89, 0x00]);

@@ -221,8 +221,14 @@ async fn one_port_serves_the_root_metrics_and_websockets_and_refuses_the_rest_by
         assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
         assert!(!answer.body.is_empty(), "{method} {path} says why");
     }
-    // A browser on `/` finds no explorer page in this build.
-    assert_eq!(http(&node, "GET", "/", &host).await.status, 404);
+    // A browser on `/` gets the explorer page.
+    let page = http(&node, "GET", "/", &host).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("<title>ledger explorer</title>"));
     // A WebSocket on an unknown path gets the 404 instead of the upgrade;
     // a stream with a bad filter gets 400 naming it.
     for (path, status) in [

@@ -7,9 +7,8 @@ use ledger_chain::Peer;
 use ledger_core::{ActionType, Address, Hash, HistoryEntry, StatusCode};
 use serde::{Deserialize, Serialize};
 
-/// The extensions this node serves, as `node_info` lists them. The
-/// explorer page is not among them until the node serves one.
-pub const EXTENSIONS: [&str; 8] = [
+/// The extensions this node serves, as `node_info` lists them.
+pub const EXTENSIONS: [&str; 9] = [
     "timings",
     "node_info",
     "peers",
@@ -18,6 +17,7 @@ pub const EXTENSIONS: [&str; 8] = [
     "logs",
     "streams",
     "metrics",
+    "explorer",
 ];
 
 /// The path of the valid-transactions stream.

@@ -204,12 +204,21 @@ fn respond<C: Chain>(
             );
             answer
         }
-        Route::V1 => text(
-            StatusCode::NOT_FOUND,
-            "this node serves no explorer page; the likelib v1 API is a WebSocket on /, \
-             and /api/v1/ describes the node"
-                .to_owned(),
-        ),
+        Route::V1 => {
+            let mut answer = Response::new(Full::new(Bytes::from_static(
+                crate::explorer::PAGE.as_bytes(),
+            )));
+            let headers = answer.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            answer
+        }
         Route::Stream => {
             let mut answer = text(
                 StatusCode::UPGRADE_REQUIRED,

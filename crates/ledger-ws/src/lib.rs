@@ -15,6 +15,7 @@
 
 pub mod client;
 mod error;
+mod explorer;
 pub mod extensions;
 mod handlers;
 mod http;

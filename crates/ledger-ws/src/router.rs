@@ -8,8 +8,8 @@ use crate::extensions::STREAM_PATH;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub(crate) enum Route {
-    /// `/`: the likelib v1 WebSocket API (and, for a browser, the
-    /// explorer page once the node serves one).
+    /// `/`: the likelib v1 WebSocket API, and for a browser (no
+    /// upgrade) the explorer page.
     V1,
     /// The valid-transactions stream (a WebSocket).
     Stream,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ledger_core::{BlockChanges, Mempool};
+use ledger_core::{BlockChanges, Mempool, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -92,12 +92,22 @@ impl ChainMetrics {
         self.height
             .set(i64::try_from(changes.block.depth).unwrap_or(i64::MAX));
         self.blocks.inc();
+        // Counted per status first: one labelled update per status, not
+        // per transaction, on the chain thread.
+        let mut counts: Vec<(StatusCode, u64)> = Vec::new();
         for (_, record) in &changes.transactions {
+            let code = record.status.status_code;
+            match counts.iter_mut().find(|(counted, _)| *counted == code) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((code, 1)),
+            }
+        }
+        for (code, count) in counts {
             self.transactions
                 .get_or_create(&StatusLabel {
-                    status: record.status.status_code.name(),
+                    status: code.name(),
                 })
-                .inc();
+                .inc_by(count);
         }
         self.commit_seconds.observe(commit.as_secs_f64());
         let counted = self.bytes_written.get();

@@ -732,3 +732,32 @@ fn the_fork_is_the_genesis_one_and_older_forks_refuse_newer_opcodes() {
         "invalid opcode: not active in this chain's fork"
     );
 }
+
+/// Found by the `contracts` fuzz target (as a wrong assumption of its
+/// own): init code that returns no code is a successful creation, as on
+/// Ethereum; the account keeps the value sent, holds no code, stays a
+/// client, and a later call to it moves value like a transfer.
+#[test]
+fn init_code_that_returns_nothing_creates_an_account_without_code() {
+    let mut chain = Chain::new();
+    let key = chain.key.clone();
+    let code = Vec::new();
+    let tx = chain.sign(&key, Address::NULL, 7, GAS, code.clone());
+    let nonce = chain.nonce(&key.address()) + 1;
+    let address = contract_address(&code, &key.address(), nonce);
+    chain.seen.insert(address);
+    let status = chain.apply(tx);
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    assert_eq!(status.action_type, ActionType::ContractCreation);
+    assert_eq!(status.message, address.to_string());
+    let state = chain.ledger.store();
+    assert_eq!(state.code(&address).expect("reads"), None);
+    let account = state.account_or_default(&address).expect("reads");
+    assert_eq!(account.kind, ledger_core::AccountKind::Client);
+    assert_eq!(chain.balance(&address), u256(7));
+
+    let status = chain.send(address, 5, 21_000, vec![1, 2, 3]);
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    assert_eq!(status.action_type, ActionType::Transfer);
+    assert_eq!(chain.balance(&address), u256(12));
+}

@@ -15,7 +15,7 @@ use ledger_vm::artifact::Artifact;
 use ledger_ws::protocol::{LogFilter, LogsEvent};
 use ledger_ws::{ErrorCode, WsError};
 use serde_json::Value;
-use support::{dev_key, dev_tx, Node, BINARY};
+use support::{check_supply, dev_key, dev_tx, Node, BINARY};
 
 sol! {
     interface IStorage {
@@ -31,7 +31,6 @@ sol! {
 }
 
 const GAS: u64 = 3_000_000;
-const DEV_SUPPLY: &str = "1000000000000000000000000000000";
 
 fn artifact_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../contracts/artifacts/{name}.json"))
@@ -53,22 +52,6 @@ fn word(output: &str) -> alloy_primitives::U256 {
 
 fn balance(info: &ledger_ws::AccountInfo) -> alloy_primitives::U256 {
     alloy_primitives::U256::from_be_bytes(info.balance.to_be_bytes())
-}
-
-/// The sum of the balances of `addresses` over the API equals the dev
-/// supply plus the reward of every block after genesis (1000 each).
-async fn check_supply(client: &ledger_ws::Client, addresses: &[Address]) {
-    let depth = client
-        .last_block_info()
-        .await
-        .expect("tip")
-        .top_block_number;
-    let mut total = alloy_primitives::U256::ZERO;
-    for address in addresses {
-        total += balance(&client.account_info(address).await.expect("account"));
-    }
-    let supply: alloy_primitives::U256 = DEV_SUPPLY.parse().expect("constant");
-    assert_eq!(total, supply + alloy_primitives::U256::from(1000 * depth));
 }
 
 #[tokio::test(flavor = "multi_thread")]

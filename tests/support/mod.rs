@@ -147,6 +147,11 @@ impl Node {
         (status, self._temp.take(), self.dir.clone())
     }
 
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// A typed client.
     pub async fn client(&self) -> ledger_ws::Client {
         ledger_ws::Client::connect(&self.url)
@@ -314,6 +319,42 @@ pub fn dev_tx(to: Address, amount: u64, fee: u64, data: Vec<u8>, n: u32) -> Tran
         1_800_000_000 + n,
         data,
     )
+}
+
+/// The sum of the balances of `addresses` over the API equals the dev
+/// genesis supply plus the reward of every block after genesis: no value
+/// was created or lost (`addresses` must be every account that holds any).
+pub async fn check_supply(client: &ledger_ws::Client, addresses: &[Address]) {
+    check_supply_of(&Genesis::dev(), client, addresses).await;
+}
+
+/// [`check_supply`] on a chain of `genesis`.
+pub async fn check_supply_of(genesis: &Genesis, client: &ledger_ws::Client, addresses: &[Address]) {
+    let depth = client
+        .last_block_info()
+        .await
+        .expect("tip")
+        .top_block_number;
+    let mut total = Balance::ZERO;
+    for address in addresses {
+        let balance = client.account_info(address).await.expect("account").balance;
+        total = total.checked_add(balance).expect("no overflow");
+    }
+    let expected = genesis
+        .total_supply()
+        .and_then(|supply| supply.checked_add(genesis.block_reward.checked_mul_u64(depth)?))
+        .expect("fits");
+    assert_eq!(total, expected, "value was created or lost");
+}
+
+/// The resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
 }
 
 /// An address nobody has the key of.

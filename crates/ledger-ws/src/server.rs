@@ -40,7 +40,7 @@ use crate::request_error::RequestError;
 use crate::session::Session;
 use crate::stream::StreamConnection;
 use crate::timings::{unix_nanos, Stamp};
-use crate::wire::{Close, KeepAlive, Wire};
+use crate::wire::{Close, KeepAlive, Wire, READ_BATCH};
 
 /// Per-connection limits and timers.
 #[derive(Clone, Copy, Debug)]
@@ -273,9 +273,6 @@ struct Connection<C> {
 /// The kernel send buffer of a stream connection: a few hundred messages.
 const STREAM_SEND_BUFFER: usize = 64 << 10;
 
-/// Most frames handled in one go before the connection looks at its other duties.
-const READ_BATCH: usize = 64;
-
 /// The subscription kinds a v1 session holds, in [`Session::counts`] order.
 const SESSION_KINDS: [Kind; 4] = [Kind::Blocks, Kind::Accounts, Kind::Pushes, Kind::Logs];
 
@@ -355,7 +352,6 @@ impl<C: Chain> Connection<C> {
                     Ok(())
                 }
             };
-            self.after_wake();
             if let Err(close) = handled {
                 break close;
             }
@@ -371,8 +367,10 @@ impl<C: Chain> Connection<C> {
         self.wire.close(close).await;
     }
 
-    /// Bookkeeping after each wake: forget the timings of requests that
-    /// ended, and bring the subscription metrics up to date.
+    /// Bookkeeping once per turn of the loop, after reading and before
+    /// writing (so what a wake changed is counted before its answers go
+    /// out): forget the timings of requests that ended, and bring the
+    /// subscription metrics up to date.
     fn after_wake(&mut self) {
         if !self.timed.is_empty() {
             let session = &self.session;

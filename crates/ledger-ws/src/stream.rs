@@ -16,7 +16,7 @@ use crate::extensions::StreamMessage;
 use crate::metrics::{ApiMetrics, ConnectionGuard, Kind};
 use crate::outbox::{would_block, Outgoing};
 use crate::server::Phase;
-use crate::wire::{Close, Wire};
+use crate::wire::{Close, Wire, READ_BATCH};
 
 /// Which transactions a stream connection wants: `address=<base58>`
 /// (sender or receiver) and `action_type=<0..3>`, both optional.
@@ -262,7 +262,7 @@ impl<C: Chain> StreamConnection<C> {
     /// Reads what the client sent: nothing is expected but control
     /// frames and a close; anything else is ignored.
     fn read_available(&mut self) -> Result<(), Close> {
-        loop {
+        for _ in 0..READ_BATCH {
             match self.wire.ws.read() {
                 Ok(Message::Close(_)) => return Err(Close::Gone),
                 Ok(_) => self.wire.heard(),
@@ -277,6 +277,7 @@ impl<C: Chain> StreamConnection<C> {
                 }
             }
         }
+        Ok(())
     }
 
     fn on_event(&mut self, event: &BlockEvent) -> Result<(), Close> {

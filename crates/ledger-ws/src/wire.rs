@@ -24,6 +24,10 @@ pub(crate) enum Close {
     With(CloseCode, String),
 }
 
+/// Most frames read in one go before a connection looks at its other
+/// duties, so a client that floods frames cannot keep it from them.
+pub(crate) const READ_BATCH: usize = 64;
+
 /// How long a closing connection may take to deliver what it owes and its
 /// close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);

@@ -378,7 +378,7 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_reader_that_does_not_read_is_disconnected_and_the_api_keeps_serving() {
-    let node = Node::start_with(&["--stream-queue", "8"]);
+    let node = Node::start_with(&["--stream-queue", "8", "--send-buffer-bytes", "65536"]);
     let client = node.client().await;
     let url = stream_url(&node);
     // A reader with a small receive window, so the node's queue is what fills.
@@ -402,7 +402,7 @@ async fn a_stream_reader_that_does_not_read_is_disconnected_and_the_api_keeps_se
         if metrics.value("ledger_ws_subscriptions", &[("kind", "stream")]) == Some(0.0) {
             break true;
         }
-        // The queue (8) and the node's 64 KiB send buffer hold a few
+        // The queue (8) and a 64 KiB send buffer hold a few
         // hundred messages; the reader's 4 KiB window a few more.
         assert!(pushed < 3_000, "the slow reader was never disconnected");
     };

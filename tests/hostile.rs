@@ -1,11 +1,14 @@
 //! Hostile clients against the real binary (issue 11): malformed and
-//! adversarial frames, a flood of subscriptions, connection churn, one
-//! transaction from a hundred connections, and the two transactions that
-//! share a preimage. After each, a normal client gets correct answers, no
+//! adversarial frames, a flood of subscriptions, connection churn,
+//! half-open connections, a subscriber that never reads, one transaction
+//! from a hundred connections, and the two transactions that share a
+//! preimage. After each, a normal client gets correct answers, no
 //! value was created or lost, and the node's memory stays within
 //! [`RSS_BOUND_KIB`].
 
 mod support;
+
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use ledger_core::{Address, Balance, RawTransaction, StatusCode};
@@ -287,4 +290,206 @@ async fn both_transactions_of_the_preimage_ambiguity_vector_apply_as_one() {
     support::check_supply_of(&genesis, &client, &[sender, receiver, node.coinbase]).await;
     let rss = rss_kib(node.pid());
     assert!(rss < RSS_BOUND_KIB, "the node holds {rss} KiB");
+}
+
+/// Reads `socket` until the node closes it (within `guard`), returning
+/// every byte it sent.
+async fn read_until_closed(socket: &mut tokio::net::TcpStream, guard: Duration) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(guard, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match socket.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "the node did not close the connection within {guard:?}"
+    );
+    received
+}
+
+/// The (opcode, payload) of each unmasked frame in `bytes`, as a server
+/// sends them.
+fn server_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 2 {
+        let opcode = bytes[0] & 0x0f;
+        let (length, header) = match bytes[1] & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+            127 => (
+                usize::try_from(u64::from_be_bytes(bytes[2..10].try_into().expect("8")))
+                    .expect("fits"),
+                10,
+            ),
+            n => (usize::from(n), 2),
+        };
+        let Some(payload) = bytes.get(header..header + length) else {
+            break;
+        };
+        frames.push((opcode, payload.to_vec()));
+        bytes = &bytes[header + length..];
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connections_are_closed_by_the_timeouts() {
+    use tokio::io::AsyncWriteExt;
+    // Shortened so the test takes seconds: the defaults are 10 s for
+    // headers and 30 s + 30 s for a WebSocket that stops answering.
+    let node = Node::start_with(&["--header-timeout-ms", "300", "--ping-interval-s", "1"]);
+    let address = node.url.trim_start_matches("ws://").to_owned();
+    let guard = Duration::from_secs(30);
+
+    // Connected and silent; stopped halfway through the headers; and an
+    // HTTP client that got its answer and then went quiet on the kept-alive
+    // connection.
+    let mut silent = Vec::new();
+    let mut halfway = Vec::new();
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.expect("tcp"));
+        let mut tcp = tokio::net::TcpStream::connect(&address).await.expect("tcp");
+        tcp.write_all(b"GET /api/v1/ HTTP/1.1\r\nHost: x\r\nAcc")
+            .await
+            .expect("writes");
+        halfway.push(tcp);
+    }
+    for _ in 0..10 {
+        let mut tcp = tokio::net::TcpStream::connect(&address).await.expect("tcp");
+        tcp.write_all(b"GET /api/v1/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("writes");
+        idle.push(tcp);
+    }
+    // WebSockets whose client stopped answering (as one that vanished
+    // without a FIN looks to the node): pinged, then closed with 1001.
+    let mut vanished = Vec::new();
+    for _ in 0..5 {
+        vanished.push(support::handshake(&node.url).await);
+    }
+    // The node serves normal clients meanwhile.
+    still_sound(&node, &[dev_key().address(), node.coinbase]).await;
+
+    for mut tcp in silent.into_iter().chain(halfway) {
+        let received = read_until_closed(&mut tcp, guard).await;
+        assert!(
+            received.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&received)
+        );
+    }
+    for mut tcp in idle {
+        let received = read_until_closed(&mut tcp, guard).await;
+        assert!(
+            received.starts_with(b"HTTP/1.1 200"),
+            "answered before going idle: {}",
+            String::from_utf8_lossy(&received)
+        );
+    }
+    for mut tcp in vanished {
+        let frames = server_frames(&read_until_closed(&mut tcp, guard).await);
+        let opcodes: Vec<u8> = frames.iter().map(|(opcode, _)| *opcode).collect();
+        assert_eq!(opcodes, [0x9, 0x8], "a ping, then a close: {frames:?}");
+        assert_eq!(frames[1].1[..2], 1001u16.to_be_bytes(), "{frames:?}");
+    }
+    still_sound(&node, &[dev_key().address(), node.coinbase]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_never_reads_is_disconnected_and_memory_stays_bounded() {
+    // Bounds smaller than the defaults (4,096 messages, 256 KiB of send
+    // buffer), so that 2,000 notifications of ~250 bytes overflow them
+    // whatever the kernel makes of its share: 64 KiB asked is 128 KiB
+    // granted, and the client's 4 KiB window holds little more.
+    let node = Node::start_with(&[
+        "--max-outgoing",
+        "256",
+        "--send-buffer-bytes",
+        "65536",
+        "--block-interval-ms",
+        "1",
+    ]);
+    let address = node.url.trim_start_matches("ws://").to_owned();
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("receive buffer");
+    let tcp = socket
+        .connect(address.parse().expect("socket address"))
+        .await
+        .expect("tcp");
+    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    let (ws, _) = tokio_tungstenite::client_async(node.url.as_str(), tcp)
+        .await
+        .expect("handshake");
+    let mut sleeper = support::Raw { ws };
+    let answer = sleeper
+        .request(request("subscribe", "last_block_info", 1, json!({})))
+        .await;
+    assert_eq!(answer["status"], "ok", "{answer}");
+
+    // 2,000 blocks, one transfer each, while the subscriber reads nothing.
+    let client = node.client().await;
+    let mut rss = vec![(0, rss_kib(node.pid()))];
+    for n in 1..=2000u32 {
+        let status = client
+            .push_and_wait(&dev_transfer(address_of(n), 1, 1, n).to_raw())
+            .await
+            .expect("answered");
+        assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+        if n % 250 == 0 {
+            rss.push((n, rss_kib(node.pid())));
+        }
+    }
+    eprintln!("node RSS (KiB) by blocks produced: {rss:?}");
+    let tip = client.last_block_info().await.expect("tip");
+    assert!(tip.top_block_number >= 2000, "{tip:?}");
+
+    // Now it reads: what was queued before the node gave up on it, then
+    // the close (1008), well short of 2,000 notifications.
+    let mut notifications = 0u32;
+    let end = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match sleeper.ws.next().await {
+                Some(Ok(Message::Text(_))) => notifications += 1,
+                Some(Ok(Message::Close(close))) => return close.map(|frame| frame.code),
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return None,
+            }
+        }
+    })
+    .await
+    .expect("the node closed the connection");
+    assert!(
+        notifications < 2000,
+        "{notifications} notifications: never cut off"
+    );
+    if let Some(code) = end {
+        assert_eq!(u16::from(code), 1008, "closed for being too slow");
+    }
+    eprintln!("the sleeper got {notifications} notifications before the close ({end:?})");
+
+    // Memory: the node did not hold the notifications it could not send.
+    let (_, first) = rss[1];
+    let (_, last) = *rss.last().expect("samples");
+    assert!(last < RSS_BOUND_KIB, "the node holds {last} KiB");
+    assert!(
+        last < first + (64 << 10),
+        "RSS grew from {first} to {last} KiB over 1,750 blocks"
+    );
+    let mut holders: Vec<Address> = (1..=2000).map(address_of).collect();
+    holders.extend([dev_key().address(), node.coinbase]);
+    still_sound(&node, &holders).await;
+}
+
+/// The `n`th of many fresh addresses.
+fn address_of(n: u32) -> Address {
+    let mut bytes = [0xa5; 20];
+    bytes[..4].copy_from_slice(&n.to_be_bytes());
+    Address(bytes)
 }

@@ -94,6 +94,16 @@ pub(crate) struct RunArgs {
     /// refused.
     #[arg(long, default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     max_pending_bytes: u64,
+    /// Milliseconds a client may take to send a request's headers (from
+    /// connecting, or from its previous answer); a connection silent that
+    /// long is closed.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_ms: u64,
+    /// Kernel send buffer of each WebSocket, in bytes (Linux doubles it, up
+    /// to twice net.core.wmem_max); bounds what a client that does not read
+    /// can make the kernel hold besides the outgoing queue.
+    #[arg(long, default_value_t = 256 << 10, value_parser = clap::value_parser!(u64).range(4096..))]
+    send_buffer_bytes: u64,
     /// The gas a `call_contract_view` may use.
     #[arg(long, default_value_t = ledger_core::VIEW_CALL_GAS, value_parser = clap::value_parser!(u64).range(1..))]
     view_gas_cap: u64,
@@ -213,6 +223,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_in_flight: usize::try_from(args.max_in_flight)?,
         stream_queue: usize::try_from(args.stream_queue)?,
         max_account_hashes: usize::try_from(args.max_account_hashes)?,
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        send_buffer_bytes: usize::try_from(args.send_buffer_bytes)?,
     };
     let server = tokio::spawn(serve(listener, chain.clone(), server_config, phases));
     tracing::info!(

@@ -8,7 +8,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -34,9 +33,6 @@ use crate::router::{route, Route};
 use crate::server::{Phase, ServerConfig};
 use crate::stream::StreamFilter;
 use crate::transport::{NonBlocking, READ_BUFFER};
-
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection that became a WebSocket, and which API it speaks.
 pub(crate) struct Upgraded {
@@ -83,6 +79,7 @@ pub(crate) async fn serve<C: Chain>(
     }
     let local = socket.local_addr().ok();
     let max_message_bytes = context.config.max_message_bytes;
+    let header_timeout = context.config.header_timeout;
     let accepted: Arc<Mutex<Option<Pending>>> = Arc::default();
     let service = {
         let accepted = accepted.clone();
@@ -94,7 +91,7 @@ pub(crate) async fn serve<C: Chain>(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(header_timeout);
     let connection = builder
         .serve_connection(TokioIo::new(socket), service)
         .with_upgrades();

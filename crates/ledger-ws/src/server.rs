@@ -79,6 +79,15 @@ pub struct ServerConfig {
     /// Longest transaction list `account_info` answers with; a longer one
     /// is `limit_exceeded`, pointing to `account_transactions`.
     pub max_account_hashes: usize,
+    /// How long a client may take to send a request's headers, counted
+    /// from the moment the connection opens or its previous answer went
+    /// out: a connection that says nothing (or stops halfway through its
+    /// headers) is closed after it.
+    pub header_timeout: Duration,
+    /// The kernel send buffer asked for each WebSocket (Linux doubles it,
+    /// up to twice `net.core.wmem_max`). Without it the kernel grows the
+    /// buffer to megabytes for a client that does not read.
+    pub send_buffer_bytes: usize,
 }
 
 impl ServerConfig {
@@ -105,6 +114,8 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             stream_queue: 1000,
             max_account_hashes: 100_000,
+            header_timeout: Duration::from_secs(10),
+            send_buffer_bytes: 256 << 10,
         }
     }
 }
@@ -191,6 +202,14 @@ impl<C: Chain> Shared<C> {
     async fn run(self, upgraded: Upgraded, peer: SocketAddr, phase: watch::Receiver<Phase>) {
         let Upgraded { ws, api, events } = upgraded;
         let config = self.config;
+        // Bounded, so that what a client that does not read can make the
+        // node hold is the outgoing queue (bounded, counted, reported)
+        // rather than kernel buffers that would otherwise grow to
+        // megabytes per connection, out of sight.
+        let socket = socket2::SockRef::from(&ws.get_ref().0);
+        if let Err(error) = socket.set_send_buffer_size(config.send_buffer_bytes) {
+            tracing::debug!(%peer, %error, "the socket's send buffer keeps its size");
+        }
         match api {
             WebSocketApi::V1 => {
                 let bounds = (config.max_outgoing, config.max_outgoing_bytes);
@@ -205,13 +224,6 @@ impl<C: Chain> Shared<C> {
                         return;
                     }
                 };
-                // The kernel's send buffer would otherwise grow to hold
-                // megabytes for a reader that does not read, hiding it
-                // from the stream's own bounded queue.
-                let socket = socket2::SockRef::from(&ws.get_ref().0);
-                if let Err(error) = socket.set_send_buffer_size(STREAM_SEND_BUFFER) {
-                    tracing::debug!(%peer, %error, "the stream's send buffer keeps its size");
-                }
                 let bounds = (config.stream_queue, config.max_outgoing_bytes);
                 let wire = Wire::new(ws, peer, bounds, self.budget, config.keep_alive());
                 StreamConnection::new(wire, self.chain, filter, genesis, self.metrics)
@@ -269,9 +281,6 @@ struct Connection<C> {
     counted: [usize; 4],
     _connected: ConnectionGuard,
 }
-
-/// The kernel send buffer of a stream connection: a few hundred messages.
-const STREAM_SEND_BUFFER: usize = 64 << 10;
 
 /// The subscription kinds a v1 session holds, in [`Session::counts`] order.
 const SESSION_KINDS: [Kind; 4] = [Kind::Blocks, Kind::Accounts, Kind::Pushes, Kind::Logs];

@@ -27,6 +27,7 @@ pub struct ChainMetrics {
     transactions: Family<StatusLabel, Counter>,
     mempool_transactions: Gauge,
     mempool_bytes: Gauge,
+    build_seconds: Histogram,
     commit_seconds: Histogram,
     bytes_written: Counter,
 }
@@ -40,6 +41,7 @@ impl Default for ChainMetrics {
             mempool_transactions: Gauge::default(),
             mempool_bytes: Gauge::default(),
             // 50 µs to ~1.6 s.
+            build_seconds: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
             commit_seconds: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
             bytes_written: Counter::default(),
         }
@@ -73,6 +75,11 @@ impl ChainMetrics {
             "ledger_mempool_bytes",
             "Size of the transactions pending in the mempool, in bytes",
             self.mempool_bytes.clone(),
+        );
+        registry.register(
+            "ledger_block_build_seconds",
+            "Time to choose one block's transactions and execute them",
+            self.build_seconds.clone(),
         );
         registry.register(
             "ledger_block_commit_seconds",
@@ -113,6 +120,11 @@ impl ChainMetrics {
         let counted = self.bytes_written.get();
         self.bytes_written
             .inc_by(bytes_written.saturating_sub(counted));
+    }
+
+    /// A block was built (its transactions chosen and executed) in `took`.
+    pub fn built(&self, took: Duration) {
+        self.build_seconds.observe(took.as_secs_f64());
     }
 
     /// Sets the chain height alone (at start, before any block).

@@ -167,9 +167,12 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
     /// Produces, stores and announces a block; `false` if nothing was pending.
     fn produce(&mut self) -> Result<bool, CoreError> {
         let time = self.clock.unix_seconds();
+        let started = self.clock.elapsed();
         let Some(changes) = self.ledger.build_block(time, self.config.coinbase)? else {
             return Ok(false);
         };
+        self.metrics
+            .built(self.clock.elapsed().saturating_sub(started));
         let changes = self.commit(changes)?;
         self.announce(&changes, "block stored")?;
         Ok(true)

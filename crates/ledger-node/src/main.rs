@@ -1,11 +1,13 @@
 //! `ledger-node`: runs a ledger node (`ledger-node run`), moves its chain
-//! (`export`, `import`), and talks to one as a client (`keygen`,
+//! (`export`, `import`), measures one (`bench`), and talks to one as a
+//! client (`keygen`,
 //! `account`, `transfer`, `block`, `tx`, `watch`).
 //!
 //! The binary owns configuration, the process (signals, exit codes, logs)
 //! and the wiring of `ledger-store`, `ledger-ws` and `ledger-core`; the
 //! rules and the protocol live in those crates. Nothing depends on it.
 
+mod bench;
 mod chain_file;
 mod client;
 mod contract;
@@ -54,6 +56,9 @@ struct ClientArgs {
 enum Command {
     /// Run a node: store the chain, produce blocks, serve the WebSocket API.
     Run(node::RunArgs),
+    /// Measure: signed transfers pushed end to end (every one checked), or
+    /// signature throughput alone (`bench verify`).
+    Bench(bench::BenchArgs),
     /// Write a stopped node's chain to a file of blocks.
     Export(chain_file::ExportArgs),
     /// Build a new data directory from an export, re-validating and
@@ -130,6 +135,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => node::run(args).await,
+            Command::Bench(args) => bench::bench(args).await,
             Command::Export(args) => chain_file::export(&args),
             Command::Import(args) => chain_file::import(&args),
             Command::Keygen { out, client } => client::keygen(&out, &client),

@@ -5,8 +5,10 @@
 
 mod load;
 mod plan;
+mod plot;
 mod process;
 mod report;
+mod soak;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -47,6 +49,17 @@ enum What {
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Transfers at a steady rate for a long time while the node is
+    /// SIGKILLed and restarted and clients drop their connections; then
+    /// every transfer must be applied exactly once.
+    Soak(soak::SoakArgs),
+    /// Draw a soak's samples (CSV) as an SVG chart of RSS and open files.
+    PlotSoak {
+        /// The CSV `bench soak --samples` wrote.
+        samples: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write the genesis that funds the senders of `--seed`, for a node
     /// started by hand and benchmarked with `--node`.
@@ -119,6 +132,11 @@ pub(crate) async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             std::fs::write(&out, plan::genesis_json(&genesis))
                 .with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!("wrote {} ({senders} senders, seed {seed})", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(What::Soak(args)) => soak::soak(args).await,
+        Some(What::PlotSoak { samples, out }) => {
+            plot::soak_chart(&samples, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         None => run(args.load).await,

@@ -45,20 +45,24 @@ impl Drop for OwnNode {
     }
 }
 
-/// Starts `exe run` on `data` and returns it with its URL, once it listens.
+/// Starts `exe run` on `data` and returns it with its URL, once it listens
+/// (on a free port unless `extra` names `--ws`).
 pub(crate) fn spawn(
     exe: &Path,
     genesis: &Path,
     data: &Path,
     extra: &[String],
 ) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if !extra.iter().any(|arg| arg == "--ws") {
+        command.args(["--ws", "127.0.0.1:0"]);
+    }
+    let mut child = command
         .arg("run")
         .arg("--data-dir")
         .arg(data)
         .arg("--genesis")
         .arg(genesis)
-        .args(["--ws", "127.0.0.1:0"])
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -37,3 +37,25 @@ pub use error::WsError;
 pub use protocol::{AccountInfo, ApiError, ErrorCode, LastBlockInfo, RequestError};
 pub use server::{serve, Phase, ServerConfig};
 pub use stream::StreamQueryError;
+
+/// Routes a request target (`path?query`) as the server does: its surface
+/// and, for any path, its stream filter, checking that a filter that
+/// parses asks for itself when written back. For the fuzz targets in
+/// `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn fuzz_request_target(target: &str) {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    if router::route(path).is_some() {
+        assert!(path.starts_with('/'), "{path:?} routed");
+    }
+    match stream::StreamFilter::from_query(query) {
+        Ok(filter) => {
+            let again = stream::StreamFilter::from_query(Some(&filter.to_query()));
+            assert_eq!(again, Ok(filter), "{query:?}");
+        }
+        Err(error) => assert!(!error.to_string().is_empty()),
+    }
+}

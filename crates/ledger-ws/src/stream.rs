@@ -99,6 +99,19 @@ impl StreamFilter {
         Ok(filter)
     }
 
+    /// The query that asks for this filter, in canonical form.
+    pub(crate) fn to_query(self) -> String {
+        let address = self.address.map(|address| format!("address={address}"));
+        let action = self
+            .action_type
+            .map(|action| format!("action_type={}", action as u8));
+        address
+            .into_iter()
+            .chain(action)
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
     fn matches(&self, message: &StreamMessage) -> bool {
         self.address
             .is_none_or(|address| message.from == address || message.to == address)
@@ -301,5 +314,48 @@ impl<C: Chain> StreamConnection<C> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_written_back_asks_for_itself() {
+        let address = "4Mq1maZ6wuaYe88oLzi5aN9zK771";
+        for query in [
+            "",
+            "action_type=2",
+            &format!("address={address}"),
+            &format!("action_type=1&address={address}&"),
+        ] {
+            let filter = StreamFilter::from_query(Some(query)).expect(query);
+            assert_eq!(
+                StreamFilter::from_query(Some(&filter.to_query())),
+                Ok(filter)
+            );
+        }
+        assert_eq!(
+            StreamFilter::from_query(Some(&format!("address={address}")))
+                .expect("parses")
+                .to_query(),
+            format!("address={address}")
+        );
+    }
+
+    #[test]
+    fn request_targets_the_fuzzer_reached_are_handled() {
+        for target in [
+            "",
+            "?",
+            "/?&&=",
+            "/api/v1/streams/valid_transactions?action_type=",
+            "/?action_type=256",
+            "/?address=0",
+            "/\u{0}?=\u{ffff}",
+        ] {
+            crate::fuzz_request_target(target);
+        }
     }
 }

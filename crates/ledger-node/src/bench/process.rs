@@ -54,15 +54,16 @@ pub(crate) fn spawn(
     extra: &[String],
 ) -> anyhow::Result<(Child, String)> {
     let mut command = Command::new(exe);
-    if !extra.iter().any(|arg| arg == "--ws") {
-        command.args(["--ws", "127.0.0.1:0"]);
-    }
-    let mut child = command
+    command
         .arg("run")
         .arg("--data-dir")
         .arg(data)
         .arg("--genesis")
-        .arg(genesis)
+        .arg(genesis);
+    if !extra.iter().any(|arg| arg == "--ws") {
+        command.args(["--ws", "127.0.0.1:0"]);
+    }
+    let mut child = command
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

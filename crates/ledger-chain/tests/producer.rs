@@ -22,6 +22,10 @@ struct Setup {
 }
 
 fn setup(max_block_transactions: usize) -> Setup {
+    setup_with(max_block_transactions, INTERVAL)
+}
+
+fn setup_with(max_block_transactions: usize, interval: Duration) -> Setup {
     let keys = keys(3, 21);
     let chain_config = ChainConfig {
         max_block_transactions,
@@ -35,7 +39,7 @@ fn setup(max_block_transactions: usize) -> Setup {
     .expect("opens");
     let (sender, events) = broadcast::channel(16);
     let mut config = ProducerConfig::new(Address([9; 20]));
-    config.block_interval = INTERVAL;
+    config.block_interval = interval;
     let clock = ManualClock::new(T0);
     Setup {
         producer: Producer::new(ledger, config, sender, clock.clone()),
@@ -100,6 +104,21 @@ fn an_idle_chain_produces_at_once_then_waits_for_the_interval() {
     assert!(s.blocks().is_empty());
     assert!(s.poll_at(ms(1_200)));
     assert_eq!(s.blocks(), [2]);
+}
+
+#[test]
+fn with_no_interval_a_block_follows_as_soon_as_the_last_one_is_stored() {
+    let mut s = setup_with(100, Duration::ZERO);
+    s.push();
+    assert!(s.poll_at(ms(1_000)));
+    // What arrived while that block was being stored goes next, without
+    // the clock moving: blocks are as large as the commit is slow.
+    s.push();
+    s.push();
+    assert_eq!(s.producer.deadline(), Some(ms(1_000)));
+    assert!(s.poll_at(ms(1_000)));
+    assert!(!s.poll_at(ms(1_000)), "nothing left");
+    assert_eq!(s.blocks(), [1, 2]);
 }
 
 #[test]

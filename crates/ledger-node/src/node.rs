@@ -35,9 +35,12 @@ pub(crate) struct RunArgs {
     /// `<data-dir>/node.key`, created if missing.
     #[arg(long)]
     key: Option<PathBuf>,
-    /// While transactions are pending, blocks start at most this many
-    /// milliseconds apart (at once when the node was idle).
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=500))]
+    /// While transactions are pending, a block starts this many
+    /// milliseconds after the previous one started (at once when the node
+    /// was idle, or when the previous block took longer). 0: as soon as
+    /// the previous block is stored, so blocks are as large as commits are
+    /// slow.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=500))]
     block_interval_ms: u64,
     /// Most transactions in one block.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]

@@ -17,7 +17,7 @@ use crate::sealed::{Sealable, Sealed};
 use crate::settings::ChainSettings;
 use crate::state::{AccountKind, BlockChanges, ChainTip, StateCommit, StateRead};
 use crate::status::{ActionType, StatusCode, TransactionStatus};
-use crate::transaction::{RawTransaction, VerifiedTransaction, ViewCall};
+use crate::transaction::{RawTransaction, Transaction, VerifiedTransaction, ViewCall};
 use crate::vm::{ContractEngine, NoContracts};
 
 /// Limits of a chain.
@@ -176,14 +176,8 @@ where
             max: max_transactions,
         }));
     }
-    for (index, tx) in block.transactions.iter().enumerate() {
-        tx.clone().verify().map_err(|error| {
-            invalid(BlockError::Transaction {
-                index,
-                source: Box::new(error),
-            })
-        })?;
-    }
+    verify_signatures(&block.transactions)
+        .map_err(|(index, source)| invalid(BlockError::Transaction { index, source }))?;
     let limit = settings.block_gas_limit;
     let gas = if all_fees_within(block.transactions.iter().map(|tx| &**tx), limit) {
         0
@@ -199,6 +193,30 @@ where
         }));
     }
     execute_block(state, block, reward, settings, engine)
+}
+
+/// Checks every signature of a block's `transactions`; the first failure in
+/// block order, whichever thread found it. With the `parallel` feature the
+/// checks run on every core.
+fn verify_signatures(transactions: &[Sealed<Transaction>]) -> Result<(), (usize, Box<CoreError>)> {
+    let check = |(index, tx): (usize, &Sealed<Transaction>)| {
+        tx.clone()
+            .verify()
+            .err()
+            .map(|error| (index, Box::new(error)))
+    };
+    #[cfg(feature = "parallel")]
+    let failed = {
+        use rayon::prelude::*;
+        transactions
+            .par_iter()
+            .enumerate()
+            .filter_map(check)
+            .min_by_key(|(index, _)| *index)
+    };
+    #[cfg(not(feature = "parallel"))]
+    let failed = transactions.iter().enumerate().find_map(check);
+    failed.map_or(Ok(()), Err)
 }
 
 /// A chain on a store, with its mempool and contract engine: what a node

@@ -417,6 +417,13 @@ fn coinbase_paying_itself_keeps_the_supply() {
     );
 }
 
+/// `tx` with its amount changed after signing.
+fn forged_tx(tx: &Transaction) -> Transaction {
+    let mut forged = tx.clone();
+    forged.amount = Balance::from(999);
+    forged
+}
+
 fn next_block(f: &Fixture, txs: Vec<Transaction>) -> Block {
     let tip = f.ledger.tip().expect("tip");
     Block {
@@ -464,9 +471,7 @@ fn imported_blocks_must_follow_the_rules() {
     let empty = next_block(&f, vec![]);
     assert!(matches!(reason(&mut f, empty), BlockError::Empty));
 
-    let mut forged = good.clone();
-    forged.amount = Balance::from(999);
-    let forged = next_block(&f, vec![forged]);
+    let forged = next_block(&f, vec![forged_tx(&good)]);
     assert!(matches!(
         reason(&mut f, forged),
         BlockError::Transaction { index: 0, source }
@@ -483,6 +488,19 @@ fn imported_blocks_must_follow_the_rules() {
         reason(&mut f, unsigned),
         BlockError::Transaction { index: 0, source }
             if matches!(*source, CoreError::BadSignature { .. })
+    ));
+
+    // Several bad signatures: the first in block order is the one named,
+    // however the checks were spread over threads.
+    let mut second_forged = good.clone();
+    second_forged.fee = 7;
+    let mut many = vec![good.clone(); 40];
+    many[17] = forged_tx(&good);
+    many[31] = second_forged;
+    let many = next_block(&f, many);
+    assert!(matches!(
+        reason(&mut f, many),
+        BlockError::Transaction { index: 17, .. }
     ));
 
     let twice = next_block(&f, vec![good.clone(), good.clone()]);

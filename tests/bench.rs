@@ -1,0 +1,102 @@
+//! `ledger-node bench` against the real binary: a short load run and a
+//! short soak with SIGKILLs, each of which checks every transfer itself
+//! and exits non-zero on any loss. (Their figures belong in
+//! docs/benchmarks.md and docs/reliability.md; here only their verdicts
+//! and reports are checked.)
+
+mod support;
+
+use std::process::Command;
+
+use support::BINARY;
+
+#[test]
+fn a_short_load_run_checks_every_transfer_and_reports_as_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let output = Command::new(BINARY)
+        .args([
+            "bench",
+            "--transfers",
+            "300",
+            "--senders",
+            "7",
+            "--connections",
+            "3",
+        ])
+        .args([
+            "--window",
+            "50",
+            "--baseline-seconds",
+            "0.1",
+            "--block-interval-ms",
+            "0",
+        ])
+        .arg("--json")
+        .arg(&report)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("written")).expect("JSON");
+    assert_eq!(report["transfers"], 300);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["balances_checked"], true);
+    assert!(report["committed_per_second"].as_f64().expect("a rate") > 0.0);
+    assert!(report["raw_recover_per_second"].as_f64().expect("a rate") > 0.0);
+    let stages = report["node_cost"]["stages"]
+        .as_object()
+        .expect("the node's cost by stage");
+    assert_eq!(stages.len(), 5, "{stages:?}");
+}
+
+#[test]
+fn a_short_soak_with_sigkills_applies_every_transfer_exactly_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary = dir.path().join("soak.json");
+    let output = Command::new(BINARY)
+        .args([
+            "bench",
+            "soak",
+            "--minutes",
+            "0.15",
+            "--rate",
+            "150",
+            "--senders",
+            "5",
+        ])
+        .args([
+            "--connections",
+            "3",
+            "--window",
+            "20",
+            "--kill-every-s",
+            "3",
+        ])
+        .args(["--disconnect-every-s", "1", "--seed", "7"])
+        .arg("--data-dir")
+        .arg(dir.path().join("soak"))
+        .arg("--json")
+        .arg(&summary)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("written")).expect("JSON");
+    assert!(summary["kills"].as_u64().expect("kills") >= 1, "{summary}");
+    assert!(
+        summary["transfers"].as_u64().expect("transfers") > 0,
+        "{summary}"
+    );
+    for wrong in [
+        "receivers_wrong",
+        "senders_wrong",
+        "lost",
+        "applied_twice",
+        "refused",
+    ] {
+        assert_eq!(summary[wrong], 0, "{wrong}: {summary}");
+    }
+}

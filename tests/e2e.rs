@@ -12,7 +12,7 @@ use ledger_core::{
 use ledger_ws::protocol::BlockRef;
 use ledger_ws::{ErrorCode, WsError};
 use serde_json::{json, Value};
-use support::{address, dev_key, dev_transfer, error_code, request, Node};
+use support::{address, dev_key, dev_transfer, error_code, fresh_address, request, Node};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
@@ -969,9 +969,7 @@ async fn subscriptions_per_connection_are_bounded() {
     let mut raw = node.raw().await;
     // Pipelined: 1024 account subscriptions, then one more.
     for n in 0..1025u64 {
-        let mut bytes = [0u8; 20];
-        bytes[..8].copy_from_slice(&n.to_be_bytes());
-        let args = json!({"address": Address(bytes)});
+        let args = json!({"address": fresh_address(n)});
         raw.send_text(&request("subscribe", "account_info", n, args).to_string())
             .await;
     }
@@ -982,14 +980,12 @@ async fn subscriptions_per_connection_are_bounded() {
     assert_eq!(last["id"], 1024);
     assert_eq!(error_code(&last), "limit_exceeded", "{last}");
     // Ending one makes room for another.
-    let mut bytes = [0u8; 20];
-    bytes[..8].copy_from_slice(&7u64.to_be_bytes());
     let answer = raw
         .request(request(
             "unsubscribe",
             "account_info",
             2000,
-            json!({"address": Address(bytes)}),
+            json!({"address": fresh_address(7)}),
         ))
         .await;
     assert_eq!(answer["result"], "successful");

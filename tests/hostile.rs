@@ -13,7 +13,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use ledger_core::{Address, Balance, RawTransaction, StatusCode};
 use serde_json::{json, Value};
-use support::{address, check_supply, dev_key, dev_transfer, error_code, request, rss_kib, Node};
+use support::{
+    address, check_supply, dev_key, dev_transfer, error_code, fresh_address, request, rss_kib, Node,
+};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
@@ -161,9 +163,7 @@ async fn ten_thousand_subscriptions_on_one_connection_stop_at_the_limit() {
     let mut raw = node.raw().await;
     // All sent before any answer is read.
     for n in 0..10_000u32 {
-        let mut who = [0u8; 20];
-        who[..4].copy_from_slice(&n.to_be_bytes());
-        let args = json!({"address": Address(who)});
+        let args = json!({"address": fresh_address(u64::from(n))});
         raw.send_text(&request("subscribe", "account_info", u64::from(n), args).to_string())
             .await;
     }
@@ -438,7 +438,7 @@ async fn a_subscriber_that_never_reads_is_disconnected_and_memory_stays_bounded(
     let mut rss = vec![(0, rss_kib(node.pid()))];
     for n in 1..=2000u32 {
         let status = client
-            .push_and_wait(&dev_transfer(address_of(n), 1, 1, n).to_raw())
+            .push_and_wait(&dev_transfer(fresh_address(u64::from(n)), 1, 1, n).to_raw())
             .await
             .expect("answered");
         assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
@@ -482,14 +482,7 @@ async fn a_subscriber_that_never_reads_is_disconnected_and_memory_stays_bounded(
         last < first + (64 << 10),
         "RSS grew from {first} to {last} KiB over 1,750 blocks"
     );
-    let mut holders: Vec<Address> = (1..=2000).map(address_of).collect();
+    let mut holders: Vec<Address> = (1..=2000u64).map(fresh_address).collect();
     holders.extend([dev_key().address(), node.coinbase]);
     still_sound(&node, &holders).await;
-}
-
-/// The `n`th of many fresh addresses.
-fn address_of(n: u32) -> Address {
-    let mut bytes = [0xa5; 20];
-    bytes[..4].copy_from_slice(&n.to_be_bytes());
-    Address(bytes)
 }

@@ -362,6 +362,14 @@ pub fn address(n: u8) -> Address {
     Address([n; 20])
 }
 
+/// The `n`th of many distinct addresses nobody has the key of (never the
+/// null address).
+pub fn fresh_address(n: u64) -> Address {
+    let mut bytes = [0xa5; 20];
+    bytes[..8].copy_from_slice(&n.to_be_bytes());
+    Address(bytes)
+}
+
 /// The environment variable that makes [`build_chain_child`] build.
 pub const BUILD_ENV: &str = "LEDGER_E2E_BUILD_CHAIN";
 

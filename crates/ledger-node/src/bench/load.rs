@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use ledger_core::{RawTransaction, StatusCode, TransactionStatus};
+
+use super::plan::Planned;
 use ledger_ws::Client;
 use tokio::time::Instant;
 
@@ -43,7 +45,7 @@ impl Outcome {
 /// last final status.
 pub(crate) async fn push_all(
     url: &str,
-    transfers: &[RawTransaction],
+    transfers: &[Planned],
     shape: Shape,
     progress: &(dyn Fn() + Sync),
 ) -> anyhow::Result<(Vec<Outcome>, Duration)> {
@@ -76,7 +78,7 @@ pub(crate) async fn push_all(
 /// none before its time on `schedule` (start, rate).
 async fn drive(
     client: &Client,
-    transfers: &[RawTransaction],
+    transfers: &[Planned],
     mine: impl Iterator<Item = usize>,
     schedule: Option<(Instant, f64)>,
     window: usize,
@@ -97,7 +99,7 @@ async fn drive(
                 }
             }
             mine.next();
-            in_flight.push(push_one(client, n, &transfers[n]));
+            in_flight.push(push_one(client, n, &transfers[n].raw));
         }
         if in_flight.is_empty() && wait_until.is_none() {
             return finished;

@@ -204,9 +204,8 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         window: args.window,
         rate: args.rate,
     };
-    let transfers: Vec<_> = planned.iter().map(|p| p.raw.clone()).collect();
     let progress = || bar.inc(1);
-    let (outcomes, elapsed) = load::push_all(&url, &transfers, shape, &progress).await?;
+    let (outcomes, elapsed) = load::push_all(&url, &planned, shape, &progress).await?;
     bar.finish_and_clear();
     let own_after = Usage::own();
     let metrics_after = scrape(&url).await.ok();

@@ -102,7 +102,8 @@ struct Shared {
 
 impl Shared {
     /// The next transfer to push: a retry first, else a fresh one when the
-    /// offered rate allows (never catching up more than a second behind).
+    /// offered rate allows. Behind the schedule (after a restart), fresh
+    /// ones come as fast as they are asked for until it is caught up.
     fn next(&self) -> Option<usize> {
         if let Some(n) = self.retry.lock().expect("not poisoned").pop_front() {
             return Some(n);

@@ -68,6 +68,35 @@ pub enum StoreError {
         /// What is wrong.
         damage: Damage,
     },
+    /// Storing the block would leave less free space on the disk than the
+    /// store keeps in reserve ([`Store::with_space_reserve`](crate::Store::with_space_reserve)).
+    /// Nothing of the block was written.
+    #[error(
+        "store {path}: {available} bytes free on its disk, and a block needs {needed} above \
+         the reserve of {reserve}; nothing was written, free space and restart"
+    )]
+    LowSpace {
+        /// The data directory.
+        path: PathBuf,
+        /// Free bytes on its disk.
+        available: u64,
+        /// Bytes the store keeps free.
+        reserve: u64,
+        /// Bytes the block would take, counted generously.
+        needed: u64,
+    },
+    /// The write of a block failed earlier; the engine's memory may hold
+    /// part of it that its files do not, so the store answers nothing
+    /// more until it is reopened.
+    #[error(
+        "store {path}: the write of block {depth} failed; it answers nothing more until reopened"
+    )]
+    WriteFailed {
+        /// The data directory.
+        path: PathBuf,
+        /// The depth of the block whose write failed.
+        depth: u64,
+    },
 }
 
 /// What makes a directory not a ledger store this build can open.
@@ -217,5 +246,57 @@ pub enum Damage {
         stored_under: Hash,
         /// What it hashes to.
         hashes_to: Hash,
+    },
+    /// The top block is stored but its state is not all there: a block
+    /// write that failed part-way and came back torn after a crash. Its
+    /// blocks are whole, so `ledger-node export` then `import` rebuilds
+    /// the state from them ([`Store::open_for_blocks`](crate::Store::open_for_blocks)).
+    #[error(
+        "the top block {hash} (depth {depth}) was not written whole: {part}; \
+         rebuild the state from the blocks (export, then import)"
+    )]
+    TornBlock {
+        /// Its depth.
+        depth: u64,
+        /// Its hash.
+        hash: Hash,
+        /// The first piece found missing.
+        part: TornPart,
+    },
+}
+
+/// What of a torn top block is missing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TornPart {
+    /// One of its transactions has no record of it.
+    #[error("its transaction {transaction} has no record of it")]
+    Record {
+        /// The transaction.
+        transaction: Hash,
+    },
+    /// An account the genesis block credits is not stored.
+    #[error("the account {address} it credits is not stored")]
+    Account {
+        /// The account.
+        address: ledger_core::Address,
+    },
+    /// An account it appends to does not end its list with one of its
+    /// transactions (the account or the list entry was not written).
+    #[error("the list of {address}, {count} long, does not end in it")]
+    ListEnd {
+        /// The account.
+        address: ledger_core::Address,
+        /// The list length its account records.
+        count: u64,
+    },
+    /// An account it appends to has a list entry beyond the length its
+    /// account records (the entry was written, the account was not).
+    #[error("the list of {address} has an entry beyond its recorded length {count}")]
+    ListBeyond {
+        /// The account.
+        address: ledger_core::Address,
+        /// The list length its account records.
+        count: u64,
     },
 }

@@ -168,4 +168,9 @@ pub(crate) trait Kv: Send + Sync {
 
     /// Makes everything written so far durable (commits already are).
     fn flush(&self) -> Result<(), EngineError>;
+
+    /// Called after a failed [`Kv::write`]: the engine's memory may now
+    /// hold part of that write, which must never reach its files through
+    /// this handle, not even by the flush engines do when dropped.
+    fn abandon(&self);
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
 
+use super::Abandonable;
 use crate::kv::{Entry, Kv, Table, WriteSet};
 use crate::{Engine, EngineError};
 
@@ -26,7 +27,8 @@ pub(crate) const LOCK_FILE: &str = "lock";
 const MAX_JOURNALING_SIZE: u64 = 64 << 20;
 
 pub(crate) struct FjallKv {
-    db: Database,
+    /// Persisted when its last handle drops; not once abandoned.
+    db: Abandonable<Database>,
     /// One keyspace per table, in the order of [`Table::ALL`].
     tables: Vec<Keyspace>,
 }
@@ -43,7 +45,10 @@ impl FjallKv {
             .iter()
             .map(|&table| db.keyspace(table.name(), || options(table)))
             .collect::<Result<_, _>>()?;
-        Ok(FjallKv { db, tables })
+        Ok(FjallKv {
+            db: Abandonable::new(db),
+            tables,
+        })
     }
 
     fn table(&self, table: Table) -> &Keyspace {
@@ -118,5 +123,9 @@ impl Kv for FjallKv {
 
     fn flush(&self) -> Result<(), EngineError> {
         Ok(self.db.persist(PersistMode::SyncAll)?)
+    }
+
+    fn abandon(&self) {
+        self.db.abandon();
     }
 }

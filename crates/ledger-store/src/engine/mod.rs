@@ -5,8 +5,10 @@ pub(crate) mod fjall;
 pub(crate) mod sled;
 
 use std::fmt;
+use std::ops::Deref;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A storage engine. Each keeps its own files in the data directory, and a
 /// directory is opened with the engine that created it.
@@ -77,5 +79,44 @@ impl FromStr for Engine {
             .ok_or_else(|| UnknownEngine {
                 name: name.to_owned(),
             })
+    }
+}
+
+/// An engine's database handle that can be abandoned after a failed
+/// write: engines flush their memory to their files when the last handle
+/// drops, and after a failed write that memory holds what must not be
+/// written, so an abandoned handle keeps a clone of itself forever.
+pub(crate) struct Abandonable<T: Clone> {
+    handle: T,
+    abandoned: AtomicBool,
+}
+
+impl<T: Clone> Abandonable<T> {
+    pub(crate) fn new(handle: T) -> Abandonable<T> {
+        Abandonable {
+            handle,
+            abandoned: AtomicBool::new(false),
+        }
+    }
+
+    /// Never flush through this handle again, not even on drop.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+    }
+}
+
+impl<T: Clone> Deref for Abandonable<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.handle
+    }
+}
+
+impl<T: Clone> Drop for Abandonable<T> {
+    fn drop(&mut self) {
+        if self.abandoned.load(Ordering::SeqCst) {
+            std::mem::forget(self.handle.clone());
+        }
     }
 }

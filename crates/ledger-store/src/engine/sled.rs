@@ -14,6 +14,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use super::Abandonable;
 use crate::kv::{Entry, Kv, Table, WriteSet};
 use crate::{Engine, EngineError};
 
@@ -26,7 +27,11 @@ const BLOB_DIR: &str = "blobs";
 const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct SledKv {
-    db: sled::Db,
+    /// sled flushes when its last handle drops; not once abandoned.
+    /// (Its background thread may still write: after a failed write the
+    /// files are untrusted until reopened, where the top block's state is
+    /// checked, `Damage::TornBlock`.)
+    db: Abandonable<sled::Db>,
     /// `None` for a temporary store, which sled never writes to disk.
     sync: Option<DiskSync>,
 }
@@ -55,14 +60,17 @@ impl SledKv {
     pub(crate) fn open(path: &Path, temporary: bool) -> Result<SledKv, sled::Error> {
         let db = sled::Config::new().path(path).temporary(temporary).open()?;
         if temporary {
-            return Ok(SledKv { db, sync: None });
+            return Ok(SledKv {
+                db: Abandonable::new(db),
+                sync: None,
+            });
         }
         let log = File::open(path.join(LOG_FILE))?;
         // sled creates its files without syncing the directory that names
         // them; until that is on disk, a power loss could take the store.
         File::open(path)?.sync_all()?;
         Ok(SledKv {
-            db,
+            db: Abandonable::new(db),
             // The first commit lists and syncs the blobs found on open: a
             // crash may have left them in the page cache only.
             sync: Some(DiskSync {
@@ -193,6 +201,10 @@ impl Kv for SledKv {
 
     fn flush(&self) -> Result<(), EngineError> {
         self.flush_to_disk()
+    }
+
+    fn abandon(&self) {
+        self.db.abandon();
     }
 }
 

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, ensure, Context};
 use ledger_core::{Block, ChainConfig, Hash, Ledger, Sealable, StateRead};
-use ledger_store::Engine;
+use ledger_store::{Engine, Store};
 
 use crate::node::{load_genesis, open_store};
 
@@ -55,7 +55,11 @@ pub(crate) struct ImportArgs {
 }
 
 pub(crate) fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.data_dir, args.store)?;
+    // The blocks are all an export reads, so a store whose top block's
+    // state is torn can still be exported, and its state rebuilt by import.
+    let store = open_store(&args.data_dir, args.store, |dir, engine| {
+        Store::open_for_blocks(dir, engine)
+    })?;
     let tip = store
         .tip()?
         .with_context(|| format!("{} holds no chain", args.data_dir.display()))?;
@@ -106,7 +110,9 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     );
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-    let store = open_store(&args.data_dir, args.store)?;
+    let store = open_store(&args.data_dir, args.store, |dir, engine| {
+        Store::open(dir, engine)
+    })?;
     // The blocks were accepted by a chain already; their size is history.
     let config = ChainConfig {
         max_block_transactions: usize::MAX,

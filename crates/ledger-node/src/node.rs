@@ -107,6 +107,11 @@ pub(crate) struct RunArgs {
     /// can make the kernel hold besides the outgoing queue.
     #[arg(long, default_value_t = 256 << 10, value_parser = clap::value_parser!(u64).range(4096..))]
     send_buffer_bytes: u64,
+    /// Free space, in MiB, kept on the data directory's disk: a block that
+    /// would leave less is not stored, and the node stops producing blocks
+    /// (reads go on) until it is restarted with space freed. 0: no reserve.
+    #[arg(long, default_value_t = ledger_store::DEFAULT_SPACE_RESERVE >> 20)]
+    disk_reserve_mib: u64,
     /// The gas a `call_contract_view` may use.
     #[arg(long, default_value_t = ledger_core::VIEW_CALL_GAS, value_parser = clap::value_parser!(u64).range(1..))]
     view_gas_cap: u64,
@@ -123,10 +128,16 @@ pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
 
 /// Opens the store, saying how long a recovery took: after a crash an
 /// engine may replay its log before the node can listen.
-pub(crate) fn open_store(dir: &Path, engine: Engine) -> anyhow::Result<Store> {
+/// Opens the store in `dir` with `open` ([`Store::open`], or
+/// [`Store::open_for_blocks`] to read the blocks of a damaged one).
+pub(crate) fn open_store(
+    dir: &Path,
+    engine: Engine,
+    open: fn(&Path, Engine) -> Result<Store, StoreError>,
+) -> anyhow::Result<Store> {
     let started = std::time::Instant::now();
     tracing::info!(%engine, data_dir = %dir.display(), "opening the chain store");
-    let store = Store::open(dir, engine).map_err(|error| match error {
+    let store = open(dir, engine).map_err(|error| match error {
         StoreError::OtherEngine { found, .. } => {
             anyhow::anyhow!("{error}: run with --store {found}, or use another --data-dir")
         }
@@ -169,7 +180,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let genesis = load_genesis(args.genesis.as_deref())?;
     let key = load_or_create_key(&args)?;
-    let store = Arc::new(open_store(dir, args.store)?);
+    let store = Arc::new(
+        open_store(dir, args.store, |dir, engine| Store::open(dir, engine))?
+            .with_space_reserve(args.disk_reserve_mib.saturating_mul(1 << 20)),
+    );
     if args.max_request_bytes > args.max_message_bytes {
         bail!(
             "--max-request-bytes ({}) is larger than --max-message-bytes ({}): \

@@ -31,6 +31,8 @@ fn a_short_load_run_checks_every_transfer_and_reports_as_json() {
             "0.1",
             "--block-interval-ms",
             "0",
+            "--rate",
+            "3000",
         ])
         .arg("--json")
         .arg(&report)
@@ -38,9 +40,30 @@ fn a_short_load_run_checks_every_transfer_and_reports_as_json() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
+    // The report draws as a chart against offered load.
+    let chart = dir.path().join("load.svg");
+    let plotted = Command::new(BINARY)
+        .args(["bench", "plot-load"])
+        .arg(&report)
+        .arg("--out")
+        .arg(&chart)
+        .output()
+        .expect("runs");
+    assert!(
+        plotted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plotted.stderr)
+    );
+    let svg = std::fs::read_to_string(&chart).expect("drawn");
+    assert!(
+        svg.contains("p99 Pending") && svg.contains("committed"),
+        "{svg}"
+    );
+
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).expect("written")).expect("JSON");
     assert_eq!(report["transfers"], 300);
+    assert_eq!(report["offered_per_second"], 3000.0);
     assert_eq!(report["failed"], 0);
     assert_eq!(report["balances_checked"], true);
     assert!(report["committed_per_second"].as_f64().expect("a rate") > 0.0);

@@ -54,6 +54,15 @@ enum What {
     /// SIGKILLed and restarted and clients drop their connections; then
     /// every transfer must be applied exactly once.
     Soak(soak::SoakArgs),
+    /// Draw `bench --rate R --json` reports of several rates as an SVG
+    /// chart of committed transfers and p99 latency against offered load.
+    PlotLoad {
+        /// The JSON reports, one per offered rate.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Draw a soak's samples (CSV) as an SVG chart of RSS and open files.
     PlotSoak {
         /// The CSV `bench soak --samples` wrote.
@@ -135,6 +144,19 @@ pub(crate) async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(What::Soak(args)) => soak::soak(args).await,
+        Some(What::PlotLoad { reports, out }) => {
+            let reports = reports
+                .iter()
+                .map(|path| {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a bench report", path.display()))
+                })
+                .collect::<anyhow::Result<Vec<report::Report>>>()?;
+            plot::load_chart(&reports, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(What::PlotSoak { samples, out }) => {
             plot::soak_chart(&samples, &out)?;
             Ok(ExitCode::SUCCESS)

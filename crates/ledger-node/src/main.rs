@@ -1,7 +1,6 @@
 //! `ledger-node`: runs a ledger node (`ledger-node run`), moves its chain
 //! (`export`, `import`), measures one (`bench`), and talks to one as a
-//! client (`keygen`,
-//! `account`, `transfer`, `block`, `tx`, `watch`).
+//! client (`keygen`, `account`, `transfer`, `block`, `tx`, `watch`).
 //!
 //! The binary owns configuration, the process (signals, exit codes, logs)
 //! and the wiring of `ledger-store`, `ledger-ws` and `ledger-core`; the

@@ -126,10 +126,10 @@ pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
     Genesis::from_json(&text).with_context(|| format!("genesis file {}", path.display()))
 }
 
-/// Opens the store, saying how long a recovery took: after a crash an
-/// engine may replay its log before the node can listen.
 /// Opens the store in `dir` with `open` ([`Store::open`], or
-/// [`Store::open_for_blocks`] to read the blocks of a damaged one).
+/// [`Store::open_for_blocks`] to read the blocks of a damaged one), saying
+/// how long a recovery took: after a crash an engine may replay its log
+/// before the node can listen.
 pub(crate) fn open_store(
     dir: &Path,
     engine: Engine,

@@ -171,6 +171,16 @@ pub enum ListEntry {
     },
 }
 
+impl ListEntry {
+    /// The transaction the entry lists.
+    pub fn hash(&self) -> Hash {
+        match self {
+            ListEntry::Full(entry) => entry.hash,
+            ListEntry::HashOnly { hash, .. } => *hash,
+        }
+    }
+}
+
 /// Reads the list entry at `position` back, or says how it is damaged.
 pub fn decode_list_entry(position: u64, bytes: &[u8]) -> Result<ListEntry, Damage> {
     const RECORD: &str = "account list entry";

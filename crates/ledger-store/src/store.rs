@@ -43,6 +43,9 @@ pub struct Store {
     failed: OnceLock<u64>,
 }
 
+/// A store's tip and its block, as the checks on open found them.
+type Top = (ChainTip, Sealed<Block>);
+
 /// The free space [`Store::open`] keeps on the store's disk: room for the
 /// engine's own housekeeping (sled's segment cleaning, fjall's compaction)
 /// and for a shutdown, once blocks are no longer stored.
@@ -58,8 +61,10 @@ impl Store {
     /// its tip, block index and genesis agree. A directory holding another
     /// engine's store, or data that is not a ledger store, is refused.
     pub fn open(path: impl AsRef<Path>, engine: Engine) -> Result<Store, StoreError> {
-        let store = Store::open_for_blocks(path, engine)?;
-        store.check_tip_state()?;
+        let (store, top) = Store::open_checked(path.as_ref(), engine)?;
+        if let Some((tip, block)) = top {
+            store.check_tip_state(tip, &block)?;
+        }
         Ok(store)
     }
 
@@ -69,7 +74,13 @@ impl Store {
     /// can still read the blocks of a store damaged that way, and `import`
     /// rebuild its state from them.
     pub fn open_for_blocks(path: impl AsRef<Path>, engine: Engine) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
+        Ok(Store::open_checked(path.as_ref(), engine)?.0)
+    }
+
+    /// The store in `path`, checked as [`Store::open_for_blocks`] says,
+    /// with its tip and top block if it holds a chain.
+    fn open_checked(path: &Path, engine: Engine) -> Result<(Store, Option<Top>), StoreError> {
+        let path = path.to_path_buf();
         if let Some(found) = Engine::detect(&path) {
             if found != engine {
                 return Err(StoreError::OtherEngine {
@@ -81,8 +92,8 @@ impl Store {
         }
         let kv = open_kv(&path, engine, false)?;
         let store = Store::with_kv(kv, path, DEFAULT_SPACE_RESERVE);
-        store.check_on_open()?;
-        Ok(store)
+        let top = store.check_on_open()?;
+        Ok((store, top))
     }
 
     /// Keeps `bytes` free on the store's disk: a commit that would leave
@@ -182,14 +193,16 @@ impl Store {
         self.kv()?.get(table, key).map_err(|e| self.engine_error(e))
     }
 
-    fn check_on_open(&self) -> Result<(), StoreError> {
+    /// The checks every open makes; returns the tip and its block, unless
+    /// the store is new.
+    fn check_on_open(&self) -> Result<Option<Top>, StoreError> {
         let incompatible = |found| StoreError::Incompatible {
             path: self.path.clone(),
             found,
         };
         let Some(format) = self.get(Table::Meta, FORMAT)? else {
             if self.kv()?.is_empty().map_err(|e| self.engine_error(e))? {
-                return Ok(()); // A new store: the ledger writes genesis.
+                return Ok(None); // A new store: the ledger writes genesis.
             }
             return Err(incompatible(Incompatibility::NotALedgerStore));
         };
@@ -223,17 +236,17 @@ impl Store {
                 depth: tip.depth,
             }));
         }
-        match self.read_block(&tip.hash)? {
-            Some(block) if block.depth == tip.depth && block.timestamp == tip.timestamp => {}
+        let block = match self.read_block(&tip.hash)? {
+            Some(block) if block.depth == tip.depth && block.timestamp == tip.timestamp => block,
             _ => return Err(self.damaged(Damage::TipBlock { tip: tip.hash })),
-        }
+        };
         if let Some(next) = self.read_block_hash_at(tip.depth.saturating_add(1))? {
             return Err(self.damaged(Damage::AboveTip {
                 block: next,
                 tip_depth: tip.depth,
             }));
         }
-        Ok(())
+        Ok(Some((tip, block)))
     }
 
     /// Checks that the top block's state was written whole: each of its
@@ -243,13 +256,7 @@ impl Store {
     /// that failed part-way can come back torn after a crash (issue 11's
     /// soak met one on sled after a full disk); refused here, before
     /// anything builds on it. Costs a few reads per transaction of one block.
-    fn check_tip_state(&self) -> Result<(), StoreError> {
-        let Some(tip) = self.read_tip()? else {
-            return Ok(()); // A new store.
-        };
-        let Some(block) = self.read_block(&tip.hash)? else {
-            return Err(self.damaged(Damage::TipBlock { tip: tip.hash }));
-        };
+    fn check_tip_state(&self, tip: ChainTip, block: &Block) -> Result<(), StoreError> {
         let torn = |part| {
             self.damaged(Damage::TornBlock {
                 depth: tip.depth,
@@ -288,10 +295,7 @@ impl Store {
                     .decoded(Table::Lists, &key, |bytes| {
                         decode_list_entry(position, bytes)
                     })?
-                    .map(|entry| match entry {
-                        ListEntry::Full(entry) => entry.hash,
-                        ListEntry::HashOnly { hash, .. } => hash,
-                    }))
+                    .map(|entry| entry.hash()))
             };
             let last = match count.checked_sub(1) {
                 Some(position) => hash_at(position)?,
@@ -598,11 +602,8 @@ impl StateRead for Store {
     ) -> Result<Vec<Hash>, CoreError> {
         Ok(self
             .list_entries(address, start, limit)?
-            .into_iter()
-            .map(|entry| match entry {
-                ListEntry::Full(entry) => entry.hash,
-                ListEntry::HashOnly { hash, .. } => hash,
-            })
+            .iter()
+            .map(ListEntry::hash)
             .collect())
     }
 

@@ -4,8 +4,9 @@
 
 use ledger_core::ChainSettings;
 use ledger_store::records::{
-    decode_account, decode_list_entry, decode_logs, decode_record, decode_tip, encode_account,
-    encode_list_entry, encode_logs, encode_record, encode_tip, ListEntry,
+    decode_account, decode_decision, decode_list_entry, decode_logs, decode_record, decode_tip,
+    encode_account, encode_decision, encode_list_entry, encode_logs, encode_record, encode_tip,
+    ListEntry,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -18,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(tip) = decode_tip(data) {
         assert_eq!(encode_tip(&tip)[..], data[..]);
+    }
+    if let Ok(decision) = decode_decision(data) {
+        assert_eq!(encode_decision(&decision), data);
     }
     if let Ok(logs) = decode_logs(data) {
         assert_eq!(encode_logs(&logs), data);

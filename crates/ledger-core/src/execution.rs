@@ -142,6 +142,7 @@ impl<'s, S: StateRead + ?Sized> Overlay<'s, S> {
             logs: self.logs,
             creators: self.creators,
             settings,
+            decision: None,
         }
     }
 }

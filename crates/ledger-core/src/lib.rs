@@ -24,6 +24,7 @@
 
 mod block;
 mod chain;
+mod commitment;
 mod crypto;
 mod error;
 mod execution;
@@ -41,6 +42,7 @@ mod vm;
 
 pub use block::{Block, RawBlock};
 pub use chain::{produce_block, validate_block, BlockParams, ChainConfig, Ledger};
+pub use commitment::{changes_digest, state_commitment};
 pub use crypto::{address_of, sha256, SecretKey, Signature};
 pub use error::{
     BlockError, CoreError, DecimalError, DecodeError, EncodingError, GenesisError, Inconsistency,
@@ -56,8 +58,9 @@ pub use primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, 
 pub use sealed::{Sealable, Sealed};
 pub use settings::{ChainSettings, EvmFork, GenesisSettings, UnknownFork};
 pub use state::{
-    check_extends, history_entries, Account, AccountKind, BlockChanges, ChainTip, Direction,
-    HistoryEntry, ListAppend, Log, MemoryStore, StateCommit, StateRead, TransactionRecord,
+    check_extends, history_entries, Account, AccountKind, BlockChanges, ChainTip, Decision,
+    Direction, HistoryEntry, ListAppend, Log, MemoryStore, StateCommit, StateRead,
+    TransactionRecord,
 };
 pub use status::{ActionType, StatusCode, TransactionStatus};
 pub use transaction::{

@@ -176,6 +176,23 @@ pub struct BlockChanges {
     /// and for the first block of a chain created before settings were
     /// stored.
     pub settings: Option<ChainSettings>,
+    /// What a network of validators decided about the block, stored with
+    /// it; `None` on a node running alone.
+    pub decision: Option<Decision>,
+}
+
+/// What a network of validators decided about a block, stored in the same
+/// atomic write as the block so a restarted validator can prove to its
+/// peers, block by block, what it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The commitment to the state after the block
+    /// ([`crate::state_commitment`]), which every validator checked before
+    /// voting.
+    pub state: Hash,
+    /// The commit certificate (the precommits that decided the block), in
+    /// the consensus engine's encoding: the store keeps it opaque.
+    pub certificate: Vec<u8>,
 }
 
 impl ChainTip {
@@ -237,6 +254,9 @@ pub trait StateRead {
     /// The chain's stored settings; `None` for an empty store or a chain
     /// created before they were stored.
     fn settings(&self) -> Result<Option<ChainSettings>, CoreError>;
+    /// What the network decided about the block at `depth`; `None` for a
+    /// block produced alone (or not stored).
+    fn decision(&self, depth: u64) -> Result<Option<Decision>, CoreError>;
 
     /// The block at `depth`.
     fn block_at(&self, depth: u64) -> Result<Option<Sealed<Block>>, CoreError> {
@@ -318,6 +338,9 @@ macro_rules! forward_reads {
         fn settings(&$this) -> Result<Option<$crate::ChainSettings>, CoreError> {
             $inner.settings()
         }
+        fn decision(&$this, depth: u64) -> Result<Option<$crate::Decision>, CoreError> {
+            $inner.decision(depth)
+        }
     };
 }
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))]
@@ -357,6 +380,7 @@ struct Memory {
     storage: BTreeMap<(Address, [u8; 32]), [u8; 32]>,
     logs: HashMap<Hash, Vec<Log>>,
     settings: Option<ChainSettings>,
+    decisions: HashMap<u64, Decision>,
 }
 
 /// The chain and its state in memory: for tests, simulations and embedders
@@ -471,6 +495,10 @@ impl StateRead for MemoryStore {
     fn settings(&self) -> Result<Option<ChainSettings>, CoreError> {
         self.read(|m| m.settings)
     }
+
+    fn decision(&self, depth: u64) -> Result<Option<Decision>, CoreError> {
+        self.read(|m| m.decisions.get(&depth).cloned())
+    }
 }
 
 impl StateCommit for MemoryStore {
@@ -508,6 +536,9 @@ impl StateCommit for MemoryStore {
         m.logs.extend(changes.logs.iter().cloned());
         if let Some(settings) = changes.settings {
             m.settings = Some(settings);
+        }
+        if let Some(decision) = &changes.decision {
+            m.decisions.insert(changes.block.depth, decision.clone());
         }
         Ok(())
     }

@@ -488,6 +488,27 @@ pub fn logs_and_settings_round_trip<S: StateCommit>(store: S) {
     assert_eq!(store.settings().expect("reads"), Some(settings));
 }
 
+/// What a network decided about a block reads back by depth, certificate
+/// byte for byte (empty and large alike); a block stored without one, as a
+/// node alone stores every block, has none.
+pub fn decisions_round_trip<S: StateCommit>(store: S) {
+    let keys = keys(2, 5);
+    let mut reference = reference_beside(&store, &keys);
+    assert_eq!(store.decision(0).expect("reads"), None);
+
+    for (depth, certificate) in [(1, vec![]), (2, vec![0xce; 70_000])] {
+        let mut block = produce(&mut reference, &keys, keys[0].address(), 3).expect("produces");
+        let decision = crate::Decision {
+            state: Hash([depth as u8; 32]),
+            certificate,
+        };
+        block.decision = Some(decision.clone());
+        store.commit(&block).expect("commits");
+        assert_eq!(store.decision(depth).expect("reads"), Some(decision));
+    }
+    assert_eq!(store.decision(3).expect("reads"), None);
+}
+
 /// A store whose commits fail once [`FaultyStore::fail_commits`] is
 /// called, as a full disk would make them: for tests of what runs above a
 /// store when it can no longer write. Reads keep working.
@@ -570,6 +591,11 @@ macro_rules! store_conformance_tests {
         #[test]
         fn store_logs_and_settings_round_trip() {
             $crate::testing::logs_and_settings_round_trip(($make)());
+        }
+
+        #[test]
+        fn store_decisions_round_trip() {
+            $crate::testing::decisions_round_trip(($make)());
         }
     };
 }

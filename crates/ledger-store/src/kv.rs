@@ -31,11 +31,14 @@ pub(crate) enum Table {
     Logs,
     /// Contract address → hash of the transaction that deployed it.
     Creators,
+    /// Depth (u64, big-endian) → what a network decided about the block
+    /// ([`crate::records::encode_decision`]); empty on a node alone.
+    Decisions,
 }
 
 impl Table {
     /// Every table, in the order engines lay them out.
-    pub(crate) const ALL: [Table; 10] = [
+    pub(crate) const ALL: [Table; 11] = [
         Table::Meta,
         Table::BlockIndex,
         Table::Blocks,
@@ -46,6 +49,7 @@ impl Table {
         Table::Storage,
         Table::Logs,
         Table::Creators,
+        Table::Decisions,
     ];
 
     /// The table's place in [`Table::ALL`].
@@ -66,6 +70,7 @@ impl Table {
             Table::Storage => b's',
             Table::Logs => b'g',
             Table::Creators => b'r',
+            Table::Decisions => b'v',
         }
     }
 
@@ -82,6 +87,7 @@ impl Table {
             Table::Storage => "storage",
             Table::Logs => "logs",
             Table::Creators => "creators",
+            Table::Decisions => "decisions",
         }
     }
 }

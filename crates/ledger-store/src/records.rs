@@ -4,8 +4,8 @@
 //! so tools and fuzzers can hold them to their round trip.
 
 use ledger_core::{
-    Account, AccountKind, ActionType, Address, Balance, ChainTip, Direction, Hash, HistoryEntry,
-    Log, StatusCode, TransactionRecord, TransactionStatus,
+    Account, AccountKind, ActionType, Address, Balance, ChainTip, Decision, Direction, Hash,
+    HistoryEntry, Log, StatusCode, TransactionRecord, TransactionStatus,
 };
 
 use crate::Damage;
@@ -243,6 +243,25 @@ pub fn decode_record(bytes: &[u8]) -> Result<TransactionRecord, Damage> {
     })
 }
 
+/// What a network decided about a block: the state commitment (32), then
+/// the commit certificate (to the end, opaque to the store).
+pub fn encode_decision(decision: &Decision) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(32 + decision.certificate.len());
+    bytes.extend_from_slice(&decision.state.0);
+    bytes.extend_from_slice(&decision.certificate);
+    bytes
+}
+
+/// Reads a decision back, or says how it is damaged.
+pub fn decode_decision(bytes: &[u8]) -> Result<Decision, Damage> {
+    let mut fields = Fields::new("block decision", bytes).at_least(32)?;
+    let state = Hash(fields.array()?);
+    Ok(Decision {
+        state,
+        certificate: fields.rest().to_vec(),
+    })
+}
+
 /// The most topics a log has.
 const MAX_TOPICS: u8 = 4;
 
@@ -352,6 +371,16 @@ mod tests {
         assert!(matches!(
             decode_logs(&[bytes.clone(), vec![0]].concat()),
             Err(Damage::Trailing { extra: 1, .. })
+        ));
+        let decision = Decision {
+            state: Hash([9; 32]),
+            certificate: vec![1, 2, 3],
+        };
+        let bytes = encode_decision(&decision);
+        assert_eq!(decode_decision(&bytes).expect("reads"), decision);
+        assert!(matches!(
+            decode_decision(&bytes[..31]),
+            Err(Damage::TooShort { min: 32, .. })
         ));
         let entry = ledger_core::HistoryEntry {
             position: 11,

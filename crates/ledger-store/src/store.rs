@@ -7,15 +7,16 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ledger_core::{
     check_extends, history_entries, Account, Address, Block, BlockChanges, ChainSettings, ChainTip,
-    CoreError, Direction, Hash, HistoryEntry, Inconsistency, Log, Sealable, Sealed, StateCommit,
-    StateRead, TransactionRecord,
+    CoreError, Decision, Direction, Hash, HistoryEntry, Inconsistency, Log, Sealable, Sealed,
+    StateCommit, StateRead, TransactionRecord,
 };
 
 use crate::engine::{fjall::FjallKv, sled::SledKv};
 use crate::kv::{Kv, Table, WriteSet};
 use crate::records::{
-    decode_account, decode_list_entry, decode_logs, decode_record, decode_tip, encode_account,
-    encode_list_entry, encode_logs, encode_record, encode_tip, Fields, ListEntry,
+    decode_account, decode_decision, decode_list_entry, decode_logs, decode_record, decode_tip,
+    encode_account, encode_decision, encode_list_entry, encode_logs, encode_record, encode_tip,
+    Fields, ListEntry,
 };
 use crate::{Damage, Engine, EngineError, Incompatibility, StoreError, TornPart, FORMAT_VERSION};
 
@@ -507,6 +508,13 @@ impl Store {
         for (hash, logs) in &changes.logs {
             writes.insert(Table::Logs, hash.0, encode_logs(logs));
         }
+        if let Some(decision) = &changes.decision {
+            writes.insert(
+                Table::Decisions,
+                block.depth.to_be_bytes(),
+                encode_decision(decision),
+            );
+        }
         Ok(writes)
     }
 }
@@ -666,6 +674,11 @@ impl StateRead for Store {
             ChainSettings::decode(bytes).ok_or(Damage::Settings)
         })
         .map_err(CoreError::storage)
+    }
+
+    fn decision(&self, depth: u64) -> Result<Option<Decision>, CoreError> {
+        self.decoded(Table::Decisions, &depth.to_be_bytes(), decode_decision)
+            .map_err(CoreError::storage)
     }
 }
 

@@ -69,7 +69,9 @@ fn options(table: Table) -> KeyspaceCreateOptions {
         Table::Blocks => options
             .with_kv_separation(Some(KvSeparationOptions::default()))
             .expect_point_read_hits(true),
-        Table::BlockIndex | Table::Meta | Table::Lists => options.expect_point_read_hits(true),
+        Table::BlockIndex | Table::Meta | Table::Lists | Table::Decisions => {
+            options.expect_point_read_hits(true)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use ledger_core::{
     Address, Admission, Block, BlockChanges, ChainTip, ContractEngine, CoreError, Hash, Ledger,
     StateCommit, VerifiedTransaction, ViewCall, ViewOutcome,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
 use crate::event::BlockEvent;
@@ -33,6 +33,10 @@ pub struct ProducerConfig {
     /// How many block events a subscriber may fall behind before it is
     /// told it lagged (and a connection closes as too slow).
     pub event_backlog: usize,
+    /// Blocks come from a consensus engine: the producer never starts one
+    /// itself; it builds, checks and commits blocks when asked
+    /// ([`Producer::build`], [`Producer::check`], [`Producer::commit_decided`]).
+    pub driven: bool,
 }
 
 impl ProducerConfig {
@@ -42,6 +46,7 @@ impl ProducerConfig {
             coinbase,
             block_interval: Duration::from_millis(200),
             event_backlog: 1024,
+            driven: false,
         }
     }
 }
@@ -56,6 +61,8 @@ pub struct Producer<S, E, C> {
     /// When the last produced block started, on the clock's monotonic
     /// time; `None` until the first.
     last_block: Option<Duration>,
+    /// The mempool's length, for [`Producer::pending`].
+    pending: watch::Sender<usize>,
 }
 
 impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
@@ -78,6 +85,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
             clock,
             metrics,
             last_block: None,
+            pending: watch::Sender::new(0),
         }
     }
 
@@ -99,8 +107,19 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
     /// Runs the stateful admission checks and admits `tx` if they pass.
     pub fn admit(&mut self, tx: VerifiedTransaction) -> Result<Admission, CoreError> {
         let admission = self.ledger.admit(tx)?;
-        self.metrics.mempool(self.ledger.mempool());
+        self.mempool_changed();
         Ok(admission)
+    }
+
+    /// How many transactions are pending, as it changes: what a proposer
+    /// waits on.
+    pub fn pending(&self) -> watch::Receiver<usize> {
+        self.pending.subscribe()
+    }
+
+    fn mempool_changed(&self) {
+        self.metrics.mempool(self.ledger.mempool());
+        self.pending.send_replace(self.ledger.mempool().len());
     }
 
     /// Whether `hash` is pending.
@@ -128,7 +147,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
     /// block's worth is pending; else the interval after the last block
     /// started.
     pub fn deadline(&self) -> Option<Duration> {
-        if self.ledger.mempool().is_empty() {
+        if self.config.driven || self.ledger.mempool().is_empty() {
             return None;
         }
         if self.ledger.mempool().len() >= self.ledger.config().max_block_transactions {
@@ -159,9 +178,41 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
 
     /// Turns everything pending into blocks, so every transaction answered
     /// Pending reaches a final status.
+    /// A producer driven by consensus turns nothing into blocks alone: what
+    /// is pending stays for the network to decide.
     pub fn drain(&mut self) -> Result<(), CoreError> {
+        if self.config.driven {
+            return Ok(());
+        }
         while self.produce()? {}
         Ok(())
+    }
+
+    /// Builds and executes the next block from what is pending, stamped
+    /// with the clock's time, without committing it: a proposal. `None`
+    /// when nothing is pending.
+    pub fn build(&mut self, coinbase: Address) -> Result<Option<BlockChanges>, CoreError> {
+        let time = self.clock.unix_seconds();
+        let started = self.clock.elapsed();
+        let changes = self.ledger.build_block(time, coinbase)?;
+        self.metrics
+            .built(self.clock.elapsed().saturating_sub(started));
+        Ok(changes)
+    }
+
+    /// Validates and executes a block from elsewhere on the current tip,
+    /// without committing it: what a validator does before voting.
+    pub fn check(&mut self, block: Block) -> Result<BlockChanges, CoreError> {
+        self.ledger.check_block(block)
+    }
+
+    /// Commits and announces changes from [`Producer::build`] or
+    /// [`Producer::check`] that a network decided (with its decision in
+    /// them); what they applied leaves the mempool.
+    pub fn commit_decided(&mut self, changes: BlockChanges) -> Result<ChainTip, CoreError> {
+        let changes = self.commit(changes)?;
+        self.announce(&changes, "decided block stored")?;
+        Ok(changes.tip())
     }
 
     /// Produces, stores and announces a block; `false` if nothing was pending.
@@ -204,7 +255,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
             );
         }
         // Nobody listening is fine.
-        self.metrics.mempool(self.ledger.mempool());
+        self.mempool_changed();
         let stored_at = self.clock.unix_nanos();
         let _ = self
             .events

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use ledger_core::{
-    Admission, Block, ChainTip, ContractEngine, CoreError, Hash, Ledger, StateCommit,
-    VerifiedTransaction, ViewCall, ViewOutcome,
+    Address, Admission, Block, BlockChanges, ChainTip, ContractEngine, CoreError, Hash, Ledger,
+    StateCommit, VerifiedTransaction, ViewCall, ViewOutcome,
 };
 use tokio::sync::{broadcast, oneshot, watch};
 
@@ -29,6 +29,15 @@ enum Request {
     IsPending(Hash, oneshot::Sender<bool>),
     Import(Block, oneshot::Sender<Result<ChainTip, ChainError>>),
     ViewCall(ViewCall, oneshot::Sender<Result<ViewOutcome, ChainError>>),
+    Build(
+        Address,
+        oneshot::Sender<Result<Option<BlockChanges>, ChainError>>,
+    ),
+    Check(Block, oneshot::Sender<Result<BlockChanges, ChainError>>),
+    CommitDecided(
+        Box<BlockChanges>,
+        oneshot::Sender<Result<ChainTip, ChainError>>,
+    ),
     Shutdown,
 }
 
@@ -65,6 +74,7 @@ impl ChainService {
         let state = ledger.store().clone();
         let producer = Producer::new(ledger, config, events.clone(), clock);
         let metrics = producer.metrics().clone();
+        let pending = producer.pending();
         let thread = std::thread::Builder::new()
             .name("chain".into())
             .spawn(move || {
@@ -77,6 +87,7 @@ impl ChainService {
             state,
             stopped,
             metrics,
+            pending,
         };
         Ok((handle, thread))
     }
@@ -178,6 +189,29 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
             Request::ViewCall(call, reply) => {
                 let _ = reply.send(self.producer.view_call(&call).map_err(ChainError::from));
             }
+            Request::Build(coinbase, reply) => {
+                let answer = self
+                    .running()
+                    .and_then(|()| self.producer.build(coinbase).map_err(ChainError::from));
+                let _ = reply.send(answer);
+            }
+            Request::Check(block, reply) => {
+                let answer = self
+                    .running()
+                    .and_then(|()| self.producer.check(block).map_err(ChainError::from));
+                let _ = reply.send(answer);
+            }
+            Request::CommitDecided(changes, reply) => {
+                let answer =
+                    self.running()
+                        .and_then(|()| match self.producer.commit_decided(*changes) {
+                            Err(failure @ CoreError::Storage(_)) => {
+                                Err(ChainError::Halted(self.halt(failure)))
+                            }
+                            other => other.map_err(ChainError::from),
+                        });
+                let _ = reply.send(answer);
+            }
             Request::Shutdown => return false,
         }
         true
@@ -215,6 +249,7 @@ pub struct ChainHandle<S> {
     state: S,
     stopped: watch::Receiver<bool>,
     metrics: ChainMetrics,
+    pending: watch::Receiver<usize>,
 }
 
 impl<S> ChainHandle<S> {
@@ -240,6 +275,28 @@ impl<S> ChainHandle<S> {
     /// elsewhere (by a peer, through consensus).
     pub async fn import_block(&self, block: Block) -> Result<ChainTip, ChainError> {
         self.ask(|reply| Request::Import(block, reply)).await?
+    }
+
+    /// Builds and executes the next block from what is pending without
+    /// committing it (a proposal); `None` when nothing is pending.
+    pub async fn build_block(&self, coinbase: Address) -> Result<Option<BlockChanges>, ChainError> {
+        self.ask(|reply| Request::Build(coinbase, reply)).await?
+    }
+
+    /// Validates and executes `block` on the tip without committing it.
+    pub async fn check_block(&self, block: Block) -> Result<BlockChanges, ChainError> {
+        self.ask(|reply| Request::Check(block, reply)).await?
+    }
+
+    /// Commits and announces changes a network decided.
+    pub async fn commit_decided(&self, changes: BlockChanges) -> Result<ChainTip, ChainError> {
+        self.ask(|reply| Request::CommitDecided(Box::new(changes), reply))
+            .await?
+    }
+
+    /// How many transactions are pending, as it changes.
+    pub fn pending(&self) -> watch::Receiver<usize> {
+        self.pending.clone()
     }
 
     /// Asks the service to turn what is pending into blocks and stop.

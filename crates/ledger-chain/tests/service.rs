@@ -213,3 +213,118 @@ async fn a_failed_commit_halts_production_and_reads_go_on() {
         .expect("no panic");
     assert!(matches!(result, Err(ChainError::Halted(_))), "{result:?}");
 }
+
+/// Driven by consensus, the service never starts a block: it builds a
+/// proposal without committing it, checks another node's block without
+/// committing it, and commits only what it is told was decided, with the
+/// decision stored beside it. Shutdown leaves what is pending pending.
+#[tokio::test]
+async fn driven_by_consensus_it_builds_checks_and_commits_only_when_told() {
+    let keys = keys(2, 32);
+    let open = || {
+        Ledger::open(
+            Arc::new(MemoryStore::new()),
+            genesis_for(&keys),
+            ChainConfig::default(),
+        )
+        .expect("opens")
+    };
+    let mut config = ProducerConfig::new(Address([9; 20]));
+    config.driven = true;
+    let clock = ManualClock::new(T0 + 100);
+    let (proposer, proposer_thread) =
+        ChainService::spawn(open(), config, clock.clone()).expect("spawns");
+    let (voter, voter_thread) = ChainService::spawn(open(), config, clock).expect("spawns");
+
+    let mut pending = proposer.pending();
+    assert_eq!(
+        proposer
+            .build_block(Address([9; 20]))
+            .await
+            .expect("builds"),
+        None
+    );
+    let tx = transfer(&keys[0], 0);
+    proposer.admit(tx.clone()).await.expect("admits");
+    voter.admit(tx.clone()).await.expect("admits");
+    pending
+        .wait_for(|count| *count == 1)
+        .await
+        .expect("watches");
+
+    let built = proposer
+        .build_block(Address([9; 20]))
+        .await
+        .expect("builds")
+        .expect("a block");
+    assert_eq!(built.block.depth, 1);
+    assert_eq!(
+        built.block.timestamp,
+        T0 + 100,
+        "stamped by the injected clock"
+    );
+    // Nothing committed yet on either node.
+    assert_eq!(
+        proposer.state().tip().expect("reads").map(|t| t.depth),
+        Some(0)
+    );
+    assert!(proposer.is_pending(tx.hash()).await.expect("asks"));
+
+    let checked = voter
+        .check_block(built.block.inner().clone())
+        .await
+        .expect("valid");
+    assert_eq!(checked, built, "the voter executes it exactly as proposed");
+    assert_eq!(
+        voter.state().tip().expect("reads").map(|t| t.depth),
+        Some(0)
+    );
+
+    let mut events = voter.subscribe();
+    for (chain, mut changes) in [(&proposer, built), (&voter, checked)] {
+        let decision = ledger_core::Decision {
+            state: ledger_core::Hash([7; 32]),
+            certificate: vec![1, 2, 3],
+        };
+        changes.decision = Some(decision.clone());
+        let tip = chain.commit_decided(changes).await.expect("commits");
+        assert_eq!(tip.depth, 1);
+        assert_eq!(chain.state().decision(1).expect("reads"), Some(decision));
+        assert!(!chain.is_pending(tx.hash()).await.expect("asks"));
+    }
+    assert_eq!(events.recv().await.expect("announced").block.depth, 1);
+    pending
+        .wait_for(|count| *count == 0)
+        .await
+        .expect("watches");
+
+    // A block on a parent that is no longer the tip is refused.
+    let stale = voter.check_block(events_block(&proposer, 1)).await;
+    assert!(stale.is_err(), "{stale:?}");
+
+    // Pending at shutdown stays pending: no block is made alone.
+    proposer.admit(transfer(&keys[1], 1)).await.expect("admits");
+    proposer.shutdown().await;
+    voter.shutdown().await;
+    for thread in [proposer_thread, voter_thread] {
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("joins")
+            .expect("the thread ends")
+            .expect("no failure");
+    }
+    assert_eq!(
+        proposer.state().tip().expect("reads").map(|t| t.depth),
+        Some(1)
+    );
+}
+
+fn events_block(chain: &Handle, depth: u64) -> ledger_core::Block {
+    chain
+        .state()
+        .block_at(depth)
+        .expect("reads")
+        .expect("stored")
+        .inner()
+        .clone()
+}

@@ -5,8 +5,8 @@
 //! each list and byte string, rounds as a tag (0 nil, 1 then a `u32`).
 //! Decoding refuses truncated input, unknown tags, lengths past what the
 //! bytes can hold and trailing bytes, and never panics: peers are not
-//! trusted. A value is its block's ledger encoding ([`Block::encode`])
-//! and the state commitment.
+//! trusted. A value is a block hash and a state commitment; the block
+//! itself travels as [`encode_block_value`].
 
 use std::ops::RangeInclusive;
 
@@ -141,8 +141,9 @@ impl Writer {
     }
 
     fn value(&mut self, value: &LedgerValue) -> Result<(), CodecError> {
+        self.raw(value.block().as_bytes());
         self.raw(value.state().as_bytes());
-        self.bytes("block", &value.block().encode())
+        Ok(())
     }
 
     fn extension(
@@ -394,9 +395,9 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self) -> Result<LedgerValue, CodecError> {
+        let block = Hash(self.array("block hash")?);
         let state = Hash(self.array("state commitment")?);
-        let block = Block::decode(self.bytes("block")?).map_err(CodecError::Block)?;
-        Ok(LedgerValue::from_block(block, state))
+        Ok(LedgerValue::new(block, state))
     }
 
     fn extension(&mut self) -> Result<Option<SignedMessage<Ctx, Bytes>>, CodecError> {
@@ -531,6 +532,25 @@ impl<'a> Reader<'a> {
             extra => Err(CodecError::Trailing { extra }),
         }
     }
+}
+
+/// A block with the state commitment its proposer claims for it: what a
+/// proposal's parts carry and a sync response holds. The commitment (32),
+/// then the block's ledger encoding to the end.
+pub fn encode_block_value(block: &Block, state: &Hash) -> Bytes {
+    let encoded = block.encode();
+    let mut bytes = Vec::with_capacity(32 + encoded.len());
+    bytes.extend_from_slice(state.as_bytes());
+    bytes.extend_from_slice(&encoded);
+    Bytes::from(bytes)
+}
+
+/// Reads [`encode_block_value`]'s bytes back.
+pub fn decode_block_value(bytes: &[u8]) -> Result<(Block, Hash), CodecError> {
+    let mut reader = Reader::new(bytes);
+    let state = Hash(reader.array("state commitment")?);
+    let block = Block::decode(reader.rest).map_err(CodecError::Block)?;
+    Ok((block, state))
 }
 
 /// Encodes with `write`.

@@ -3,15 +3,14 @@
 //!
 //! A height is a block depth (the genesis, depth 0, is fixed by the
 //! genesis file; consensus starts at 1). The value validators decide is a
-//! block together with the commitment to the state after it
+//! block's hash together with the commitment to the state after it
 //! ([`ledger_core::state_commitment`]), so agreeing on a value is agreeing
 //! on the state, not only on the transactions.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
-use ledger_core::{Block, Hash, Sealable, Sealed};
+use ledger_core::Hash;
 use malachitebft_core_types::{
     self as mtypes, LinearTimeouts, NilOrVal, Round, SignedExtension, VoteType, VotingPower,
 };
@@ -90,31 +89,34 @@ impl fmt::Display for ValueId {
     }
 }
 
-/// A proposed block and the commitment to the state after it.
-///
-/// Equality and order are those of the id, which hashes both: two values
-/// with the same id are the same block on the same state.
-#[derive(Clone)]
+/// What validators decide: a block, by its hash, and the commitment to
+/// the state after it. The block itself travels beside it, in the
+/// proposal's parts and in sync responses ([`crate::codec::encode_block_value`]),
+/// so votes and proposals stay a few dozen bytes whatever the block's size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LedgerValue {
-    block: Arc<Sealed<Block>>,
-    state: Hash,
     id: ValueId,
+    block: Hash,
+    state: Hash,
 }
 
 impl LedgerValue {
-    /// `block`, leaving the state committed to by `state`.
-    pub fn new(block: Sealed<Block>, state: Hash) -> LedgerValue {
-        let id = value_id(&block.hash(), &state);
+    /// The block of hash `block`, leaving the state committed to by `state`.
+    pub fn new(block: Hash, state: Hash) -> LedgerValue {
+        let mut hasher = Sha256::new();
+        hasher.update(b"ledger-value-v1");
+        hasher.update(block.as_bytes());
+        hasher.update(state.as_bytes());
         LedgerValue {
-            block: Arc::new(block),
+            id: ValueId(Hash(hasher.finalize().into())),
+            block,
             state,
-            id,
         }
     }
 
-    /// The block.
-    pub fn block(&self) -> &Sealed<Block> {
-        &self.block
+    /// The hash of the block.
+    pub fn block(&self) -> Hash {
+        self.block
     }
 
     /// The commitment to the state after the block.
@@ -123,59 +125,11 @@ impl LedgerValue {
     }
 }
 
-/// sha256("ledger-value-v1" ‖ block hash ‖ state commitment).
-fn value_id(block: &Hash, state: &Hash) -> ValueId {
-    let mut hasher = Sha256::new();
-    hasher.update(b"ledger-value-v1");
-    hasher.update(block.as_bytes());
-    hasher.update(state.as_bytes());
-    ValueId(Hash(hasher.finalize().into()))
-}
-
-impl fmt::Debug for LedgerValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LedgerValue")
-            .field("id", &self.id.0)
-            .field("depth", &self.block.depth)
-            .field("block", &self.block.hash())
-            .field("transactions", &self.block.transactions.len())
-            .field("state", &self.state)
-            .finish()
-    }
-}
-
-impl PartialEq for LedgerValue {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-    }
-}
-
-impl Eq for LedgerValue {}
-
-impl PartialOrd for LedgerValue {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for LedgerValue {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.id.cmp(&other.id)
-    }
-}
-
 impl mtypes::Value for LedgerValue {
     type Id = ValueId;
 
     fn id(&self) -> ValueId {
         self.id
-    }
-}
-
-impl LedgerValue {
-    /// Rebuilds a value from its parts, as [`crate::codec`] reads it.
-    pub(crate) fn from_block(block: Block, state: Hash) -> LedgerValue {
-        LedgerValue::new(block.seal(), state)
     }
 }
 

@@ -4,6 +4,7 @@
 //! as the kind of message it was signed as.
 
 use bytes::Bytes;
+use ledger_consensus::codec::{decode_block_value, encode_block_value};
 use ledger_consensus::malachite::app_channel::app::consensus::LivenessMsg;
 use ledger_consensus::malachite::app_channel::app::streaming::{
     StreamContent, StreamId, StreamMessage,
@@ -31,8 +32,8 @@ use ledger_core::testing::{keys, transfers_for};
 use ledger_core::{Address, Block, Hash, Sealable};
 use proptest::prelude::*;
 
-fn value(depth: u64, transactions: usize) -> LedgerValue {
-    let block = Block {
+fn block(depth: u64, transactions: usize) -> Block {
+    Block {
         depth,
         nonce: 0,
         timestamp: 1_700_000_000 + depth as u32,
@@ -42,8 +43,11 @@ fn value(depth: u64, transactions: usize) -> LedgerValue {
             .into_iter()
             .map(|tx| tx.seal())
             .collect(),
-    };
-    LedgerValue::new(block.seal(), Hash([0xab; 32]))
+    }
+}
+
+fn value(depth: u64, transactions: usize) -> LedgerValue {
+    LedgerValue::new(block(depth, transactions).seal().hash(), Hash([0xab; 32]))
 }
 
 fn key(seed: u8) -> ValidatorKey {
@@ -284,18 +288,28 @@ fn lying_lengths_and_unknown_tags_are_named() {
             tag: 3
         })
     ));
-    let lying = [vec![0; 32], 9u32.to_be_bytes().to_vec()].concat();
+}
+
+/// A block with its claimed state reads back; damage in its block part is
+/// the block decoder's error, named.
+#[test]
+fn block_values_read_back_and_damage_is_named() {
+    let block = block(4, 3);
+    let bytes = encode_block_value(&block, &Hash([5; 32]));
+    assert_eq!(
+        decode_block_value(&bytes).expect("decodes"),
+        (block, Hash([5; 32]))
+    );
     assert!(matches!(
-        Codec::<LedgerValue>::decode(&LedgerCodec, lying.into()),
-        Err(CodecError::Length {
-            what: "block",
-            len: 9,
-            max: 0
+        decode_block_value(&bytes[..31]),
+        Err(CodecError::Truncated {
+            what: "state commitment",
+            needed: 32,
+            left: 31
         })
     ));
-    // A block of no bytes is a length that fits and a block that does not.
     assert!(matches!(
-        Codec::<LedgerValue>::decode(&LedgerCodec, Bytes::from(vec![0; 36])),
+        decode_block_value(&bytes[..bytes.len() - 1]),
         Err(CodecError::Block(_))
     ));
 }

@@ -113,7 +113,7 @@ fn consensus_messages_round_trip() {
     let proposal = LedgerContext.new_proposal(
         Height(3),
         Round::new(1),
-        value.clone(),
+        value,
         Round::Nil,
         key(2).address(),
     );
@@ -365,7 +365,7 @@ async fn signatures_verify_under_the_signer_key_and_kind_only() {
     let proposal = LedgerContext.new_proposal(
         Height(2),
         Round::new(0),
-        value.clone(),
+        value,
         Round::Nil,
         signer.address(),
     );

@@ -8,20 +8,12 @@ use ledger_chain::{
 };
 use ledger_core::testing::{genesis_for, keys, FaultyStore, T0};
 use ledger_core::{
-    Address, Admission, Balance, ChainConfig, CoreError, Ledger, MemoryStore, SecretKey, StateRead,
-    Transaction, VerifiedTransaction,
+    Address, Admission, ChainConfig, CoreError, Ledger, MemoryStore, SecretKey, StateRead,
+    VerifiedTransaction,
 };
 
 fn transfer(key: &SecretKey, n: u32) -> VerifiedTransaction {
-    let tx = Transaction::signed(
-        key,
-        Address([5; 20]),
-        Balance::from(1),
-        0,
-        T0 + n,
-        Vec::new(),
-    );
-    VerifiedTransaction::from_raw(&tx.to_raw()).expect("verifies")
+    ledger_core::testing::transfer(key, Address([5; 20]), n)
 }
 
 type Handle = ChainHandle<Arc<MemoryStore>>;

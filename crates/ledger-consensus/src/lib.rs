@@ -13,18 +13,22 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::print_stdout))]
 
+pub mod app;
 pub mod codec;
 mod context;
 mod error;
+pub mod network;
 pub mod signing;
 mod validators;
 
+pub use app::{App, AppConfig, AppError};
 pub use codec::LedgerCodec;
 pub use context::{
     Height, LedgerContext, LedgerValue, Proposal, ProposalPart, Validator, ValidatorAddress,
     ValidatorSet, ValueId, Vote,
 };
 pub use error::{CodecError, KeyFileError, ValidatorsError};
+pub use network::{start_validator, NetworkConfig, RunningValidator, StartError};
 pub use signing::{SignatureVerifier, ValidatorKey};
 pub use validators::{parse_public_key, ValidatorEntry, ValidatorsFile};
 

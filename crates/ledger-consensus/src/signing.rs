@@ -135,7 +135,7 @@ impl ValidatorKey {
         options.mode(0o600);
         let write = |options: &std::fs::OpenOptions| {
             let mut file = options.open(path)?;
-            file.write_all(hex::encode(self.0.inner().as_bytes()).as_bytes())?;
+            file.write_all(hex::encode(self.secret_bytes()).as_bytes())?;
             file.write_all(b"\n")?;
             file.sync_all()
         };
@@ -143,6 +143,12 @@ impl ValidatorKey {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// The 32 secret bytes, for the network key (libp2p and consensus
+    /// share one key, as Malachite expects).
+    pub(crate) fn secret_bytes(&self) -> [u8; 32] {
+        self.0.inner().to_bytes()
     }
 
     /// The public key.

@@ -66,6 +66,14 @@ pub fn transfers_for(keys: &[SecretKey], depth: u64, count: usize) -> Vec<Transa
         .collect()
 }
 
+/// A verified transfer of 1 from `key` to `to`, nonce 0, made distinct by
+/// `n` (its timestamp is `T0 + n`).
+pub fn transfer(key: &SecretKey, to: Address, n: u32) -> crate::VerifiedTransaction {
+    let tx = Transaction::signed(key, to, Balance::from(1), 0, T0 + n, Vec::new());
+    // Signed here with a valid key: it always verifies.
+    crate::VerifiedTransaction::from_raw(&tx.to_raw()).expect("a transfer signed here verifies")
+}
+
 /// Pushes block `depth`'s transfers and produces it.
 pub fn produce<S: StateCommit>(
     ledger: &mut Ledger<S>,

@@ -10,7 +10,7 @@ use ledger_core::{
 };
 use tokio::sync::{broadcast, oneshot, watch};
 
-use crate::api::Chain;
+use crate::api::{Chain, NodeMode};
 use crate::clock::Clock;
 use crate::error::ChainError;
 use crate::event::BlockEvent;
@@ -75,6 +75,11 @@ impl ChainService {
         let producer = Producer::new(ledger, config, events.clone(), clock);
         let metrics = producer.metrics().clone();
         let pending = producer.pending();
+        let mode = if config.driven {
+            NodeMode::Validator
+        } else {
+            NodeMode::Single
+        };
         let thread = std::thread::Builder::new()
             .name("chain".into())
             .spawn(move || {
@@ -88,6 +93,7 @@ impl ChainService {
             stopped,
             metrics,
             pending,
+            mode,
         };
         Ok((handle, thread))
     }
@@ -250,6 +256,7 @@ pub struct ChainHandle<S> {
     stopped: watch::Receiver<bool>,
     metrics: ChainMetrics,
     pending: watch::Receiver<usize>,
+    mode: NodeMode,
 }
 
 impl<S> ChainHandle<S> {
@@ -332,5 +339,9 @@ impl<S: ledger_core::StateRead + Clone + Send + Sync + 'static> Chain for ChainH
 
     fn metrics(&self) -> &ChainMetrics {
         &self.metrics
+    }
+
+    fn mode(&self) -> NodeMode {
+        self.mode
     }
 }

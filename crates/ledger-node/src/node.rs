@@ -115,6 +115,8 @@ pub(crate) struct RunArgs {
     /// The gas a `call_contract_view` may use.
     #[arg(long, default_value_t = ledger_core::VIEW_CALL_GAS, value_parser = clap::value_parser!(u64).range(1..))]
     view_gas_cap: u64,
+    #[command(flatten)]
+    network: crate::validator::NetworkArgs,
 }
 
 pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
@@ -198,7 +200,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_pending_bytes: usize::try_from(args.max_pending_bytes)?,
         view_call_gas: args.view_gas_cap,
     };
-    let ledger = match Ledger::open_with_engine(store.clone(), genesis, config, Evm::new()) {
+    let ledger = match Ledger::open_with_engine(store.clone(), genesis.clone(), config, Evm::new())
+    {
         Ok(ledger) => ledger,
         Err(error @ CoreError::SettingsMismatch { .. }) => bail!(
             "the data directory {} holds a chain with other contract settings: {error}; \
@@ -220,8 +223,17 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut producer_config = ProducerConfig::new(key.address());
     producer_config.block_interval = Duration::from_millis(args.block_interval_ms);
     producer_config.event_backlog = usize::try_from(args.max_lag_blocks)?;
+    producer_config.driven = args.network.joins();
     let (chain, producer) = ChainService::spawn(ledger, producer_config, SystemClock::new())
         .context("cannot start block production")?;
+    let validator = if args.network.joins() {
+        let running =
+            crate::validator::start(&args.network, dir, chain.clone(), &genesis, key.address())
+                .await?;
+        Some(running)
+    } else {
+        None
+    };
     let listener = TcpListener::bind(args.ws)
         .await
         .with_context(|| format!("cannot listen on {}", args.ws))?;
@@ -257,11 +269,32 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     println!("ledger-node listening on ws://{address}");
     println!("coinbase {}", key.address());
 
-    // Wait for a signal, or for the producer to stop on its own (a storage failure).
+    // Wait for a signal, for the producer to stop on its own (a storage
+    // failure), or for consensus to stop.
     let producer = tokio::task::spawn_blocking(move || producer.join());
     tokio::pin!(producer);
     let mut failed = false;
+    let (engine, mut app) = match validator {
+        Some(running) => (Some(running.engine), Some(running.app)),
+        None => (None, None),
+    };
+    let consensus = async {
+        match app.as_mut() {
+            Some(app) => match app.await {
+                Ok(Ok(())) => tracing::info!("consensus stopped"),
+                Ok(Err(error)) => tracing::error!(%error, "consensus stopped"),
+                Err(error) => tracing::error!(%error, "consensus crashed"),
+            },
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
+        () = consensus => {
+            failed = true;
+            let _ = phase.send(Phase::Draining);
+            chain.shutdown().await;
+            failed |= producer_failed((&mut producer).await);
+        }
         signal = signals.recv() => {
             tracing::info!(signal, "shutting down: finishing pending blocks");
             // New requests are refused from here on; those already taken
@@ -271,6 +304,12 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             failed |= producer_failed((&mut producer).await);
         }
         result = &mut producer => failed |= producer_failed(result),
+    }
+    if let Some(engine) = engine {
+        engine.actor.stop(None);
+    }
+    if let Some(app) = app {
+        app.abort();
     }
     let _ = phase.send(Phase::Stopped);
     let _ = server.await;

@@ -1,0 +1,136 @@
+//! `ledger-node run --validators …`: the node as one validator of a
+//! network, on `ledger-consensus`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use ledger_chain::ChainHandle;
+use ledger_consensus::malachite::core_types::LinearTimeouts;
+use ledger_consensus::{
+    start_validator, AppConfig, NetworkConfig, RunningValidator, ValidatorKey, ValidatorsFile,
+};
+use ledger_core::{Address, Genesis, StateRead};
+
+/// Options that make the node a validator of a network.
+#[derive(clap::Args, Debug)]
+pub(crate) struct NetworkArgs {
+    /// Join a network of validators listed in this file (every validator
+    /// runs with the same one; see docs/consensus.md). Without it the node
+    /// runs alone and produces every block.
+    #[arg(long, requires = "p2p")]
+    validators: Option<PathBuf>,
+    /// This validator's ed25519 key (64 hex digits); default
+    /// `<data-dir>/validator.key`, created if missing.
+    #[arg(long, requires = "validators")]
+    validator_key: Option<PathBuf>,
+    /// Where this validator listens for its peers (`HOST:PORT`).
+    #[arg(long, requires = "validators")]
+    p2p: Option<SocketAddr>,
+    /// Peers to keep connections to, comma-separated `HOST:PORT`s; default:
+    /// the `p2p` address of every other validator in the validators file.
+    #[arg(long, value_delimiter = ',', requires = "validators")]
+    peers: Vec<SocketAddr>,
+}
+
+impl NetworkArgs {
+    /// Whether the node joins a network.
+    pub(crate) fn joins(&self) -> bool {
+        self.validators.is_some()
+    }
+}
+
+/// This validator's consensus key: `path`, or `<data-dir>/validator.key`,
+/// created there if missing.
+pub(crate) fn load_or_create_key(
+    path: Option<&Path>,
+    data_dir: &Path,
+) -> anyhow::Result<ValidatorKey> {
+    if let Some(path) = path {
+        return ValidatorKey::load(path).context("cannot load the validator key");
+    }
+    let path = data_dir.join("validator.key");
+    if path.exists() {
+        return ValidatorKey::load(&path).context("cannot load the validator key");
+    }
+    let key = ValidatorKey::generate();
+    key.save(&path).context("cannot create the validator key")?;
+    tracing::info!(path = %path.display(), address = %key.address(), "created a validator key");
+    Ok(key)
+}
+
+/// Starts consensus on `chain` (a service started driven).
+pub(crate) async fn start<S>(
+    args: &NetworkArgs,
+    data_dir: &Path,
+    chain: ChainHandle<S>,
+    genesis: &Genesis,
+    coinbase: Address,
+) -> anyhow::Result<RunningValidator>
+where
+    S: StateRead + Clone + Send + Sync + 'static,
+{
+    let (Some(file), Some(listen)) = (&args.validators, args.p2p) else {
+        bail!("--validators needs --p2p");
+    };
+    let validators = ValidatorsFile::load(file)
+        .with_context(|| format!("validators file {}", file.display()))?;
+    let key = load_or_create_key(args.validator_key.as_deref(), data_dir)?;
+    let me = hex::encode(key.public_key().as_bytes());
+    let Some(mine) = validators
+        .entries()
+        .iter()
+        .position(|entry| entry.public_key == me)
+    else {
+        bail!(
+            "the validator key (public key {me}) is not in {}: add it there, on every validator",
+            file.display()
+        );
+    };
+    let peers = if args.peers.is_empty() {
+        let mut peers = Vec::new();
+        for (index, entry) in validators.entries().iter().enumerate() {
+            if index == mine {
+                continue;
+            }
+            if let Some(p2p) = &entry.p2p {
+                peers.push(p2p.parse().with_context(|| {
+                    format!(
+                        "validator {index} of {}: p2p {p2p:?} is not HOST:PORT",
+                        file.display()
+                    )
+                })?);
+            }
+        }
+        peers
+    } else {
+        args.peers.clone()
+    };
+    let network = NetworkConfig {
+        moniker: format!("validator-{mine}"),
+        listen,
+        peers,
+        wal: data_dir.join("consensus-wal"),
+    };
+    let app = AppConfig {
+        coinbase,
+        timeouts: timeouts(),
+    };
+    tracing::info!(address = %key.address(), %listen, peers = network.peers.len(), "joining the network as a validator");
+    start_validator(chain, genesis, key, validators.set().clone(), app, network)
+        .await
+        .context("cannot start consensus")
+}
+
+/// Tendermint's timeouts: short enough that a round without a proposal
+/// (its proposer down, or no transaction waiting) passes in about two
+/// seconds.
+fn timeouts() -> LinearTimeouts {
+    use std::time::Duration;
+    LinearTimeouts {
+        propose: Duration::from_millis(1000),
+        prevote: Duration::from_millis(500),
+        precommit: Duration::from_millis(500),
+        ..LinearTimeouts::default()
+    }
+}

@@ -1,50 +1,42 @@
 //! Four `ledger-node` processes as validators of one network on loopback
-//! (issue 14): they decide the same blocks, a transfer pushed to them
-//! reaches its final status through the likelib API, and a validator
-//! killed with SIGKILL catches up on restart from its peers (Malachite's
-//! value sync serving the stored blocks and certificates).
+//! (issue 14): they decide the same blocks, a transfer pushed to any one
+//! of them reaches every validator (forwarded through their APIs) and its
+//! final status through the likelib API, `peers` shows the others, and a
+//! validator killed with SIGKILL catches up on restart from its peers
+//! (Malachite's value sync serving the stored blocks and certificates).
 //!
 //! Real processes, real sockets and real consensus timeouts: every wait is
 //! on an answer or a block, bounded, never a sleep.
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use ledger_consensus::{ValidatorEntry, ValidatorKey, ValidatorsFile};
-use ledger_core::{Balance, StatusCode};
+use ledger_core::{Balance, Sealable, StatusCode};
 use ledger_ws::protocol::BlockRef;
 use support::{address, dev_transfer, Node};
 
 const VALIDATORS: usize = 4;
 
-fn free_ports(count: usize) -> Vec<SocketAddr> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds"))
-        .collect();
-    listeners
-        .iter()
-        .map(|listener| listener.local_addr().expect("an address"))
-        .collect()
-}
-
 /// Writes the validators file and each validator's key; the options each
 /// node runs with.
 fn network_in(dir: &Path) -> Vec<Vec<String>> {
-    let ports = free_ports(VALIDATORS);
+    let ports = ledger_consensus::loopback_addresses(2 * VALIDATORS).expect("free ports");
+    let (ports, apis) = ports.split_at(VALIDATORS);
     let keys: Vec<ValidatorKey> = (0..VALIDATORS)
         .map(|i| ValidatorKey::from_bytes([i as u8 + 1; 32]))
         .collect();
     let file = ValidatorsFile::from_entries(
         keys.iter()
-            .zip(&ports)
-            .map(|(key, port)| ValidatorEntry {
+            .zip(ports.iter().zip(apis))
+            .map(|(key, (port, api))| ValidatorEntry {
                 public_key: hex::encode(key.public_key().as_bytes()),
                 power: 1,
                 p2p: Some(port.to_string()),
+                api: Some(format!("ws://{api}")),
             })
             .collect(),
     )
@@ -52,9 +44,9 @@ fn network_in(dir: &Path) -> Vec<Vec<String>> {
     let validators = dir.join("validators.json");
     std::fs::write(&validators, file.to_json()).expect("writes");
     keys.iter()
-        .zip(&ports)
+        .zip(ports.iter().zip(apis))
         .enumerate()
-        .map(|(i, (key, port))| {
+        .map(|(i, (key, (port, api)))| {
             let key_file = dir.join(format!("validator-{i}.key"));
             key.save(&key_file).expect("saves");
             vec![
@@ -64,6 +56,8 @@ fn network_in(dir: &Path) -> Vec<Vec<String>> {
                 key_file.display().to_string(),
                 "--p2p".into(),
                 port.to_string(),
+                "--ws".into(),
+                api.to_string(),
             ]
         })
         .collect()
@@ -74,24 +68,34 @@ fn start(dir: &Path, i: usize, options: &[String]) -> Node {
     Node::start_in(&dir.join(format!("node-{i}")), &options).expect("the validator starts")
 }
 
-/// Pushes `tx` to every node in `nodes` at once and waits for each final
-/// status (until mempool gossip exists, a client pushes to all).
-async fn push_everywhere(nodes: &[&Node], tx: &ledger_core::Transaction) {
-    let raw = tx.to_raw();
-    let mut waits = Vec::new();
-    for node in nodes {
-        let client = node.client().await;
-        let raw = raw.clone();
-        waits.push(tokio::spawn(async move {
-            client.push_and_wait(&raw).await.expect("a final status")
-        }));
-    }
-    for wait in waits {
-        let status = tokio::time::timeout(Duration::from_secs(60), wait)
-            .await
-            .expect("final within a minute")
-            .expect("joins");
-        assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+/// Pushes `tx` to `node` alone and waits for its final status there;
+/// then every node of `nodes` has applied it (they decide blocks
+/// together, so each stores the block before `node` announces it or soon
+/// after: asked until it has, on each block).
+async fn push_to_one(node: &Node, nodes: &[&Node], tx: &ledger_core::Transaction) {
+    let client = node.client().await;
+    let status = tokio::time::timeout(Duration::from_secs(60), client.push_and_wait(&tx.to_raw()))
+        .await
+        .expect("final within a minute")
+        .expect("a final status");
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    let hash = tx.clone().seal().hash();
+    for other in nodes {
+        let client = other.client().await;
+        tokio::time::timeout(Duration::from_secs(60), async {
+            let mut blocks = client.subscribe_blocks().await.expect("subscribes");
+            while client
+                .find_transaction_status(&hash)
+                .await
+                .map(|s| s.status_code)
+                .ok()
+                != Some(StatusCode::Success)
+            {
+                let _ = blocks.next().await;
+            }
+        })
+        .await
+        .expect("applied everywhere within a minute");
     }
 }
 
@@ -157,15 +161,24 @@ async fn four_validator_processes_decide_and_a_killed_one_catches_up() {
 
     let to = address(42);
     let all: Vec<&Node> = nodes.iter().collect();
-    push_everywhere(&all, &dev_transfer(to, 100, 1, 1)).await;
+    // Pushed to the last validator only: forwarded to the others.
+    push_to_one(all[3], &all, &dev_transfer(to, 100, 1, 1)).await;
     same_chain(&all, to).await;
+    let peers = nodes[0]
+        .client()
+        .await
+        .peers()
+        .await
+        .expect("answers")
+        .peers;
+    assert_eq!(peers.len(), VALIDATORS - 1);
 
     // SIGKILL one; the three left still decide.
     let mut killed = nodes.pop().expect("four");
     killed.signal("KILL");
     let rest: Vec<&Node> = nodes.iter().collect();
-    push_everywhere(&rest, &dev_transfer(to, 100, 1, 2)).await;
-    push_everywhere(&rest, &dev_transfer(to, 100, 1, 3)).await;
+    push_to_one(rest[0], &rest, &dev_transfer(to, 100, 1, 2)).await;
+    push_to_one(rest[1], &rest, &dev_transfer(to, 100, 1, 3)).await;
     same_chain(&rest, to).await;
 
     // Restarted on its data directory, it syncs what it missed.
@@ -189,4 +202,23 @@ async fn four_validator_processes_decide_and_a_killed_one_catches_up() {
         .expect("answers")
         .balance;
     assert_eq!(balance, Balance::from(300));
+
+    // `peers` shows the three others, reachable, at a height they reached;
+    // a forwarder asks every second, so this is asked again on each block
+    // (bounded by the blocks a last push makes).
+    let client = nodes[0].client().await;
+    let reachable = |peers: &[ledger_ws::extensions::WirePeer]| {
+        peers.len() == VALIDATORS - 1 && peers.iter().all(|p| p.reachable && p.height >= 1)
+    };
+    let mut n = 10;
+    while !reachable(&client.peers().await.expect("answers").peers) {
+        assert!(
+            n < 40,
+            "peers never all reachable: {:?}",
+            client.peers().await
+        );
+        let all: Vec<&Node> = nodes.iter().collect();
+        push_to_one(all[0], &all, &dev_transfer(to, 1, 1, n)).await;
+        n += 1;
+    }
 }

@@ -55,9 +55,10 @@ impl Node {
             "run".to_owned(),
             "--data-dir".to_owned(),
             dir.display().to_string(),
-            "--ws".to_owned(),
-            "127.0.0.1:0".to_owned(),
         ];
+        if !extra.contains(&"--ws") {
+            args.extend(["--ws".to_owned(), "127.0.0.1:0".to_owned()]);
+        }
         if !extra.contains(&"--block-interval-ms") {
             args.extend(["--block-interval-ms".to_owned(), "50".to_owned()]);
         }

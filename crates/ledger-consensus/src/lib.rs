@@ -30,7 +30,7 @@ pub use context::{
 pub use error::{CodecError, KeyFileError, ValidatorsError};
 pub use network::{start_validator, NetworkConfig, RunningValidator, StartError};
 pub use signing::{SignatureVerifier, ValidatorKey};
-pub use validators::{parse_public_key, ValidatorEntry, ValidatorsFile};
+pub use validators::{loopback_addresses, parse_public_key, ValidatorEntry, ValidatorsFile};
 
 /// The Malachite crates this one is built on, re-exported so users name
 /// the same versions.

@@ -3,12 +3,16 @@
 //!
 //! ```json
 //! {"validators": [
-//!   {"public_key": "<64 hex digits>", "power": 1, "p2p": "127.0.0.1:27001"}
+//!   {"public_key": "<64 hex digits>", "power": 1,
+//!    "p2p": "127.0.0.1:27001", "api": "ws://127.0.0.1:8546"}
 //! ]}
 //! ```
 //!
 //! Every validator of a network reads the same file; `p2p` is where the
-//! others dial it (optional for a validator only dialled out from).
+//! others dial it (optional for a validator only dialled out from), `api`
+//! its likelib WebSocket API, where the others forward the transactions
+//! pushed to them and ask how far it got (optional: without it, a
+//! transaction pushed elsewhere reaches it only inside a proposal).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,6 +34,9 @@ pub struct ValidatorEntry {
     /// Where its peers reach it: `HOST:PORT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p: Option<String>,
+    /// Its WebSocket API: `ws://HOST:PORT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
 }
 
 /// The validators file, checked.
@@ -117,6 +124,20 @@ impl ValidatorsFile {
     }
 }
 
+/// `count` loopback addresses with free ports, for validators of a
+/// network on one machine (a devnet, a test). The ports are free when
+/// chosen; another program could take one before it is bound again.
+pub fn loopback_addresses(count: usize) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    // All bound at once, so no two are the same.
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr())
+        .collect()
+}
+
 /// An ed25519 public key from 64 hex digits.
 pub fn parse_public_key(text: &str) -> Option<PublicKey> {
     let mut bytes = [0; 32];
@@ -137,6 +158,7 @@ mod tests {
             public_key: hex::encode(ValidatorKey::from_bytes([seed; 32]).public_key().as_bytes()),
             power,
             p2p: Some(format!("127.0.0.1:{}", 27000 + u16::from(seed))),
+            api: Some(format!("ws://127.0.0.1:{}", 8500 + u16::from(seed))),
         }
     }
 

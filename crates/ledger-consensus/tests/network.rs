@@ -7,7 +7,6 @@
 //! events with a bound, never sleeps.
 
 use std::collections::HashSet;
-use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,16 +33,6 @@ struct Node {
     validator: RunningValidator,
 }
 
-fn free_ports(count: usize) -> Vec<SocketAddr> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds"))
-        .collect();
-    listeners
-        .iter()
-        .map(|listener| listener.local_addr().expect("an address"))
-        .collect()
-}
-
 fn timeouts() -> LinearTimeouts {
     LinearTimeouts {
         propose: Duration::from_millis(1500),
@@ -66,11 +55,12 @@ async fn start_network(
                 public_key: hex::encode(key.public_key().as_bytes()),
                 power: 1,
                 p2p: None,
+                api: None,
             })
             .collect(),
     )
     .expect("valid");
-    let addresses = free_ports(keys.len());
+    let addresses = ledger_consensus::loopback_addresses(keys.len()).expect("free ports");
     let genesis = genesis_for(users);
     let mut nodes = Vec::new();
     for (index, key) in keys.iter().enumerate() {

@@ -11,6 +11,7 @@ mod chain_file;
 mod client;
 mod contract;
 mod node;
+mod peers;
 mod validator;
 
 use std::path::PathBuf;

@@ -226,11 +226,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     producer_config.driven = args.network.joins();
     let (chain, producer) = ChainService::spawn(ledger, producer_config, SystemClock::new())
         .context("cannot start block production")?;
-    let validator = if args.network.joins() {
-        let running =
+    let joined = if args.network.joins() {
+        let joined =
             crate::validator::start(&args.network, dir, chain.clone(), &genesis, key.address())
                 .await?;
-        Some(running)
+        Some(joined)
     } else {
         None
     };
@@ -255,7 +255,19 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         header_timeout: Duration::from_millis(args.header_timeout_ms),
         send_buffer_bytes: usize::try_from(args.send_buffer_bytes)?,
     };
-    let server = tokio::spawn(serve(listener, chain.clone(), server_config, phases));
+    let (server, validator) = match joined {
+        // A validator's API forwards what it admits to the other
+        // validators and reports them as its peers.
+        Some(joined) => {
+            let served = crate::peers::NetworkChain::new(chain.clone(), joined.peers);
+            let server = tokio::spawn(serve(listener, served, server_config, phases));
+            (server, Some(joined.running))
+        }
+        None => (
+            tokio::spawn(serve(listener, chain.clone(), server_config, phases)),
+            None,
+        ),
+    };
     tracing::info!(
         depth = tip.depth,
         hash = %tip.hash,

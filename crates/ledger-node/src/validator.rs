@@ -8,8 +8,11 @@ use anyhow::{bail, Context};
 use ledger_chain::ChainHandle;
 use ledger_consensus::malachite::core_types::LinearTimeouts;
 use ledger_consensus::{
-    start_validator, AppConfig, NetworkConfig, RunningValidator, ValidatorKey, ValidatorsFile,
+    parse_public_key, start_validator, AppConfig, NetworkConfig, RunningValidator,
+    ValidatorAddress, ValidatorKey, ValidatorsFile,
 };
+
+use crate::peers::PeerConfig;
 use ledger_core::{Address, Genesis, StateRead};
 
 /// Options that make the node a validator of a network.
@@ -59,6 +62,13 @@ pub(crate) fn load_or_create_key(
     Ok(key)
 }
 
+/// A validator that joined its network: consensus running, and the other
+/// validators as the API shows them.
+pub(crate) struct Joined {
+    pub(crate) running: RunningValidator,
+    pub(crate) peers: Vec<PeerConfig>,
+}
+
 /// Starts consensus on `chain` (a service started driven).
 pub(crate) async fn start<S>(
     args: &NetworkArgs,
@@ -66,7 +76,7 @@ pub(crate) async fn start<S>(
     chain: ChainHandle<S>,
     genesis: &Genesis,
     coinbase: Address,
-) -> anyhow::Result<RunningValidator>
+) -> anyhow::Result<Joined>
 where
     S: StateRead + Clone + Send + Sync + 'static,
 {
@@ -116,10 +126,30 @@ where
         coinbase,
         timeouts: timeouts(),
     };
+    let others = validators
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != mine)
+        .filter_map(|(_, entry)| {
+            let public_key = parse_public_key(&entry.public_key)?;
+            let address = ValidatorAddress::of(&public_key);
+            Some(PeerConfig {
+                id: address.to_string(),
+                p2p: entry.p2p.clone().unwrap_or_default(),
+                validator: Address(address.0),
+                api: entry.api.clone(),
+            })
+        })
+        .collect();
     tracing::info!(address = %key.address(), %listen, peers = network.peers.len(), "joining the network as a validator");
-    start_validator(chain, genesis, key, validators.set().clone(), app, network)
+    let running = start_validator(chain, genesis, key, validators.set().clone(), app, network)
         .await
-        .context("cannot start consensus")
+        .context("cannot start consensus")?;
+    Ok(Joined {
+        running,
+        peers: others,
+    })
 }
 
 /// Tendermint's timeouts: short enough that a round without a proposal

@@ -9,6 +9,7 @@
 //! the next height, and the streams of parts being reassembled.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ledger_chain::{Chain, ChainError, ChainHandle};
@@ -35,6 +36,10 @@ use crate::ValidatorSet;
 
 /// How big one data part of a proposal is.
 pub const PART_BYTES: usize = 128 * 1024;
+
+/// The longest a validator holds the start of a height while nothing is
+/// pending (see [`App::start_when_pending`]).
+pub const IDLE_START: Duration = Duration::from_secs(2);
 
 /// Streams of parts kept at once; past it the oldest is dropped.
 const MAX_STREAMS: usize = 256;
@@ -185,7 +190,7 @@ where
         match message {
             AppMsg::ConsensusReady { reply } => {
                 tracing::info!(height = %self.next_height(), "consensus ready");
-                let _ = reply.send((self.next_height(), self.params()));
+                self.start_when_pending(reply, (self.next_height(), self.params()));
             }
             AppMsg::StartedRound {
                 height,
@@ -227,7 +232,7 @@ where
                 // most most of the propose timeout, off this loop.
                 let mut pending = self.chain.pending();
                 let ready = ready.clone();
-                let wait = timeout.mul_f32(0.8);
+                let wait = timeout.mul_f32(0.9);
                 tokio::spawn(async move {
                     let arrived = tokio::time::timeout(wait, async {
                         pending.wait_for(|count| *count > 0).await.is_ok()
@@ -299,13 +304,12 @@ where
             AppMsg::Finalized {
                 certificate, reply, ..
             } => {
-                let next = if self.tip.0 >= certificate.height.0 {
-                    Next::Start(self.next_height(), self.params())
+                if self.tip.0 >= certificate.height.0 {
+                    self.start_when_pending(reply, Next::Start(self.next_height(), self.params()));
                 } else {
                     tracing::error!(height = %certificate.height, "decided block not committed; restarting the height");
-                    Next::Restart(certificate.height, self.params())
-                };
-                let _ = reply.send(next);
+                    let _ = reply.send(Next::Restart(certificate.height, self.params()));
+                }
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let _ = reply.send(self.decided_values(*range.start(), *range.end())?);
@@ -332,6 +336,24 @@ where
             }
         }
         Ok(())
+    }
+
+    /// Starts the next height (sends `message` on `reply`) once a
+    /// transaction waits, or after [`IDLE_START`] at the latest. Blocks are
+    /// never empty, so a height started with nothing to propose only spins
+    /// rounds, each longer than the last; held, every validator starts the
+    /// height when the first transaction reaches it (forwarding brings it
+    /// to all within milliseconds), and round 0 decides it. The bound lets
+    /// a validator that missed a forward join its peers anyway.
+    fn start_when_pending<T: Send + 'static>(&self, reply: oneshot::Sender<T>, message: T) {
+        let mut pending = self.chain.pending();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(IDLE_START, async {
+                pending.wait_for(|count| *count > 0).await.is_ok()
+            })
+            .await;
+            let _ = reply.send(message);
+        });
     }
 
     /// Builds this validator's proposal now that transactions wait.

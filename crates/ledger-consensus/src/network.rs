@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use ledger_chain::ChainHandle;
 use ledger_core::{Genesis, StateRead};
 use malachitebft_app_channel::app::config::{
-    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, ValuePayload, ValueSyncConfig,
+    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, PubSubProtocol, ValuePayload,
+    ValueSyncConfig,
 };
 use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::codec::Codec;
@@ -92,6 +93,11 @@ impl EngineConfig {
                         .iter()
                         .map(|peer| multiaddr(*peer))
                         .collect::<Result<_, _>>()?,
+                    // Every validator dials every other: sending each
+                    // message straight to all of them beats gossip's mesh,
+                    // which with a handful of peers leaves some to hear
+                    // only at its next heartbeat.
+                    protocol: PubSubProtocol::Broadcast,
                     discovery: DiscoveryConfig {
                         // Validators of a devnet share one address.
                         max_connections_per_ip: 64,

@@ -116,6 +116,28 @@ impl Genesis {
         Ok(genesis)
     }
 
+    /// The JSON document [`Genesis::from_json`] reads back, pretty-printed
+    /// (the fork only when the genesis names one).
+    pub fn to_json(&self) -> String {
+        let accounts: serde_json::Map<String, serde_json::Value> = self
+            .accounts
+            .iter()
+            .map(|(address, balance)| (address.to_string(), balance.to_string().into()))
+            .collect();
+        let mut document = serde_json::json!({
+            "timestamp": self.timestamp,
+            "block_reward": self.block_reward.to_string(),
+            "accounts": accounts,
+            "chain_id": self.settings.chain_id,
+            "block_gas_limit": self.settings.block_gas_limit,
+        });
+        if let Some(fork) = self.settings.evm_fork {
+            document["evm_fork"] = fork.name().into();
+        }
+        // A JSON value of strings and integers always prints.
+        serde_json::to_string_pretty(&document).unwrap_or_default()
+    }
+
     /// The built-in development chain: [`DEV_SECRET_KEY_HEX`]'s address
     /// holds 10^30, the block reward is 1000.
     pub fn dev() -> Genesis {
@@ -190,6 +212,26 @@ impl Genesis {
             transactions,
         }
         .seal()
+    }
+}
+
+#[cfg(test)]
+mod to_json_tests {
+    use super::*;
+
+    #[test]
+    fn a_genesis_reads_back_from_its_json() {
+        let mut genesis = Genesis::dev();
+        assert_eq!(
+            Genesis::from_json(&genesis.to_json()).ok(),
+            Some(genesis.clone())
+        );
+        genesis.settings.evm_fork = Some(EvmFork::Cancun);
+        genesis.settings.chain_id = 7;
+        genesis
+            .accounts
+            .insert(Address([3; 20]), Balance::from(5u64));
+        assert_eq!(Genesis::from_json(&genesis.to_json()).ok(), Some(genesis));
     }
 }
 

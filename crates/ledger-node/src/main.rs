@@ -1,4 +1,5 @@
-//! `ledger-node`: runs a ledger node (`ledger-node run`), moves its chain
+//! `ledger-node`: runs a ledger node (`ledger-node run`, alone or as one
+//! validator of a network; `devnet` runs a network here), moves its chain
 //! (`export`, `import`), measures one (`bench`), and talks to one as a
 //! client (`keygen`, `account`, `transfer`, `block`, `tx`, `watch`).
 //!
@@ -10,6 +11,7 @@ mod bench;
 mod chain_file;
 mod client;
 mod contract;
+mod devnet;
 mod node;
 mod peers;
 mod validator;
@@ -57,6 +59,9 @@ struct ClientArgs {
 enum Command {
     /// Run a node: store the chain, produce blocks, serve the WebSocket API.
     Run(node::RunArgs),
+    /// Run a network of validators on this machine (default 4), each a
+    /// `run` process, until Ctrl-C.
+    Devnet(devnet::DevnetArgs),
     /// Measure: signed transfers pushed end to end (every one checked), or
     /// signature throughput alone (`bench verify`).
     Bench(bench::BenchArgs),
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => node::run(args).await,
+            Command::Devnet(args) => devnet::devnet(args).await,
             Command::Bench(args) => bench::bench(args).await,
             Command::Export(args) => chain_file::export(&args),
             Command::Import(args) => chain_file::import(&args),

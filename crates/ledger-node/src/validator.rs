@@ -152,15 +152,20 @@ where
     })
 }
 
-/// Tendermint's timeouts: short enough that a round without a proposal
-/// (its proposer down, or no transaction waiting) passes in about two
-/// seconds.
-fn timeouts() -> LinearTimeouts {
+/// Tendermint's timeouts. A round whose proposer has nothing to propose
+/// (or is down) passes in about the propose timeout, since the others'
+/// nil votes arrive at once; each failed round waits a little longer
+/// (the deltas), as the algorithm needs to outlast slow links, up to 5 s.
+pub(crate) fn timeouts() -> LinearTimeouts {
     use std::time::Duration;
     LinearTimeouts {
         propose: Duration::from_millis(1000),
+        propose_delta: Duration::from_millis(50),
         prevote: Duration::from_millis(500),
+        prevote_delta: Duration::from_millis(50),
         precommit: Duration::from_millis(500),
-        ..LinearTimeouts::default()
+        precommit_delta: Duration::from_millis(50),
+        rebroadcast: Duration::from_millis(2000),
+        max_timeout: Duration::from_secs(5),
     }
 }

@@ -7,6 +7,7 @@
 //! events with a bound, never sleeps.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,9 +43,12 @@ fn timeouts() -> LinearTimeouts {
     }
 }
 
+/// Starts four validators; validator `from` dials validator `to`, which
+/// listens on `listen`, at `route(from, to, listen)`.
 async fn start_network(
     dir: &std::path::Path,
     users: &[SecretKey],
+    route: impl Fn(usize, usize, SocketAddr) -> SocketAddr,
 ) -> (Vec<Node>, ValidatorsFile, Vec<ValidatorKey>) {
     let keys: Vec<ValidatorKey> = (1..=4u8)
         .map(|i| ValidatorKey::from_bytes([i; 32]))
@@ -81,7 +85,7 @@ async fn start_network(
                 .iter()
                 .enumerate()
                 .filter(|(other, _)| *other != index)
-                .map(|(_, address)| *address)
+                .map(|(other, address)| route(index, other, *address))
                 .collect(),
             wal: dir.join(format!("wal-{index}")),
         };
@@ -198,7 +202,7 @@ fn same_chain(nodes: &[&Node], file: &ValidatorsFile, depth: u64) {
 async fn four_validators_decide_the_same_blocks_and_survive_losing_one() {
     let dir = tempfile::tempdir().expect("a directory");
     let users = keys(4, 77);
-    let (nodes, file, _keys) = start_network(dir.path(), &users).await;
+    let (nodes, file, _keys) = start_network(dir.path(), &users, |_, _, direct| direct).await;
 
     let all: Vec<&Node> = nodes.iter().collect();
     let first: Vec<_> = (0..3).map(|n| transfer(&users[n], n as u32)).collect();
@@ -219,4 +223,122 @@ async fn four_validators_decide_the_same_blocks_and_survive_losing_one() {
     };
     assert_eq!(balance(rest[0]), Some(Balance::from(4)));
     assert!(rest.iter().all(|node| balance(node) == balance(rest[0])));
+}
+
+/// A TCP proxy on the path from one validator to another that can
+/// black-hole its traffic: while cut, bytes are neither forwarded nor
+/// refused (a partition, not a crash), and new connections hang; healed,
+/// the held connections are closed so the validators dial afresh.
+struct Link {
+    from: usize,
+    to: usize,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Link {
+    /// A link from validator `from` to validator `to`, listening at
+    /// `target`; returns it and where `from` should dial.
+    fn new(from: usize, to: usize, target: SocketAddr) -> (Link, SocketAddr) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let address = listener.local_addr().expect("an address");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("in the runtime");
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                tokio::spawn(carry(inbound, target, watch.clone()));
+            }
+        });
+        (Link { from, to, cut }, address)
+    }
+}
+
+/// Carries one connection while the link is whole; holds it silently
+/// while cut; drops it once healed.
+async fn carry(
+    mut inbound: tokio::net::TcpStream,
+    target: SocketAddr,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+) {
+    if !*cut.borrow() {
+        let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+            _ = cut.wait_for(|cut| *cut) => {}
+        }
+        // Cut: both sockets stay open and nothing moves until healed.
+    }
+    let _ = cut.wait_for(|cut| !*cut).await;
+}
+
+/// Waits until `chain`'s top block is at least `depth`.
+async fn until_depth(chain: &Handle, depth: u64) {
+    let mut events = chain.subscribe();
+    let depth_of = |chain: &Handle| chain.state().tip().expect("reads").map_or(0, |t| t.depth);
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while depth_of(chain) < depth {
+            let _ = events.recv().await;
+        }
+    })
+    .await
+    .expect("caught up within a minute");
+}
+
+/// A validator cut off from the other three by a partition (not a crash)
+/// decides nothing on its own while they go on; once the partition heals
+/// it catches up on the blocks they decided, with no other block at any
+/// height, and a transaction only it had is then decided too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_validator_does_not_split_the_chain_and_catches_up_after_healing() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let users = keys(4, 78);
+    // Every path from one validator to another goes through its own link.
+    let links = std::sync::Mutex::new(Vec::new());
+    let (nodes, file, _keys) = start_network(dir.path(), &users, |from, to, target| {
+        let (link, address) = Link::new(from, to, target);
+        links.lock().expect("links").push(link);
+        address
+    })
+    .await;
+    let links = links.into_inner().expect("links");
+    let all: Vec<&Node> = nodes.iter().collect();
+    decide_everywhere(&all, &file, &[transfer(&users[0], 1)]).await;
+
+    let isolated = 3;
+    let partition = |cut: bool| {
+        for link in links
+            .iter()
+            .filter(|l| l.from == isolated || l.to == isolated)
+        {
+            link.cut.send_replace(cut);
+        }
+    };
+    partition(true);
+    let before = nodes[isolated].chain.state().tip().expect("reads");
+    let lonely = transfer(&users[3], 2);
+    nodes[isolated]
+        .chain
+        .admit(lonely.clone())
+        .await
+        .expect("admits");
+    let rest: Vec<&Node> = nodes.iter().take(isolated).collect();
+    decide_everywhere(&rest, &file, &[transfer(&users[1], 3)]).await;
+    decide_everywhere(&rest, &file, &[transfer(&users[2], 4)]).await;
+    assert_eq!(
+        nodes[isolated].chain.state().tip().expect("reads"),
+        before,
+        "a quarter of the voting power decided alone"
+    );
+
+    partition(false);
+    for node in &all {
+        until_applied(&node.chain, &[lonely.hash()]).await;
+    }
+    let tip = nodes[0].chain.state().tip().expect("reads").expect("a tip");
+    for node in &all {
+        until_depth(&node.chain, tip.depth).await;
+    }
+    same_chain(&all, &file, tip.depth);
 }

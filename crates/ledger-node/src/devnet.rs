@@ -3,8 +3,8 @@
 //!
 //! The first run writes, under `--dir`, a key per validator, a validators
 //! file with loopback ports free at that moment, and the genesis they all
-//! share (the dev genesis, so the dev key is funded); later runs reuse
-//! them, so the same network restarts on its data. Each validator is a
+//! share (`--genesis`, or the dev genesis, whose dev key is funded); later
+//! runs reuse them, so the same network restarts on its data. Each validator is a
 //! `ledger-node run` child process logging to `node-I.log`; Ctrl-C stops
 //! them all with SIGTERM.
 
@@ -27,10 +27,14 @@ pub(crate) struct DevnetArgs {
     /// The storage engine of every validator.
     #[arg(long, default_value_t = ledger_store::Engine::Sled)]
     store: ledger_store::Engine,
+    /// The genesis of a new network (copied into --dir); default the dev
+    /// genesis.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
 }
 
 /// The network's files, written on the first run.
-fn prepare(dir: &Path, count: usize) -> anyhow::Result<ValidatorsFile> {
+fn prepare(dir: &Path, count: usize, genesis: &Genesis) -> anyhow::Result<ValidatorsFile> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = dir.join("validators.json");
     if file.exists() {
@@ -60,9 +64,8 @@ fn prepare(dir: &Path, count: usize) -> anyhow::Result<ValidatorsFile> {
     let validators = ValidatorsFile::from_entries(entries)?;
     std::fs::write(&file, validators.to_json())
         .with_context(|| format!("cannot write {}", file.display()))?;
-    let genesis = dir.join("genesis.json");
-    std::fs::write(&genesis, Genesis::dev().to_json())
-        .with_context(|| format!("cannot write {}", genesis.display()))?;
+    std::fs::write(dir.join("genesis.json"), genesis.to_json())
+        .with_context(|| format!("cannot write {}", dir.join("genesis.json").display()))?;
     Ok(validators)
 }
 
@@ -74,7 +77,8 @@ fn key_file(dir: &Path, i: usize) -> PathBuf {
 pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     let count = usize::from(args.validators);
     let dir = &args.dir;
-    let validators = prepare(dir, count)?;
+    let genesis = crate::node::load_genesis(args.genesis.as_deref())?;
+    let validators = prepare(dir, count, &genesis)?;
     let binary = std::env::current_exe().context("cannot find this program")?;
     let mut children: Vec<Child> = Vec::with_capacity(count);
     println!("validator  api                        p2p                  log");

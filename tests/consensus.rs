@@ -3,7 +3,8 @@
 //! of them reaches every validator (forwarded through their APIs) and its
 //! final status through the likelib API, `peers` shows the others, and a
 //! validator killed with SIGKILL catches up on restart from its peers
-//! (Malachite's value sync serving the stored blocks and certificates).
+//! (Malachite's value sync serving the stored blocks and certificates),
+//! and one that lost its data directory rejoins the same way.
 //!
 //! Real processes, real sockets and real consensus timeouts: every wait is
 //! on an answer or a block, bounded, never a sleep.
@@ -147,7 +148,7 @@ async fn until_depth(node: &Node, depth: u64) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn four_validator_processes_decide_and_a_killed_one_catches_up() {
+async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     let temp = tempfile::tempdir().expect("a directory");
     let dir = temp.path();
     let options = network_in(dir);
@@ -221,4 +222,23 @@ async fn four_validator_processes_decide_and_a_killed_one_catches_up() {
         push_to_one(all[0], &all, &dev_transfer(to, 1, 1, n)).await;
         n += 1;
     }
+
+    // A validator that lost its data directory (its key kept) rejoins by
+    // syncing every decided block from the others.
+    let wiped = nodes.remove(2);
+    let (status, _, data) = wiped.stop();
+    assert!(status.success(), "{status}");
+    std::fs::remove_dir_all(&data).expect("wipes");
+    let top = nodes[0]
+        .client()
+        .await
+        .last_block_info()
+        .await
+        .expect("answers")
+        .top_block_number;
+    let rejoined = start(dir, 2, &options[2]);
+    until_depth(&rejoined, top).await;
+    nodes.push(rejoined);
+    let all: Vec<&Node> = nodes.iter().collect();
+    same_chain(&all, to).await;
 }

@@ -142,6 +142,24 @@ where
     S: StateRead + ?Sized,
     E: ContractEngine + ?Sized,
 {
+    let limits = (max_transactions, reward, settings);
+    validate_block_knowing(state, block, limits, engine, |_| false)
+}
+
+/// [`validate_block`], not recovering again the signer of a transaction
+/// for which `verified` says these exact bytes, signature included, were
+/// verified already (a pending transaction of the mempool).
+fn validate_block_knowing<S, E>(
+    state: &S,
+    block: Block,
+    (max_transactions, reward, settings): (usize, Balance, &ChainSettings),
+    engine: &mut E,
+    verified: impl Fn(&Sealed<Transaction>) -> bool + Sync,
+) -> Result<BlockChanges, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
     let block = block.seal();
     let invalid = |reason| CoreError::InvalidBlock {
         hash: block.hash(),
@@ -176,7 +194,7 @@ where
             max: max_transactions,
         }));
     }
-    verify_signatures(&block.transactions)
+    verify_signatures(&block.transactions, verified)
         .map_err(|(index, source)| invalid(BlockError::Transaction { index, source }))?;
     let limit = settings.block_gas_limit;
     let gas = if all_fees_within(block.transactions.iter().map(|tx| &**tx), limit) {
@@ -198,8 +216,14 @@ where
 /// Checks every signature of a block's `transactions`; the first failure in
 /// block order, whichever thread found it. With the `parallel` feature the
 /// checks run on every core.
-fn verify_signatures(transactions: &[Sealed<Transaction>]) -> Result<(), (usize, Box<CoreError>)> {
+fn verify_signatures(
+    transactions: &[Sealed<Transaction>],
+    verified: impl Fn(&Sealed<Transaction>) -> bool + Sync,
+) -> Result<(), (usize, Box<CoreError>)> {
     let check = |(index, tx): (usize, &Sealed<Transaction>)| {
+        if verified(tx) {
+            return None;
+        }
         tx.clone()
             .verify()
             .err()
@@ -437,14 +461,23 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
 
     /// A block produced elsewhere, validated and executed but not
     /// committed: [`Ledger::import_block`] in two steps.
+    ///
+    /// A transaction pending in the mempool with the very same bytes,
+    /// signature included, had its signer recovered on admission and is
+    /// not recovered again: validators of a network receive most of a
+    /// block's transactions before the block.
     pub fn check_block(&mut self, block: Block) -> Result<BlockChanges, CoreError> {
-        validate_block(
+        let mempool = &self.mempool;
+        validate_block_knowing(
             &self.store,
             block,
-            self.config.max_block_transactions,
-            self.genesis.block_reward,
-            &self.settings,
+            (
+                self.config.max_block_transactions,
+                self.genesis.block_reward,
+                &self.settings,
+            ),
             &mut self.engine,
+            |tx| mempool.get(&tx.hash()).is_some_and(|pending| pending.sealed() == tx),
         )
     }
 

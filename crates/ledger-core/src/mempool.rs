@@ -94,6 +94,11 @@ impl Mempool {
         self.entries.contains_key(hash)
     }
 
+    /// The pending transaction of `hash`, verified on admission.
+    pub fn get(&self, hash: &Hash) -> Option<&VerifiedTransaction> {
+        self.entries.get(hash).map(|entry| &entry.tx)
+    }
+
     /// What `address` already spends (amount + fee) in pending transactions.
     pub fn pending_spend(&self, address: &Address) -> Balance {
         self.spend.get(address).copied().unwrap_or_default()

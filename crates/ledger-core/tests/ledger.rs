@@ -522,6 +522,31 @@ fn imported_blocks_must_follow_the_rules() {
     assert_eq!(balance(&f.ledger, &f.bob.address()), Balance::from(1));
 }
 
+/// A pending transaction was verified on admission, so a block carrying
+/// exactly its bytes is not verified again; one with the same hash (which
+/// leaves the signature out) but another signature is, and is refused.
+#[test]
+fn a_pending_transaction_is_trusted_only_with_its_own_signature() {
+    let mut f = fixture();
+    let good = transfer(&f.alice, f.bob.address(), 1, 1, 1);
+    f.ledger.push(&good.to_raw()).expect("admits");
+    let mut forged = good.clone();
+    forged.sign(&f.bob);
+    assert_eq!(forged.hash(), good.hash(), "the hash leaves the signature out");
+    match f.ledger.check_block(next_block(&f, vec![forged])) {
+        Err(CoreError::InvalidBlock {
+            reason: BlockError::Transaction { index: 0, .. },
+            ..
+        }) => {}
+        other => panic!("expected the forged signature refused, got {other:?}"),
+    }
+    let changes = f
+        .ledger
+        .check_block(next_block(&f, vec![good]))
+        .expect("the pending transaction's own bytes");
+    assert_eq!(changes.transactions.len(), 1);
+}
+
 #[test]
 fn a_store_of_another_chain_is_refused() {
     let genesis = fixture().ledger.genesis().clone();

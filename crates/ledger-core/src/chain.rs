@@ -477,7 +477,11 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
                 &self.settings,
             ),
             &mut self.engine,
-            |tx| mempool.get(&tx.hash()).is_some_and(|pending| pending.sealed() == tx),
+            |tx| {
+                mempool
+                    .get(&tx.hash())
+                    .is_some_and(|pending| pending.sealed() == tx)
+            },
         )
     }
 

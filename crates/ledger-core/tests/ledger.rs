@@ -532,7 +532,11 @@ fn a_pending_transaction_is_trusted_only_with_its_own_signature() {
     f.ledger.push(&good.to_raw()).expect("admits");
     let mut forged = good.clone();
     forged.sign(&f.bob);
-    assert_eq!(forged.hash(), good.hash(), "the hash leaves the signature out");
+    assert_eq!(
+        forged.hash(),
+        good.hash(),
+        "the hash leaves the signature out"
+    );
     match f.ledger.check_block(next_block(&f, vec![forged])) {
         Err(CoreError::InvalidBlock {
             reason: BlockError::Transaction { index: 0, .. },

@@ -688,3 +688,61 @@ async fn paging_through_ten_thousand_transactions_while_blocks_arrive_misses_and
         .await;
     assert_eq!(error_code(&answer), "invalid_args");
 }
+
+/// `relay_transactions`, the call validators forward client pushes with:
+/// each transaction of the batch verified and admitted in order and
+/// counted (admitted, known, refused), one answer for the batch; the
+/// admitted one is applied; a batch that is empty, too long or holds a
+/// malformed entry is refused as a whole, naming the problem.
+#[tokio::test(flavor = "multi_thread")]
+async fn relayed_transactions_are_admitted_and_counted_in_one_answer() {
+    let node = Node::start();
+    let client = node.client().await;
+    let good = dev_transfer(address(61), 5, 1, 1);
+    let mut forged = dev_transfer(address(61), 5, 1, 2);
+    forged.amount = ledger_core::Balance::from(6);
+    let batch = [good.to_raw(), forged.to_raw(), good.to_raw()];
+    let relayed = client.relay_transactions(&batch).await.expect("answers");
+    assert_eq!(
+        relayed,
+        ledger_ws::extensions::Relayed {
+            admitted: 1,
+            known: 1,
+            refused: 1
+        }
+    );
+    let hash = ledger_core::Sealable::seal(good).hash();
+    let mut blocks = client.subscribe_blocks().await.expect("subscribes");
+    while client
+        .find_transaction_status(&hash)
+        .await
+        .map(|status| status.status_code)
+        .ok()
+        != Some(StatusCode::Success)
+    {
+        tokio::time::timeout(Duration::from_secs(30), blocks.next())
+            .await
+            .expect("a block within 30 s");
+    }
+
+    let mut raw = node.raw().await;
+    let tx = serde_json::to_value(dev_transfer(address(61), 5, 1, 3).to_raw()).expect("json");
+    for (transactions, problem) in [
+        (json!([]), "between 1 and 1000"),
+        (Value::Array(vec![tx.clone(); 1001]), "between 1 and 1000"),
+        (json!([tx, {"from": 1}]), "malformed"),
+        (json!("all of them"), "must be an array"),
+    ] {
+        let answer = raw
+            .request(request(
+                "call",
+                "relay_transactions",
+                7,
+                json!({ "transactions": transactions }),
+            ))
+            .await;
+        assert_eq!(error_code(&answer), "invalid_args", "{answer}");
+        let message = answer["error"]["message"].as_str().expect("a message");
+        assert!(message.contains(problem), "{message}");
+    }
+}

@@ -67,6 +67,15 @@ pub trait Chain: Clone + Send + Sync + 'static {
         tx: VerifiedTransaction,
     ) -> impl Future<Output = Result<Admission, ChainError>> + Send;
 
+    /// Admits `tx` relayed by another validator, which already forwarded
+    /// it to every validator: as [`Chain::admit`], but never forwarded on.
+    fn relay(
+        &self,
+        tx: VerifiedTransaction,
+    ) -> impl Future<Output = Result<Admission, ChainError>> + Send {
+        self.admit(tx)
+    }
+
     /// Whether `hash` is pending.
     fn is_pending(&self, hash: Hash) -> impl Future<Output = Result<bool, ChainError>> + Send;
 

@@ -1,7 +1,8 @@
 //! A validator's view of the other validators, through their likelib
-//! APIs: every transaction a client pushes here is forwarded to each of
-//! them (so whoever proposes next has it), and each is asked how far its
-//! chain got, for the `peers` call.
+//! APIs: every transaction a client pushes here is relayed to each of
+//! them (`relay_transactions`, in batches of what waits; so whoever
+//! proposes next has it), and each is asked how far its chain got, for
+//! the `peers` call.
 //!
 //! [`NetworkChain`] wraps the chain the API serves: everything passes
 //! through, but a fresh admission is also handed to every peer's
@@ -14,6 +15,7 @@ use ledger_chain::{BlockEvent, Chain, ChainError, ChainMetrics, NodeMode, Peer};
 use ledger_core::{
     Address, Admission, Hash, RawTransaction, VerifiedTransaction, ViewCall, ViewOutcome,
 };
+use ledger_ws::protocol::MAX_RELAY;
 use ledger_ws::Client;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::MissedTickBehavior;
@@ -109,11 +111,20 @@ async fn follow(api: String, peer: Arc<Mutex<Peer>>, mut queue: mpsc::Receiver<R
             tokio::select! {
                 raw = queue.recv() => match raw {
                     None => return,
-                    // The peer's answers (Pending, then final) are its
-                    // pushers' business, not ours: the subscription is dropped.
-                    Some(raw) => if client.push_transaction(&raw).await.is_err() {
-                        break;
-                    },
+                    // What else waits goes in the same call: one message
+                    // and one answer for up to MAX_RELAY transactions.
+                    Some(raw) => {
+                        let mut batch = vec![raw];
+                        while batch.len() < MAX_RELAY {
+                            match queue.try_recv() {
+                                Ok(raw) => batch.push(raw),
+                                Err(_) => break,
+                            }
+                        }
+                        if client.relay_transactions(&batch).await.is_err() {
+                            break;
+                        }
+                    }
                 },
                 _ = poll.tick() => match client.last_block_info().await {
                     Ok(info) => set(Some(info.top_block_number)),
@@ -135,8 +146,8 @@ impl<C: Chain> Chain for NetworkChain<C> {
 
     async fn admit(&self, tx: VerifiedTransaction) -> Result<Admission, ChainError> {
         let admission = self.inner.admit(tx.clone()).await?;
-        // Only a first admission is forwarded, so a transaction crosses each
-        // link once however the validators forward it on.
+        // A client's push, admitted here first, goes to every other
+        // validator once; they admit it as relayed, without forwarding on.
         if admission == Admission::Admitted {
             let raw = tx.sealed().to_raw();
             for forward in self.peers.iter().filter_map(|slot| slot.forward.as_ref()) {
@@ -148,6 +159,12 @@ impl<C: Chain> Chain for NetworkChain<C> {
             }
         }
         Ok(admission)
+    }
+
+    /// Relayed by another validator, which forwarded it to every
+    /// validator already: admitted, never forwarded on.
+    async fn relay(&self, tx: VerifiedTransaction) -> Result<Admission, ChainError> {
+        self.inner.admit(tx).await
     }
 
     async fn is_pending(&self, hash: Hash) -> Result<bool, ChainError> {

@@ -235,6 +235,21 @@ impl Client {
         self.subscribe("push_transaction", args).await
     }
 
+    /// Relays transactions another validator admitted (1 to
+    /// [`crate::protocol::MAX_RELAY`]): admitted without an answer each
+    /// and never forwarded on; says how many were admitted, known already
+    /// or refused.
+    pub async fn relay_transactions(
+        &self,
+        transactions: &[RawTransaction],
+    ) -> Result<crate::extensions::Relayed, WsError> {
+        self.call(
+            "relay_transactions",
+            json!({ "transactions": transactions }),
+        )
+        .await
+    }
+
     /// Pushes a transaction and waits for its final status.
     pub async fn push_and_wait(&self, tx: &RawTransaction) -> Result<TransactionStatus, WsError> {
         let mut statuses = self.push_transaction(tx).await?;

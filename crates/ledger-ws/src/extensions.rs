@@ -20,6 +20,17 @@ pub const EXTENSIONS: [&str; 9] = [
     "explorer",
 ];
 
+/// The `relay_transactions` result: how the relayed transactions fared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relayed {
+    /// Admitted now.
+    pub admitted: u64,
+    /// Already pending or applied here.
+    pub known: u64,
+    /// Refused: a bad signature or form, or not covered by the balance.
+    pub refused: u64,
+}
+
 /// The path of the valid-transactions stream.
 pub const STREAM_PATH: &str = "/api/v1/streams/valid_transactions";
 

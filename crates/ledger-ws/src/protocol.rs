@@ -158,6 +158,9 @@ pub enum Command {
     NodeInfo,
     /// Call `peers`.
     Peers,
+    /// Call `relay_transactions`: transactions another validator admitted,
+    /// to admit here without answering each or forwarding them on.
+    RelayTransactions(Vec<RawTransaction>),
     /// Call `account_transactions`: a page of an account's history.
     AccountTransactions(HistoryPage),
     /// Subscribe to `logs` passing a filter.
@@ -316,6 +319,7 @@ fn command(
         (Call, "find_transaction_logs") => Command::FindTransactionLogs(parsed_arg(&args, "hash")?),
         (Call, "node_info") => Command::NodeInfo,
         (Call, "peers") => Command::Peers,
+        (Call, "relay_transactions") => Command::RelayTransactions(relay_batch(args)?),
         (Call, "account_transactions") => {
             Command::AccountTransactions(HistoryPage::from_args(&args)?)
         }
@@ -461,6 +465,41 @@ fn string_arg<'a>(
         }),
         None => Err(RequestError::MissingArg { name }),
     }
+}
+
+/// Most transactions in one `relay_transactions` call.
+pub const MAX_RELAY: usize = 1000;
+
+/// The `transactions` of a `relay_transactions` call: 1 to [`MAX_RELAY`]
+/// transactions in push form.
+fn relay_batch(mut args: Map<String, Value>) -> Result<Vec<RawTransaction>, RequestError> {
+    let list = match args.remove("transactions") {
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            return Err(RequestError::ArgType {
+                name: "transactions",
+                expected: "an array",
+                found: shown(&other),
+            })
+        }
+        None => {
+            return Err(RequestError::MissingArg {
+                name: "transactions",
+            })
+        }
+    };
+    if list.is_empty() || list.len() > MAX_RELAY {
+        return Err(RequestError::ArgRange {
+            name: "transactions",
+            min: 1,
+            max: MAX_RELAY as u64,
+            found: list.len().to_string(),
+        });
+    }
+    list.into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(RequestError::RelayBatch)
 }
 
 fn parsed_arg<T>(args: &Map<String, Value>, name: &'static str) -> Result<T, RequestError>

@@ -89,6 +89,9 @@ pub enum RequestError {
         /// Why.
         source: Box<CoreError>,
     },
+    /// A `relay_transactions` entry is not a transaction in push form.
+    #[error("a relayed transaction is malformed: {0}")]
+    RelayBatch(serde_json::Error),
     /// A numeric argument is outside its range.
     #[error("`{name}` must be between {min} and {max}, not {found}")]
     ArgRange {
@@ -250,6 +253,7 @@ impl RequestError {
             | E::InvalidCursor { .. }
             | E::HashAndNumber
             | E::NoHashOrNumber
+            | E::RelayBatch(_)
             | E::ViewCallArgs(_) => ErrorCode::InvalidArgs,
             E::RequestTooLarge { .. }
             | E::AnswerTooLarge { .. }

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use ledger_chain::{BlockEvent, Chain};
+use ledger_chain::{BlockEvent, Chain, ChainError};
 use ledger_core::{
-    Admission, Hash, StateRead, StatusCode, TransactionStatus, VerifiedTransaction, ViewCall,
-    ViewOutcome,
+    Admission, Hash, RawTransaction, StateRead, StatusCode, TransactionStatus, VerifiedTransaction,
+    ViewCall, ViewOutcome,
 };
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
 
-use crate::extensions::{Peers, WirePeer};
+use crate::extensions::{Peers, Relayed, WirePeer};
 use crate::handlers;
 use crate::http::{self, HttpContext, Upgraded, WebSocketApi};
 use crate::metrics::{ApiMetrics, ConnectionGuard, Kind};
@@ -261,6 +261,36 @@ enum Completion {
         id: u64,
         result: Result<ViewOutcome, RequestError>,
     },
+    Relay {
+        id: u64,
+        result: Result<Relayed, RequestError>,
+    },
+}
+
+/// Verifies `raws` off the connection's thread (a batch is up to a
+/// thousand signatures) and admits them in order, counting how each fared.
+async fn relay<C: Chain>(chain: &C, raws: Vec<RawTransaction>) -> Result<Relayed, RequestError> {
+    let verified = tokio::task::spawn_blocking(move || {
+        raws.iter()
+            .map(VerifiedTransaction::from_raw)
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|_| RequestError::ShuttingDown)?;
+    let mut relayed = Relayed::default();
+    for tx in verified {
+        let Ok(tx) = tx else {
+            relayed.refused += 1;
+            continue;
+        };
+        match chain.relay(tx).await {
+            Ok(Admission::Admitted) => relayed.admitted += 1,
+            Ok(Admission::AlreadyPending | Admission::AlreadyApplied(_)) => relayed.known += 1,
+            Ok(Admission::Rejected(_)) | Err(ChainError::Core(_)) => relayed.refused += 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(relayed)
 }
 
 struct Connection<C> {
@@ -577,6 +607,16 @@ impl<C: Chain> Connection<C> {
                 };
                 self.send_ok(id, &peers);
             }
+            Command::RelayTransactions(raws) => {
+                let chain = self.shared.chain.clone();
+                self.wait_on_chain(
+                    id,
+                    Box::pin(async move {
+                        let result = relay(&chain, raws).await;
+                        Completion::Relay { id, result }
+                    }),
+                )?;
+            }
             Command::FindBlock(by) => {
                 let text = self.large_answer(id, |state| handlers::find_block(state, by))?;
                 self.send_answer(id, text);
@@ -753,6 +793,13 @@ impl<C: Chain> Connection<C> {
                     Ok(Admission::AlreadyApplied(status) | Admission::Rejected(status)) => {
                         self.send_ok(id, &status);
                     }
+                    Err(error) => self.send_error(Some(id), error),
+                }
+            }
+            Completion::Relay { id, result } => {
+                self.session.release(id);
+                match result {
+                    Ok(relayed) => self.send_ok(id, &relayed),
                     Err(error) => self.send_error(Some(id), error),
                 }
             }

@@ -22,6 +22,7 @@ pub fn funded_genesis(keys: &[SecretKey]) -> Genesis {
         block_reward: Balance::from(1000),
         accounts: keys.iter().map(|key| (key.address(), allocation)).collect(),
         settings: Default::default(),
+        validators: Vec::new(),
     }
 }
 

@@ -15,35 +15,34 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use ledger_consensus::{ValidatorEntry, ValidatorKey, ValidatorsFile};
-use ledger_core::{Balance, Sealable, StatusCode};
+use ledger_consensus::{ValidatorEntry, ValidatorKey};
+use ledger_core::{Balance, Genesis, Sealable, StatusCode};
 use ledger_ws::protocol::BlockRef;
 use support::{address, dev_transfer, Node};
 
 const VALIDATORS: usize = 4;
 
-/// Writes the validators file and each validator's key; the options each
-/// node runs with.
+/// Writes the network's genesis (the dev genesis listing four validators)
+/// and each validator's key; the options each node runs with.
 fn network_in(dir: &Path) -> Vec<Vec<String>> {
     let ports = ledger_consensus::loopback_addresses(2 * VALIDATORS).expect("free ports");
     let (ports, apis) = ports.split_at(VALIDATORS);
     let keys: Vec<ValidatorKey> = (0..VALIDATORS)
         .map(|i| ValidatorKey::from_bytes([i as u8 + 1; 32]))
         .collect();
-    let file = ValidatorsFile::from_entries(
-        keys.iter()
-            .zip(ports.iter().zip(apis))
-            .map(|(key, (port, api))| ValidatorEntry {
-                public_key: hex::encode(key.public_key().as_bytes()),
-                power: 1,
-                p2p: Some(port.to_string()),
-                api: Some(format!("ws://{api}")),
-            })
-            .collect(),
-    )
-    .expect("valid");
-    let validators = dir.join("validators.json");
-    std::fs::write(&validators, file.to_json()).expect("writes");
+    let mut genesis = Genesis::dev();
+    genesis.validators = keys
+        .iter()
+        .zip(ports.iter().zip(apis))
+        .map(|(key, (port, api))| ValidatorEntry {
+            public_key: hex::encode(key.public_key().as_bytes()),
+            power: 1,
+            p2p: Some(port.to_string()),
+            api: Some(format!("ws://{api}")),
+        })
+        .collect();
+    let genesis_file = dir.join("genesis.json");
+    std::fs::write(&genesis_file, genesis.to_json()).expect("writes");
     keys.iter()
         .zip(ports.iter().zip(apis))
         .enumerate()
@@ -51,8 +50,8 @@ fn network_in(dir: &Path) -> Vec<Vec<String>> {
             let key_file = dir.join(format!("validator-{i}.key"));
             key.save(&key_file).expect("saves");
             vec![
-                "--validators".into(),
-                validators.display().to_string(),
+                "--genesis".into(),
+                genesis_file.display().to_string(),
                 "--validator-key".into(),
                 key_file.display().to_string(),
                 "--p2p".into(),
@@ -159,6 +158,17 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
         let info = node.client().await.node_info().await.expect("answers");
         assert_eq!(info.mode, "validator");
     }
+    // The network's genesis without --p2p: refused, not run alone (which
+    // would fork the network's chain).
+    let alone = Node::start_in(
+        &dir.join("alone"),
+        &options[0][..2]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let refusal = alone.err().expect("refused");
+    assert!(refusal.contains("--p2p"), "{refusal}");
 
     let to = address(42);
     let all: Vec<&Node> = nodes.iter().collect();

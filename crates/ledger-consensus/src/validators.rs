@@ -1,5 +1,7 @@
-//! The validators file: who votes, with what power, and where each is
-//! reached.
+//! The validators of a network: who votes, with what power, and where
+//! each is reached. A network's genesis lists them
+//! ([`ledger_core::Genesis::validators`]); a separate file of the same
+//! form can override the genesis's list:
 //!
 //! ```json
 //! {"validators": [
@@ -8,7 +10,7 @@
 //! ]}
 //! ```
 //!
-//! Every validator of a network reads the same file; `p2p` is where the
+//! Every validator of a network reads the same list; `p2p` is where the
 //! others dial it (optional for a validator only dialled out from), `api`
 //! its likelib WebSocket API, where the others forward the transactions
 //! pushed to them and ask how far it got (optional: without it, a
@@ -23,21 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::context::{Validator, ValidatorAddress, ValidatorSet};
 use crate::error::ValidatorsError;
 
-/// One entry of the file, as written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ValidatorEntry {
-    /// The validator's ed25519 public key, 64 hex digits.
-    pub public_key: String,
-    /// Its voting power, at least 1.
-    pub power: u64,
-    /// Where its peers reach it: `HOST:PORT`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p2p: Option<String>,
-    /// Its WebSocket API: `ws://HOST:PORT`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api: Option<String>,
-}
+/// One entry of the file: the same as a genesis lists a validator.
+pub use ledger_core::GenesisValidator as ValidatorEntry;
 
 /// The validators file, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +49,11 @@ impl ValidatorsFile {
             source,
         })?;
         ValidatorsFile::parse(&text)
+    }
+
+    /// The validators a network's genesis lists, checked.
+    pub fn from_genesis(genesis: &ledger_core::Genesis) -> Result<ValidatorsFile, ValidatorsError> {
+        ValidatorsFile::from_entries(genesis.validators.clone())
     }
 
     /// Parses and checks a file's text.

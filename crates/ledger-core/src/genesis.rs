@@ -31,11 +31,32 @@ pub struct Genesis {
     pub accounts: BTreeMap<Address, Balance>,
     /// Contract settings: the hard fork, chain id and block gas limit.
     pub settings: GenesisSettings,
+    /// The validators of a network, for a chain decided by several nodes
+    /// (read by `ledger-consensus`; empty for a node alone). Neither the
+    /// genesis block nor any state depends on them.
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// One validator of a network, as a genesis lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Its ed25519 public key, 64 hex digits.
+    pub public_key: String,
+    /// Its voting power.
+    pub power: u64,
+    /// Where the other validators dial it: `HOST:PORT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<String>,
+    /// Its WebSocket API: `ws://HOST:PORT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
 }
 
 /// The JSON document: `{"timestamp": u32, "block_reward": "dec", "accounts":
 /// {"addr": "dec"}}`, optionally with `"evm_fork": "osaka"`, `"chain_id":
-/// u64` and `"block_gas_limit": u64`.
+/// u64`, `"block_gas_limit": u64` and, for a network, `"validators":
+/// [{"public_key": hex, "power": u64, "p2p": "HOST:PORT", "api": "ws://…"}]`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GenesisFile {
@@ -48,6 +69,8 @@ struct GenesisFile {
     chain_id: u64,
     #[serde(default = "default_block_gas_limit")]
     block_gas_limit: u64,
+    #[serde(default)]
+    validators: Vec<GenesisValidator>,
 }
 
 fn default_chain_id() -> u64 {
@@ -111,6 +134,7 @@ impl Genesis {
                 chain_id: file.chain_id,
                 block_gas_limit: file.block_gas_limit,
             },
+            validators: file.validators,
         };
         genesis.check()?;
         Ok(genesis)
@@ -134,6 +158,9 @@ impl Genesis {
         if let Some(fork) = self.settings.evm_fork {
             document["evm_fork"] = fork.name().into();
         }
+        if !self.validators.is_empty() {
+            document["validators"] = serde_json::to_value(&self.validators).unwrap_or_default();
+        }
         // A JSON value of strings and integers always prints.
         serde_json::to_string_pretty(&document).unwrap_or_default()
     }
@@ -150,6 +177,7 @@ impl Genesis {
             block_reward: Balance::from(1000),
             accounts: BTreeMap::from([(address, allocation)]),
             settings: GenesisSettings::default(),
+            validators: Vec::new(),
         }
     }
 
@@ -228,6 +256,12 @@ mod to_json_tests {
         );
         genesis.settings.evm_fork = Some(EvmFork::Cancun);
         genesis.settings.chain_id = 7;
+        genesis.validators.push(GenesisValidator {
+            public_key: "ab".repeat(32),
+            power: 3,
+            p2p: Some("127.0.0.1:27000".into()),
+            api: None,
+        });
         genesis
             .accounts
             .insert(Address([3; 20]), Balance::from(5u64));

@@ -52,7 +52,7 @@ pub use execution::{
     block_gas, contract_address, execute_block, execute_genesis, view_call, ViewOutcome,
     VIEW_CALL_GAS,
 };
-pub use genesis::{Genesis, DEV_SECRET_KEY_HEX};
+pub use genesis::{Genesis, GenesisValidator, DEV_SECRET_KEY_HEX};
 pub use mempool::{Admission, Mempool};
 pub use primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, Hash, BASE64};
 pub use sealed::{Sealable, Sealed};

@@ -39,6 +39,7 @@ pub fn genesis_for(keys: &[SecretKey]) -> Genesis {
             .map(|key| (key.address(), Balance::from(1_000_000)))
             .collect::<BTreeMap<_, _>>(),
         settings: Default::default(),
+        validators: Vec::new(),
     }
 }
 

@@ -31,6 +31,7 @@ fn fixture_with(config: ChainConfig) -> Fixture {
         block_reward: Balance::from(1000),
         accounts: BTreeMap::from([(alice.address(), Balance::from(1_000_000))]),
         settings: Default::default(),
+        validators: Vec::new(),
     };
     let ledger = Ledger::open(MemoryStore::new(), genesis, config).expect("opens");
     Fixture {

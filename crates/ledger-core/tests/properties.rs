@@ -218,6 +218,7 @@ proptest! {
             block_reward: reward,
             accounts: addresses.iter().take(3).map(|a| (*a, Balance::from(1_000_000))).collect::<BTreeMap<_, _>>(),
             settings: Default::default(),
+            validators: Vec::new(),
         };
         let allocations = genesis.total_supply().expect("fits");
         let config = ChainConfig { max_block_transactions: 7, max_pending: 1_000, ..ChainConfig::default() };

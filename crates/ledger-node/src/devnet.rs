@@ -1,10 +1,11 @@
 //! `ledger-node devnet N`: a network of N validators on this machine in
 //! one command, to try a network in a minute.
 //!
-//! The first run writes, under `--dir`, a key per validator, a validators
-//! file with loopback ports free at that moment, and the genesis they all
-//! share (`--genesis`, or the dev genesis, whose dev key is funded); later
-//! runs reuse them, so the same network restarts on its data. Each validator is a
+//! The first run writes, under `--dir`, a key per validator and the
+//! genesis they all share (`--genesis`, or the dev genesis, whose dev key
+//! is funded), listing the validators on loopback ports free at that
+//! moment; later runs reuse them, so the same network restarts on its
+//! data. Each validator is a
 //! `ledger-node run` child process logging to `node-I.log`; Ctrl-C stops
 //! them all with SIGTERM.
 
@@ -33,40 +34,40 @@ pub(crate) struct DevnetArgs {
     genesis: Option<PathBuf>,
 }
 
-/// The network's files, written on the first run.
-fn prepare(dir: &Path, count: usize, genesis: &Genesis) -> anyhow::Result<ValidatorsFile> {
+/// The network's genesis, listing its validators: written with their
+/// keys on the first run (from `base`), read back on later ones.
+fn prepare(dir: &Path, count: usize, base: Genesis) -> anyhow::Result<Genesis> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let file = dir.join("validators.json");
-    if file.exists() {
-        let validators = ValidatorsFile::load(&file)
-            .with_context(|| format!("validators file {}", file.display()))?;
-        if validators.entries().len() != count {
+    let path = dir.join("genesis.json");
+    if path.exists() {
+        let genesis = crate::node::load_genesis(Some(&path))?;
+        if genesis.validators.len() != count {
             bail!(
                 "{} already holds a network of {} validators; use another --dir for {count}",
                 dir.display(),
-                validators.entries().len()
+                genesis.validators.len()
             );
         }
-        return Ok(validators);
+        return Ok(genesis);
     }
     let ports = loopback_addresses(2 * count).context("cannot find free loopback ports")?;
-    let mut entries = Vec::with_capacity(count);
+    let mut genesis = base;
+    genesis.validators.clear();
     for (i, (p2p, api)) in ports[..count].iter().zip(&ports[count..]).enumerate() {
         let key = ValidatorKey::generate();
         key.save(&key_file(dir, i))?;
-        entries.push(ValidatorEntry {
+        genesis.validators.push(ValidatorEntry {
             public_key: hex::encode(key.public_key().as_bytes()),
             power: 1,
             p2p: Some(p2p.to_string()),
             api: Some(format!("ws://{api}")),
         });
     }
-    let validators = ValidatorsFile::from_entries(entries)?;
-    std::fs::write(&file, validators.to_json())
-        .with_context(|| format!("cannot write {}", file.display()))?;
-    std::fs::write(dir.join("genesis.json"), genesis.to_json())
-        .with_context(|| format!("cannot write {}", dir.join("genesis.json").display()))?;
-    Ok(validators)
+    // Checked as the validators will check it.
+    ValidatorsFile::from_genesis(&genesis)?;
+    std::fs::write(&path, genesis.to_json())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(genesis)
 }
 
 fn key_file(dir: &Path, i: usize) -> PathBuf {
@@ -77,12 +78,12 @@ fn key_file(dir: &Path, i: usize) -> PathBuf {
 pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     let count = usize::from(args.validators);
     let dir = &args.dir;
-    let genesis = crate::node::load_genesis(args.genesis.as_deref())?;
-    let validators = prepare(dir, count, &genesis)?;
+    let base = crate::node::load_genesis(args.genesis.as_deref())?;
+    let genesis = prepare(dir, count, base)?;
     let binary = std::env::current_exe().context("cannot find this program")?;
     let mut children: Vec<Child> = Vec::with_capacity(count);
     println!("validator  api                        p2p                  log");
-    for (i, entry) in validators.entries().iter().enumerate() {
+    for (i, entry) in genesis.validators.iter().enumerate() {
         let (Some(p2p), Some(api)) = (&entry.p2p, &entry.api) else {
             bail!(
                 "validator {i} in {} has no p2p or api address",
@@ -100,8 +101,6 @@ pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
             .args(["--store", args.store.name()])
             .arg("--genesis")
             .arg(dir.join("genesis.json"))
-            .arg("--validators")
-            .arg(dir.join("validators.json"))
             .arg("--validator-key")
             .arg(key_file(dir, i))
             .args(["--p2p", p2p, "--ws", ws])

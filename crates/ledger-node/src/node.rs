@@ -223,10 +223,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut producer_config = ProducerConfig::new(key.address());
     producer_config.block_interval = Duration::from_millis(args.block_interval_ms);
     producer_config.event_backlog = usize::try_from(args.max_lag_blocks)?;
-    producer_config.driven = args.network.joins();
+    producer_config.driven = args.network.joins(&genesis);
     let (chain, producer) = ChainService::spawn(ledger, producer_config, SystemClock::new())
         .context("cannot start block production")?;
-    let joined = if args.network.joins() {
+    let joined = if args.network.joins(&genesis) {
         let joined =
             crate::validator::start(&args.network, dir, chain.clone(), &genesis, key.address())
                 .await?;

@@ -15,31 +15,33 @@ use ledger_consensus::{
 use crate::peers::PeerConfig;
 use ledger_core::{Address, Genesis, StateRead};
 
-/// Options that make the node a validator of a network.
+/// Options that make the node a validator of a network: a genesis that
+/// lists validators, or `--validators`, makes it join one.
 #[derive(clap::Args, Debug)]
 pub(crate) struct NetworkArgs {
-    /// Join a network of validators listed in this file (every validator
-    /// runs with the same one; see docs/consensus.md). Without it the node
-    /// runs alone and produces every block.
+    /// The validators of the network to join, overriding those the genesis
+    /// lists (a file of the same form; see docs/consensus.md). Without
+    /// either, the node runs alone and produces every block.
     #[arg(long, requires = "p2p")]
     validators: Option<PathBuf>,
     /// This validator's ed25519 key (64 hex digits); default
     /// `<data-dir>/validator.key`, created if missing.
-    #[arg(long, requires = "validators")]
+    #[arg(long, requires = "p2p")]
     validator_key: Option<PathBuf>,
     /// Where this validator listens for its peers (`HOST:PORT`).
-    #[arg(long, requires = "validators")]
+    #[arg(long)]
     p2p: Option<SocketAddr>,
     /// Peers to keep connections to, comma-separated `HOST:PORT`s; default:
-    /// the `p2p` address of every other validator in the validators file.
-    #[arg(long, value_delimiter = ',', requires = "validators")]
+    /// the `p2p` address of every other validator of the network.
+    #[arg(long, value_delimiter = ',', requires = "p2p")]
     peers: Vec<SocketAddr>,
 }
 
 impl NetworkArgs {
-    /// Whether the node joins a network.
-    pub(crate) fn joins(&self) -> bool {
-        self.validators.is_some()
+    /// Whether the node joins a network: `--validators`, or a genesis
+    /// that lists validators.
+    pub(crate) fn joins(&self, genesis: &Genesis) -> bool {
+        self.validators.is_some() || !genesis.validators.is_empty()
     }
 }
 
@@ -80,11 +82,23 @@ pub(crate) async fn start<S>(
 where
     S: StateRead + Clone + Send + Sync + 'static,
 {
-    let (Some(file), Some(listen)) = (&args.validators, args.p2p) else {
-        bail!("--validators needs --p2p");
+    let Some(listen) = args.p2p else {
+        bail!(
+            "this genesis lists the validators of a network: join it with --p2p HOST:PORT \
+             (where this validator listens for the others) and its --validator-key"
+        );
     };
-    let validators = ValidatorsFile::load(file)
-        .with_context(|| format!("validators file {}", file.display()))?;
+    let (validators, source) = match &args.validators {
+        Some(file) => (
+            ValidatorsFile::load(file)
+                .with_context(|| format!("validators file {}", file.display()))?,
+            file.display().to_string(),
+        ),
+        None => (
+            ValidatorsFile::from_genesis(genesis).context("the genesis's validators")?,
+            "the genesis".to_owned(),
+        ),
+    };
     let key = load_or_create_key(args.validator_key.as_deref(), data_dir)?;
     let me = hex::encode(key.public_key().as_bytes());
     let Some(mine) = validators
@@ -92,10 +106,7 @@ where
         .iter()
         .position(|entry| entry.public_key == me)
     else {
-        bail!(
-            "the validator key (public key {me}) is not in {}: add it there, on every validator",
-            file.display()
-        );
+        bail!("the validator key (public key {me}) is not in {source}: add it there, on every validator");
     };
     let peers = if args.peers.is_empty() {
         let mut peers = Vec::new();
@@ -105,10 +116,7 @@ where
             }
             if let Some(p2p) = &entry.p2p {
                 peers.push(p2p.parse().with_context(|| {
-                    format!(
-                        "validator {index} of {}: p2p {p2p:?} is not HOST:PORT",
-                        file.display()
-                    )
+                    format!("validator {index} of {source}: p2p {p2p:?} is not HOST:PORT")
                 })?);
             }
         }

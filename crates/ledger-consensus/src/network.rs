@@ -138,9 +138,15 @@ pub enum StartError {
         /// The address.
         address: SocketAddr,
     },
+    /// The validator key is no libp2p key.
+    #[error("the validator key is no network key: {0}")]
+    NetworkKey(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The validator proof could not be signed or encoded.
+    #[error("the validator proof: {0}")]
+    Proof(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Malachite refused to start.
     #[error("the consensus engine did not start: {0}")]
-    Engine(String),
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Starts a validator on `chain` (a service started with
@@ -158,18 +164,17 @@ where
 {
     let state = App::new(chain, genesis, key.clone(), validators, app)
         .map_err(|error| StartError::App(Box::new(error)))?;
-    let engine_error = |error: &dyn std::fmt::Display| StartError::Engine(error.to_string());
-    let keypair =
-        Keypair::ed25519_from_bytes(key.secret_bytes()).map_err(|error| engine_error(&error))?;
+    let keypair = Keypair::ed25519_from_bytes(key.secret_bytes())
+        .map_err(|error| StartError::NetworkKey(error.into()))?;
     let proof = key
         .sign_validator_proof(
             key.public_key().as_bytes().to_vec(),
             keypair.public().to_peer_id().to_bytes(),
         )
         .await
-        .map_err(|error| engine_error(&error))?;
+        .map_err(|error| StartError::Proof(error.into()))?;
     let proof_bytes = Codec::<ValidatorProof<LedgerContext>>::encode(&LedgerCodec, &proof)
-        .map_err(|error| engine_error(&error))?;
+        .map_err(|error| StartError::Proof(error.into()))?;
     let identity = NetworkIdentity::new_validator(
         network.moniker.clone(),
         keypair,
@@ -186,7 +191,7 @@ where
         RequestContext::new(100),
     )
     .await
-    .map_err(|error| engine_error(&error))?;
+    .map_err(|error| StartError::Engine(error.into()))?;
     let app = tokio::spawn(state.run(channels));
     Ok(RunningValidator { engine, app })
 }

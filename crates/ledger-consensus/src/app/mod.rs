@@ -11,41 +11,35 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use bytes::Bytes;
 use ledger_chain::{Chain, ChainError, ChainHandle};
 use ledger_core::{
     execute_genesis, state_commitment, Address, BlockChanges, Decision, Genesis, Hash, StateRead,
 };
 use malachitebft_app_channel::app::engine::host::Next;
 use malachitebft_app_channel::app::engine::host::SyncedValueOutcome;
-use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachitebft_app_channel::app::streaming::StreamId;
 use malachitebft_app_channel::app::types::codec::Codec;
 use malachitebft_app_channel::app::types::core::{
-    CommitCertificate, ExtendedCommitCertificate, HeightParams, LinearTimeouts, Round,
-    Validator as _, ValidatorSet as _, Validity, Value as _,
+    CommitCertificate, HeightParams, LinearTimeouts, Round, Value as _,
 };
-use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
-use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use malachitebft_app_channel::{AppMsg, Channels};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::codec::{decode_block_value, encode_block_value, LedgerCodec};
-use crate::context::{Height, LedgerContext, LedgerValue, ProposalPart, ValidatorAddress, ValueId};
-use crate::signing::{parts_digest, ValidatorKey};
+use crate::codec::LedgerCodec;
+use crate::context::{Height, LedgerContext, LedgerValue, ValueId};
+use crate::signing::ValidatorKey;
 use crate::ValidatorSet;
 
-/// How big one data part of a proposal is.
-pub const PART_BYTES: usize = 128 * 1024;
+mod blocks;
+mod parts;
+
+pub use parts::PART_BYTES;
+use parts::{Assembled, Stream};
 
 /// The longest a validator holds the start of a height while nothing is
 /// pending (see [`App::start_when_pending`]).
 pub const IDLE_START: Duration = Duration::from_secs(2);
-
-/// Streams of parts kept at once; past it the oldest is dropped.
-const MAX_STREAMS: usize = 256;
-
-/// Bytes one stream may hold before it is dropped as hostile.
-const MAX_STREAM_BYTES: usize = 64 << 20;
 
 /// What a validator runs with besides its chain and key.
 #[derive(Clone, Debug)]
@@ -78,32 +72,20 @@ pub enum AppError {
     /// The network layer went away.
     #[error("the consensus network stopped")]
     NetworkClosed,
+    /// A commit certificate could not be encoded for the store.
+    #[error("encoding the commit certificate of block {depth}: {source}")]
+    Certificate {
+        /// The block.
+        depth: u64,
+        /// Why.
+        source: Box<crate::CodecError>,
+    },
 }
 
 /// A candidate for the next height, executed on the tip.
 struct Candidate {
     changes: BlockChanges,
     state: Hash,
-}
-
-/// A proposal's parts as they arrive.
-#[derive(Default)]
-struct Stream {
-    init: Option<(Height, Round, Round, ValidatorAddress)>,
-    chunks: BTreeMap<u64, Bytes>,
-    fin: Option<malachitebft_signing_ed25519::Signature>,
-    /// The sequence number of the end of the stream.
-    end: Option<u64>,
-    bytes: usize,
-}
-
-/// A complete, signed proposal waiting for its height.
-struct Assembled {
-    height: Height,
-    round: Round,
-    pol_round: Round,
-    proposer: ValidatorAddress,
-    bytes: Bytes,
 }
 
 /// The loop's state.
@@ -383,179 +365,6 @@ where
             .await
     }
 
-    /// Publishes a candidate of this validator's as parts: an `Init`, the
-    /// block value in chunks, a `Fin` signing them, and the stream's end.
-    async fn stream(
-        &mut self,
-        height: Height,
-        round: Round,
-        pol_round: Round,
-        value: &LedgerValue,
-        channels: &Channels<LedgerContext>,
-    ) -> Result<(), AppError> {
-        let Some(candidate) = self.candidates.get(&value.id()) else {
-            return Ok(());
-        };
-        let bytes = encode_block_value(&candidate.changes.block, &candidate.state);
-        let chunks: Vec<Bytes> = bytes
-            .chunks(PART_BYTES)
-            .map(|chunk| bytes.slice_ref(chunk))
-            .collect();
-        let proposer = self.key.address();
-        let digest = parts_digest(height, round, pol_round, &proposer, &chunks);
-        let signature = self.key.sign(digest.as_bytes());
-        self.stream_nonce += 1;
-        let mut id = Vec::with_capacity(24);
-        id.extend_from_slice(&height.0.to_be_bytes());
-        id.extend_from_slice(&round.as_i64().to_be_bytes());
-        id.extend_from_slice(&self.stream_nonce.to_be_bytes());
-        let id = StreamId::new(Bytes::from(id));
-        let parts = std::iter::once(ProposalPart::Init {
-            height,
-            round,
-            pol_round,
-            proposer,
-        })
-        .chain(chunks.into_iter().map(ProposalPart::Data))
-        .chain(std::iter::once(ProposalPart::Fin(signature)))
-        .map(StreamContent::Data)
-        .chain(std::iter::once(StreamContent::Fin));
-        for (sequence, content) in parts.enumerate() {
-            let message = StreamMessage::new(id.clone(), sequence as u64, content);
-            channels
-                .network
-                .send(NetworkMsg::PublishProposalPart(message))
-                .await
-                .map_err(|_| AppError::NetworkClosed)?;
-        }
-        Ok(())
-    }
-
-    /// Adds a part to its stream; the whole proposal once every part is in
-    /// and its signature is the proposer's.
-    fn part(&mut self, peer: PeerId, message: StreamMessage<ProposalPart>) -> Option<Assembled> {
-        let key = (peer, message.stream_id.clone());
-        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
-            tracing::warn!(%peer, "too many proposal streams at once; dropping them");
-            self.streams.clear();
-        }
-        let stream = self.streams.entry(key.clone()).or_default();
-        match message.content {
-            StreamContent::Fin => stream.end = Some(message.sequence),
-            StreamContent::Data(ProposalPart::Init {
-                height,
-                round,
-                pol_round,
-                proposer,
-            }) => stream.init = Some((height, round, pol_round, proposer)),
-            StreamContent::Data(ProposalPart::Data(chunk)) => {
-                stream.bytes += chunk.len();
-                stream.chunks.insert(message.sequence, chunk);
-            }
-            StreamContent::Data(ProposalPart::Fin(signature)) => stream.fin = Some(signature),
-        }
-        if stream.bytes > MAX_STREAM_BYTES {
-            tracing::warn!(%peer, bytes = stream.bytes, "proposal stream too large; dropped");
-            self.streams.remove(&key);
-            return None;
-        }
-        // Complete: Init at 0, the chunks at 1..=n, Fin at n+1, end at n+2.
-        let (Some(init), Some(signature), Some(end)) = (stream.init, stream.fin, stream.end) else {
-            return None;
-        };
-        if stream.chunks.len() as u64 + 2 != end {
-            return None;
-        }
-        let stream = self.streams.remove(&key)?;
-        let (height, round, pol_round, proposer) = init;
-        let chunks: Vec<Bytes> = stream.chunks.into_values().collect();
-        let public_key = *mtypes_validator(&self.validators, &proposer)?;
-        let digest = parts_digest(height, round, pol_round, &proposer, &chunks);
-        if public_key.verify(digest.as_bytes(), &signature).is_err() {
-            tracing::warn!(%peer, %proposer, %height, "proposal parts not signed by their proposer; dropped");
-            return None;
-        }
-        Some(Assembled {
-            height,
-            round,
-            pol_round,
-            proposer,
-            bytes: chunks.concat().into(),
-        })
-    }
-
-    /// Checks a complete proposal for the next height.
-    async fn receive(
-        &mut self,
-        assembled: Assembled,
-    ) -> Result<Option<ProposedValue<LedgerContext>>, AppError> {
-        let Assembled {
-            height,
-            round,
-            pol_round,
-            proposer,
-            bytes,
-        } = assembled;
-        let value = self
-            .execute(height, round, pol_round, proposer, &bytes)
-            .await?;
-        if let Some(value) = &value {
-            self.proposed.entry(height).or_default().push(value.clone());
-        }
-        Ok(value)
-    }
-
-    /// Decodes a block value, executes the block on the tip and compares
-    /// the state it leaves with the one claimed: `Valid` only if they
-    /// agree. `None` if the bytes are no block value.
-    async fn execute(
-        &mut self,
-        height: Height,
-        round: Round,
-        valid_round: Round,
-        proposer: ValidatorAddress,
-        bytes: &[u8],
-    ) -> Result<Option<ProposedValue<LedgerContext>>, AppError> {
-        let (block, claimed) = match decode_block_value(bytes) {
-            Ok(decoded) => decoded,
-            Err(error) => {
-                tracing::warn!(%proposer, %height, %error, "undecodable proposal");
-                return Ok(None);
-            }
-        };
-        let value = LedgerValue::new(ledger_core::Sealable::seal(block.clone()).hash(), claimed);
-        let validity = if block.depth != height.0 {
-            Validity::Invalid
-        } else {
-            match self.chain.check_block(block).await {
-                Ok(changes) => {
-                    let state = state_commitment(&self.tip.1, &changes);
-                    if state == claimed {
-                        self.candidates
-                            .insert(value.id(), Candidate { changes, state });
-                        Validity::Valid
-                    } else {
-                        tracing::warn!(%proposer, %height, "proposal claims a state its block does not leave");
-                        Validity::Invalid
-                    }
-                }
-                Err(ChainError::Core(error)) => {
-                    tracing::warn!(%proposer, %height, %error, "invalid block proposed");
-                    Validity::Invalid
-                }
-                Err(error) => return Err(error.into()),
-            }
-        };
-        Ok(Some(ProposedValue {
-            height,
-            round,
-            valid_round,
-            proposer,
-            value,
-            validity,
-        }))
-    }
-
     /// Commits a decided block with its certificate.
     async fn decided(
         &mut self,
@@ -571,7 +380,10 @@ where
             return Ok(());
         };
         let encoded = Codec::<CommitCertificate<LedgerContext>>::encode(&LedgerCodec, &certificate)
-            .map_err(|_| AppError::NetworkClosed)?;
+            .map_err(|source| AppError::Certificate {
+                depth: height.0,
+                source: Box::new(source),
+            })?;
         changes.decision = Some(Decision {
             state,
             certificate: encoded.to_vec(),
@@ -586,46 +398,6 @@ where
         self.waiting = self.waiting.split_off(&Height(tip.depth + 1));
         Ok(())
     }
-
-    /// The decided blocks from `start` to `end` that are stored, in order.
-    fn decided_values(
-        &self,
-        start: Height,
-        end: Height,
-    ) -> Result<Vec<RawDecidedValue<LedgerContext>>, AppError> {
-        let state = self.chain.state();
-        let mut values = Vec::new();
-        for depth in start.0..=end.0.min(self.tip.0) {
-            let (Some(block), Some(decision)) = (state.block_at(depth)?, state.decision(depth)?)
-            else {
-                break;
-            };
-            let Ok(certificate) = Codec::<CommitCertificate<LedgerContext>>::decode(
-                &LedgerCodec,
-                Bytes::from(decision.certificate),
-            ) else {
-                tracing::error!(depth, "stored commit certificate does not decode");
-                break;
-            };
-            values.push(RawDecidedValue::new(
-                encode_block_value(&block, &decision.state),
-                ExtendedCommitCertificate::from_commit_certificate_and_extensions(
-                    certificate,
-                    Default::default(),
-                ),
-            ));
-        }
-        Ok(values)
-    }
-}
-
-fn mtypes_validator<'a>(
-    validators: &'a ValidatorSet,
-    address: &ValidatorAddress,
-) -> Option<&'a malachitebft_signing_ed25519::PublicKey> {
-    validators
-        .get_by_address(address)
-        .map(|validator| validator.public_key())
 }
 
 /// The tip's depth and the commitment to its state: computed from the

@@ -15,6 +15,9 @@ use super::{App, AppError, Assembled, Candidate};
 use crate::codec::{decode_block_value, encode_block_value, LedgerCodec};
 use crate::context::{Height, LedgerContext, LedgerValue, ValidatorAddress};
 
+/// Most decided blocks served for one sync request.
+pub const MAX_DECIDED_VALUES: u64 = 64;
+
 impl<S> App<S>
 where
     S: StateRead + Clone + Send + Sync + 'static,
@@ -91,7 +94,8 @@ where
         }))
     }
 
-    /// The decided blocks from `start` to `end` that are stored, in order.
+    /// The decided blocks from `start` to `end` that are stored, in order,
+    /// at most [`MAX_DECIDED_VALUES`].
     pub(super) fn decided_values(
         &self,
         start: Height,
@@ -99,7 +103,10 @@ where
     ) -> Result<Vec<RawDecidedValue<LedgerContext>>, AppError> {
         let state = self.chain.state();
         let mut values = Vec::new();
-        for depth in start.0..=end.0.min(self.tip.0) {
+        // A peer asks for a few at a time; one that asks for the whole
+        // chain gets the first MAX_DECIDED_VALUES, not all of it in memory.
+        let end = end.0.min(self.tip.0).min(start.0.saturating_add(MAX_DECIDED_VALUES - 1));
+        for depth in start.0..=end {
             let (Some(block), Some(decision)) = (state.block_at(depth)?, state.decision(depth)?)
             else {
                 break;

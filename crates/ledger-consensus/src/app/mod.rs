@@ -34,6 +34,7 @@ use crate::ValidatorSet;
 mod blocks;
 mod parts;
 
+pub use blocks::MAX_DECIDED_VALUES;
 pub use parts::PART_BYTES;
 use parts::{Assembled, Stream};
 

@@ -4,7 +4,8 @@
 //! final status through the likelib API, `peers` shows the others, and a
 //! validator killed with SIGKILL catches up on restart from its peers
 //! (Malachite's value sync serving the stored blocks and certificates),
-//! and one that lost its data directory rejoins the same way.
+//! and one that lost its data directory rejoins the same way; a follower
+//! stores what they decide and relays what is pushed to it.
 //!
 //! Real processes, real sockets and real consensus timeouts: every wait is
 //! on an answer or a block, bounded, never a sleep.
@@ -175,6 +176,30 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     // Pushed to the last validator only: forwarded to the others.
     push_to_one(all[3], &all, &dev_transfer(to, 100, 1, 1)).await;
     same_chain(&all, to).await;
+
+    // A follower (its key in no validator list) stores what the network
+    // decides; a push to it is relayed to the validators and decided.
+    let p2p = ledger_consensus::loopback_addresses(1).expect("a free port")[0];
+    let follower_key = dir.join("follower.key");
+    ValidatorKey::from_bytes([9; 32])
+        .save(&follower_key)
+        .expect("saves");
+    let follower_options: Vec<String> = vec![
+        options[0][0].clone(),
+        options[0][1].clone(),
+        "--validator-key".into(),
+        follower_key.display().to_string(),
+        "--p2p".into(),
+        p2p.to_string(),
+        "--follow".into(),
+    ];
+    let follower = start(dir, VALIDATORS + 1, &follower_options);
+    let info = follower.client().await.node_info().await.expect("answers");
+    assert_eq!(info.mode, "follower");
+    let with_follower: Vec<&Node> = nodes.iter().chain([&follower]).collect();
+    push_to_one(&follower, &with_follower, &dev_transfer(to, 1, 1, 90)).await;
+    same_chain(&with_follower, to).await;
+    drop(follower);
     let peers = nodes[0]
         .client()
         .await
@@ -212,7 +237,7 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
         .await
         .expect("answers")
         .balance;
-    assert_eq!(balance, Balance::from(300));
+    assert_eq!(balance, Balance::from(301));
 
     // `peers` shows the three others, reachable, at a height they reached;
     // a forwarder asks every second, so this is asked again on each block

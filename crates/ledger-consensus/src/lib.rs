@@ -28,7 +28,7 @@ pub use context::{
     ValidatorSet, ValueId, Vote,
 };
 pub use error::{CodecError, KeyFileError, ValidatorsError};
-pub use network::{start_validator, NetworkConfig, RunningValidator, StartError};
+pub use network::{start_node, NetworkConfig, Role, RunningValidator, StartError};
 pub use signing::{SignatureVerifier, ValidatorKey};
 pub use validators::{loopback_addresses, parse_public_key, ValidatorEntry, ValidatorsFile};
 

@@ -149,12 +149,24 @@ pub enum StartError {
     Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Starts a validator on `chain` (a service started with
-/// `ProducerConfig::driven`).
-pub async fn start_validator<S>(
+/// How a node takes part in a network.
+#[derive(Clone, Debug)]
+pub enum Role {
+    /// It votes, with this key (which must be in the validator set).
+    Validator(ValidatorKey),
+    /// It follows the decided blocks without voting; the key is only its
+    /// network identity.
+    Follower(ValidatorKey),
+}
+
+/// Starts a node of a network on `chain` (a service started with
+/// `ProducerConfig::driven`), voting or following by `role`. A follower
+/// sees every proposal and vote, and commits what the validators decide
+/// (or syncs it from them), but never proposes or votes.
+pub async fn start_node<S>(
     chain: ChainHandle<S>,
     genesis: &Genesis,
-    key: ValidatorKey,
+    role: Role,
     validators: ValidatorSet,
     app: AppConfig,
     network: NetworkConfig,
@@ -162,31 +174,48 @@ pub async fn start_validator<S>(
 where
     S: StateRead + Clone + Send + Sync + 'static,
 {
+    let key = match &role {
+        Role::Validator(key) | Role::Follower(key) => key.clone(),
+    };
     let state = App::new(chain, genesis, key.clone(), validators, app)
         .map_err(|error| StartError::App(Box::new(error)))?;
     let keypair = Keypair::ed25519_from_bytes(key.secret_bytes())
         .map_err(|error| StartError::NetworkKey(error.into()))?;
-    let proof = key
-        .sign_validator_proof(
-            key.public_key().as_bytes().to_vec(),
-            keypair.public().to_peer_id().to_bytes(),
-        )
-        .await
-        .map_err(|error| StartError::Proof(error.into()))?;
-    let proof_bytes = Codec::<ValidatorProof<LedgerContext>>::encode(&LedgerCodec, &proof)
-        .map_err(|error| StartError::Proof(error.into()))?;
-    let identity = NetworkIdentity::new_validator(
-        network.moniker.clone(),
-        keypair,
-        key.address().to_string(),
-        proof_bytes,
-    );
+    let (identity, consensus) = match role {
+        Role::Validator(key) => {
+            let proof = key
+                .sign_validator_proof(
+                    key.public_key().as_bytes().to_vec(),
+                    keypair.public().to_peer_id().to_bytes(),
+                )
+                .await
+                .map_err(|error| StartError::Proof(error.into()))?;
+            let proof_bytes = Codec::<ValidatorProof<LedgerContext>>::encode(&LedgerCodec, &proof)
+                .map_err(|error| StartError::Proof(error.into()))?;
+            let identity = NetworkIdentity::new_validator(
+                network.moniker.clone(),
+                keypair,
+                key.address().to_string(),
+                proof_bytes,
+            );
+            let consensus = ConsensusContext::new_validator(
+                key.address(),
+                Box::new(SignatureVerifier),
+                Box::new(key),
+            );
+            (identity, consensus)
+        }
+        Role::Follower(key) => (
+            NetworkIdentity::new(network.moniker.clone(), keypair, None),
+            ConsensusContext::new_full_node(key.address(), Box::new(SignatureVerifier)),
+        ),
+    };
     let (channels, engine) = malachitebft_app_channel::start_engine(
         LedgerContext,
         EngineConfig::new(&network)?,
         WalContext::new(network.wal.clone(), LedgerCodec),
         NetworkContext::new(identity, LedgerCodec),
-        ConsensusContext::new_validator(key.address(), Box::new(SignatureVerifier), Box::new(key)),
+        consensus,
         SyncContext::new(LedgerCodec),
         RequestContext::new(100),
     )

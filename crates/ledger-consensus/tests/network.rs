@@ -19,7 +19,7 @@ use ledger_consensus::malachite::core_types::{
 };
 use ledger_consensus::signing::vote_bytes;
 use ledger_consensus::{
-    start_validator, AppConfig, Height, LedgerCodec, LedgerContext, NetworkConfig,
+    start_node, AppConfig, Height, LedgerCodec, LedgerContext, NetworkConfig, Role,
     RunningValidator, ValidatorEntry, ValidatorKey, ValidatorsFile, Vote,
 };
 use ledger_core::testing::{genesis_for, keys};
@@ -93,10 +93,10 @@ async fn start_network(
             coinbase: Address([0xc0 + index as u8; 20]),
             timeouts: timeouts(),
         };
-        let validator = start_validator(
+        let validator = start_node(
             chain.clone(),
             &genesis,
-            key.clone(),
+            Role::Validator(key.clone()),
             file.set().clone(),
             app,
             network,

@@ -259,7 +259,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         // A validator's API forwards what it admits to the other
         // validators and reports them as its peers.
         Some(joined) => {
-            let served = crate::peers::NetworkChain::new(chain.clone(), joined.peers);
+            let served =
+                crate::peers::NetworkChain::new(chain.clone(), joined.peers, args.network.mode());
             let server = tokio::spawn(serve(listener, served, server_config, phases));
             (server, Some(joined.running))
         }

@@ -54,12 +54,14 @@ struct PeerSlot {
 pub(crate) struct NetworkChain<C> {
     inner: C,
     peers: Arc<[PeerSlot]>,
+    mode: NodeMode,
 }
 
 impl<C: Chain> NetworkChain<C> {
-    /// `inner`, with a forwarder task per peer that has an API. The tasks
-    /// end when the last clone of this chain is dropped.
-    pub(crate) fn new(inner: C, peers: Vec<PeerConfig>) -> NetworkChain<C> {
+    /// `inner` on a node taking part as `mode`, with a forwarder task per
+    /// peer that has an API. The tasks end when the last clone of this
+    /// chain is dropped.
+    pub(crate) fn new(inner: C, peers: Vec<PeerConfig>, mode: NodeMode) -> NetworkChain<C> {
         let slots: Vec<PeerSlot> = peers
             .into_iter()
             .map(|config| {
@@ -81,6 +83,7 @@ impl<C: Chain> NetworkChain<C> {
         NetworkChain {
             inner,
             peers: slots.into(),
+            mode,
         }
     }
 }
@@ -180,7 +183,7 @@ impl<C: Chain> Chain for NetworkChain<C> {
     }
 
     fn mode(&self) -> NodeMode {
-        self.inner.mode()
+        self.mode
     }
 
     fn peers(&self) -> Vec<Peer> {

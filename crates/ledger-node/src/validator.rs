@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use ledger_chain::ChainHandle;
+use ledger_chain::{ChainHandle, NodeMode};
 use ledger_consensus::malachite::core_types::LinearTimeouts;
 use ledger_consensus::{
-    parse_public_key, start_validator, AppConfig, NetworkConfig, RunningValidator,
+    parse_public_key, start_node, AppConfig, NetworkConfig, Role, RunningValidator,
     ValidatorAddress, ValidatorKey, ValidatorsFile,
 };
 
@@ -35,6 +35,11 @@ pub(crate) struct NetworkArgs {
     /// the `p2p` address of every other validator of the network.
     #[arg(long, value_delimiter = ',', requires = "p2p")]
     peers: Vec<SocketAddr>,
+    /// Follow the network without voting: store every decided block and
+    /// serve the API (pushes are relayed to the validators); the key is
+    /// then only this node's network identity.
+    #[arg(long, requires = "p2p")]
+    follow: bool,
 }
 
 impl NetworkArgs {
@@ -42,6 +47,15 @@ impl NetworkArgs {
     /// that lists validators.
     pub(crate) fn joins(&self, genesis: &Genesis) -> bool {
         self.validators.is_some() || !genesis.validators.is_empty()
+    }
+
+    /// How the node takes part once it joins.
+    pub(crate) fn mode(&self) -> NodeMode {
+        if self.follow {
+            NodeMode::Follower
+        } else {
+            NodeMode::Validator
+        }
     }
 }
 
@@ -101,17 +115,20 @@ where
     };
     let key = load_or_create_key(args.validator_key.as_deref(), data_dir)?;
     let me = hex::encode(key.public_key().as_bytes());
-    let Some(mine) = validators
+    let mine = validators
         .entries()
         .iter()
-        .position(|entry| entry.public_key == me)
-    else {
-        bail!("the validator key (public key {me}) is not in {source}: add it there, on every validator");
-    };
+        .position(|entry| entry.public_key == me);
+    if mine.is_none() && !args.follow {
+        bail!(
+            "the validator key (public key {me}) is not in {source}: add it there, on every \
+             validator, or run with --follow to follow the network without voting"
+        );
+    }
     let peers = if args.peers.is_empty() {
         let mut peers = Vec::new();
         for (index, entry) in validators.entries().iter().enumerate() {
-            if index == mine {
+            if Some(index) == mine {
                 continue;
             }
             if let Some(p2p) = &entry.p2p {
@@ -125,7 +142,10 @@ where
         args.peers.clone()
     };
     let network = NetworkConfig {
-        moniker: format!("validator-{mine}"),
+        moniker: match mine {
+            Some(index) => format!("validator-{index}"),
+            None => format!("follower-{}", key.address()),
+        },
         listen,
         peers,
         wal: data_dir.join("consensus-wal"),
@@ -138,7 +158,7 @@ where
         .entries()
         .iter()
         .enumerate()
-        .filter(|(index, _)| *index != mine)
+        .filter(|(index, _)| Some(*index) != mine)
         .filter_map(|(_, entry)| {
             let public_key = parse_public_key(&entry.public_key)?;
             let address = ValidatorAddress::of(&public_key);
@@ -150,8 +170,13 @@ where
             })
         })
         .collect();
-    tracing::info!(address = %key.address(), %listen, peers = network.peers.len(), "joining the network as a validator");
-    let running = start_validator(chain, genesis, key, validators.set().clone(), app, network)
+    tracing::info!(address = %key.address(), %listen, peers = network.peers.len(), mode = args.mode().name(), "joining the network");
+    let role = if args.follow {
+        Role::Follower(key)
+    } else {
+        Role::Validator(key)
+    };
+    let running = start_node(chain, genesis, role, validators.set().clone(), app, network)
         .await
         .context("cannot start consensus")?;
     Ok(Joined {

@@ -105,7 +105,10 @@ where
         let mut values = Vec::new();
         // A peer asks for a few at a time; one that asks for the whole
         // chain gets the first MAX_DECIDED_VALUES, not all of it in memory.
-        let end = end.0.min(self.tip.0).min(start.0.saturating_add(MAX_DECIDED_VALUES - 1));
+        let end = end
+            .0
+            .min(self.tip.0)
+            .min(start.0.saturating_add(MAX_DECIDED_VALUES - 1));
         for depth in start.0..=end {
             let (Some(block), Some(decision)) = (state.block_at(depth)?, state.decision(depth)?)
             else {

@@ -212,7 +212,7 @@ where
                     return Ok(());
                 }
                 // Empty blocks are never made: wait for a transaction, at
-                // most most of the propose timeout, off this loop.
+                // most 90% of the propose timeout, off this loop.
                 let mut pending = self.chain.pending();
                 let ready = ready.clone();
                 let wait = timeout.mul_f32(0.9);

@@ -20,7 +20,8 @@ use crate::ValidatorSet;
 /// How big one data part of a proposal is.
 pub const PART_BYTES: usize = 128 * 1024;
 
-/// Streams of parts kept at once; past it the oldest is dropped.
+/// Streams of parts kept at once; a new one past it drops them all (a
+/// flood of streams that never end must not hold memory).
 const MAX_STREAMS: usize = 256;
 
 /// Bytes one stream may hold before it is dropped as hostile.
@@ -163,4 +164,129 @@ fn mtypes_validator<'a>(
     validators
         .get_by_address(address)
         .map(|validator| validator.public_key())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ledger_chain::{ChainService, ManualClock, ProducerConfig};
+    use ledger_core::testing::{genesis_for, keys, T0};
+    use ledger_core::{Address, ChainConfig, Ledger, MemoryStore};
+    use malachitebft_app_channel::app::types::core::LinearTimeouts;
+
+    use super::*;
+    use crate::{AppConfig, ValidatorEntry, ValidatorKey, ValidatorsFile};
+
+    /// An app whose validator set is `proposer` (seed 1) and `other`
+    /// (seed 2), on a driven chain in memory.
+    fn app() -> App<Arc<MemoryStore>> {
+        let users = keys(1, 5);
+        let genesis = genesis_for(&users);
+        let ledger = Ledger::open(
+            Arc::new(MemoryStore::new()),
+            genesis.clone(),
+            ChainConfig::default(),
+        )
+        .expect("opens");
+        let mut config = ProducerConfig::new(Address([1; 20]));
+        config.driven = true;
+        let (chain, _thread) =
+            ChainService::spawn(ledger, config, ManualClock::new(T0)).expect("spawns");
+        let entry = |seed: u8| ValidatorEntry {
+            public_key: hex::encode(ValidatorKey::from_bytes([seed; 32]).public_key().as_bytes()),
+            power: 1,
+            p2p: None,
+            api: None,
+        };
+        let validators = ValidatorsFile::from_entries(vec![entry(1), entry(2)]).expect("valid");
+        let config = AppConfig {
+            coinbase: Address([1; 20]),
+            timeouts: LinearTimeouts::default(),
+        };
+        App::new(
+            chain,
+            &genesis,
+            ValidatorKey::from_bytes([2; 32]),
+            validators.set().clone(),
+            config,
+        )
+        .expect("an app")
+    }
+
+    /// The messages of one stream: Init, `chunks`, Fin signed by `signer`,
+    /// end.
+    fn messages(signer: &ValidatorKey, chunks: &[&[u8]]) -> Vec<StreamMessage<ProposalPart>> {
+        let proposer = ValidatorKey::from_bytes([1; 32]).address();
+        let chunks: Vec<Bytes> = chunks.iter().map(|c| Bytes::copy_from_slice(c)).collect();
+        let digest = parts_digest(Height(1), Round::new(0), Round::Nil, &proposer, &chunks);
+        let id = StreamId::new(Bytes::from_static(b"s"));
+        std::iter::once(ProposalPart::Init {
+            height: Height(1),
+            round: Round::new(0),
+            pol_round: Round::Nil,
+            proposer,
+        })
+        .chain(chunks.into_iter().map(ProposalPart::Data))
+        .chain(std::iter::once(ProposalPart::Fin(
+            signer.sign(digest.as_bytes()),
+        )))
+        .map(StreamContent::Data)
+        .chain(std::iter::once(StreamContent::Fin))
+        .enumerate()
+        .map(|(sequence, content)| StreamMessage::new(id.clone(), sequence as u64, content))
+        .collect()
+    }
+
+    fn feed(
+        app: &mut App<Arc<MemoryStore>>,
+        messages: Vec<StreamMessage<ProposalPart>>,
+    ) -> Vec<Option<Bytes>> {
+        let keypair = malachitebft_app_channel::app::types::Keypair::generate_ed25519();
+        let peer =
+            PeerId::from_bytes(&keypair.public().to_peer_id().to_bytes()).expect("a peer id");
+        messages
+            .into_iter()
+            .map(|message| app.part(peer, message).map(|assembled| assembled.bytes))
+            .collect()
+    }
+
+    #[test]
+    fn parts_in_any_order_assemble_once_complete() {
+        let proposer = ValidatorKey::from_bytes([1; 32]);
+        for reversed in [false, true] {
+            let mut app = app();
+            let mut stream = messages(&proposer, &[b"ab", b"", b"cde"]);
+            if reversed {
+                stream.reverse();
+            }
+            let answers = feed(&mut app, stream);
+            let (last, before) = answers.split_last().expect("answers");
+            assert!(before.iter().all(Option::is_none), "assembled early");
+            assert_eq!(last.as_deref(), Some(&b"abcde"[..]));
+            assert!(app.streams.is_empty(), "the stream is released");
+        }
+    }
+
+    #[test]
+    fn parts_not_signed_by_their_proposer_are_dropped() {
+        let mut app = app();
+        let impostor = ValidatorKey::from_bytes([2; 32]);
+        let answers = feed(&mut app, messages(&impostor, &[b"abc"]));
+        assert!(answers.iter().all(Option::is_none));
+        assert!(app.streams.is_empty(), "the stream is not kept either");
+    }
+
+    #[test]
+    fn a_stream_past_its_byte_bound_is_dropped() {
+        let mut app = app();
+        let proposer = ValidatorKey::from_bytes([1; 32]);
+        let big = vec![0u8; MAX_STREAM_BYTES / 2 + 1];
+        let mut stream = messages(&proposer, &[&big, &big]);
+        // Everything but the end: the second chunk crosses the bound.
+        stream.truncate(3);
+        let answers = feed(&mut app, stream);
+        assert!(answers.iter().all(Option::is_none));
+        assert!(app.streams.is_empty(), "dropped, memory released");
+    }
 }

@@ -1,7 +1,8 @@
 //! Moving a chain between engines: `ledger-node export` of a stopped sled
 //! node, `import` into a new fjall data directory (every block re-validated
 //! and re-executed), and a node on the import that answers exactly as the
-//! original did. Damaged and mismatched inputs are refused by name.
+//! original did; `audit` finds the stopped store whole. Damaged and
+//! mismatched inputs are refused by name.
 
 #![allow(missing_docs)]
 
@@ -65,6 +66,23 @@ async fn a_sled_chain_exported_and_imported_into_fjall_answers_the_same() {
         .expect("coinbase");
     drop(client);
     let (work, dir, export) = stop_and_export(node);
+    // The stopped store holds what its blocks make, and audit says so.
+    let (ok, out, err) = ledger_node(&["audit", "--data-dir", path(&dir)]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!(
+            "audited {} blocks (6 transactions",
+            before.top_block_number
+        )),
+        "{out}"
+    );
+    // Audited against another genesis, it names the difference.
+    let other = work.path().join("other-genesis.json");
+    let mut genesis = ledger_core::Genesis::dev();
+    genesis.timestamp += 1;
+    std::fs::write(&other, genesis.to_json()).expect("writes");
+    let (ok, _, err) = ledger_node(&["audit", "--data-dir", path(&dir), "--genesis", path(&other)]);
+    assert!(!ok && err.contains("genesis block is"), "{err}");
     // Again, to another file: it says what it wrote. An export is never
     // overwritten.
     let again = work.path().join("again.bin");

@@ -22,6 +22,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::print_stdout))]
 
+mod audit;
 mod block;
 mod chain;
 mod commitment;
@@ -40,6 +41,7 @@ pub mod testing;
 mod transaction;
 mod vm;
 
+pub use audit::{audit, AuditReport, Divergence};
 pub use block::{Block, RawBlock};
 pub use chain::{produce_block, validate_block, BlockParams, ChainConfig, Ledger};
 pub use commitment::{changes_digest, state_commitment};

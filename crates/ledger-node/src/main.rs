@@ -70,6 +70,9 @@ enum Command {
     /// Build a new data directory from an export, re-validating and
     /// re-executing every block (e.g. to move to another --store).
     Import(chain_file::ImportArgs),
+    /// Check a stopped node's whole store: replay every block in memory
+    /// and compare every record, account, list, code and slot.
+    Audit(chain_file::AuditArgs),
     /// Create a secret key file and print its address.
     Keygen {
         /// Where to write the key (64 hex characters); never overwritten.
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
             Command::Export(args) => chain_file::export(&args),
             Command::Import(args) => chain_file::import(&args),
+            Command::Audit(args) => chain_file::audit(&args),
             Command::Keygen { out, client } => client::keygen(&out, &client),
             Command::Account { address, client } => client::account(&address, &client).await,
             Command::Transfer(args) => client::transfer(args).await,

@@ -74,7 +74,12 @@ pub(crate) fn load_or_create_key(
     }
     let key = ValidatorKey::generate();
     key.save(&path).context("cannot create the validator key")?;
-    tracing::info!(path = %path.display(), address = %key.address(), "created a validator key");
+    tracing::info!(
+        path = %path.display(),
+        public_key = %hex::encode(key.public_key().as_bytes()),
+        address = %key.address(),
+        "created a validator key: list its public key among the network's validators"
+    );
     Ok(key)
 }
 

@@ -249,6 +249,54 @@ async fn one_transaction_pushed_from_a_hundred_connections_is_applied_once() {
     still_sound(&node, &[dev_key().address(), node.coinbase, address(77)]).await;
 }
 
+/// `relay_transactions` is reachable by anyone: full batches of forged
+/// transactions from several connections at once are verified and
+/// refused, none is applied, and the one honest transaction among them is
+/// applied exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_of_forged_relayed_transactions_are_all_refused() {
+    let node = Node::start();
+    let honest = dev_transfer(address(78), 7, 1, 1);
+    let forged: Vec<_> = (0..999u32)
+        .map(|n| {
+            let mut tx = dev_transfer(address(79), 1, 1, 10 + n);
+            tx.amount = Balance::from(2);
+            tx.to_raw()
+        })
+        .collect();
+    let mut batch = forged.clone();
+    batch.push(honest.to_raw());
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(node.client().await);
+    }
+    let answers = futures_util::future::join_all(
+        clients
+            .iter()
+            .map(|client| client.relay_transactions(&batch)),
+    )
+    .await;
+    let mut admitted = 0;
+    for answer in answers {
+        let relayed = answer.expect("answered");
+        assert_eq!(relayed.refused, 999, "{relayed:?}");
+        admitted += relayed.admitted;
+    }
+    assert_eq!(
+        admitted, 1,
+        "the honest one admitted once, known to the rest"
+    );
+    let client = node.client().await;
+    let status = client
+        .push_and_wait(&honest.to_raw())
+        .await
+        .expect("answered");
+    assert_eq!(status.status_code, StatusCode::Success);
+    let forged_to = client.account_info(&address(79)).await.expect("account");
+    assert_eq!(forged_to.balance, Balance::from(0), "no forged one applied");
+    still_sound(&node, &[dev_key().address(), node.coinbase, address(78)]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_transactions_of_the_preimage_ambiguity_vector_apply_as_one() {
     let vectors: Value = serde_json::from_str(include_str!(

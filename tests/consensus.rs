@@ -125,6 +125,16 @@ async fn same_chain(nodes: &[&Node], to: ledger_core::Address) {
     }
 }
 
+/// The depth of `node`'s top block.
+async fn top_of(node: &Node) -> u64 {
+    let client = node.client().await;
+    client
+        .last_block_info()
+        .await
+        .expect("answers")
+        .top_block_number
+}
+
 /// Waits until `node`'s top block is at least `depth`.
 async fn until_depth(node: &Node, depth: u64) {
     let client = node.client().await;
@@ -219,13 +229,7 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
 
     // Restarted on its data directory, it syncs what it missed.
     let restarted = start(dir, VALIDATORS - 1, &options[VALIDATORS - 1]);
-    let top = nodes[0]
-        .client()
-        .await
-        .last_block_info()
-        .await
-        .expect("answers")
-        .top_block_number;
+    let top = top_of(&nodes[0]).await;
     until_depth(&restarted, top).await;
     nodes.push(restarted);
     let all: Vec<&Node> = nodes.iter().collect();
@@ -264,13 +268,7 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     let (status, _, data) = wiped.stop();
     assert!(status.success(), "{status}");
     std::fs::remove_dir_all(&data).expect("wipes");
-    let top = nodes[0]
-        .client()
-        .await
-        .last_block_info()
-        .await
-        .expect("answers")
-        .top_block_number;
+    let top = top_of(&nodes[0]).await;
     let rejoined = start(dir, 2, &options[2]);
     until_depth(&rejoined, top).await;
     nodes.push(rejoined);

@@ -182,14 +182,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
                 let _ = reply.send(self.producer.is_pending(&hash));
             }
             Request::Import(block, reply) => {
-                let answer = self
-                    .running()
-                    .and_then(|()| match self.producer.import(block) {
-                        Err(failure @ CoreError::Storage(_)) => {
-                            Err(ChainError::Halted(self.halt(failure)))
-                        }
-                        other => other.map_err(ChainError::from),
-                    });
+                let answer = self.storing(|producer| producer.import(block));
                 let _ = reply.send(answer);
             }
             Request::ViewCall(call, reply) => {
@@ -208,19 +201,25 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
                 let _ = reply.send(answer);
             }
             Request::CommitDecided(changes, reply) => {
-                let answer =
-                    self.running()
-                        .and_then(|()| match self.producer.commit_decided(*changes) {
-                            Err(failure @ CoreError::Storage(_)) => {
-                                Err(ChainError::Halted(self.halt(failure)))
-                            }
-                            other => other.map_err(ChainError::from),
-                        });
+                let answer = self.storing(|producer| producer.commit_decided(*changes));
                 let _ = reply.send(answer);
             }
             Request::Shutdown => return false,
         }
         true
+    }
+
+    /// Runs `store` (a step that commits a block) unless halted; a storage
+    /// failure in it halts the service, any other failure is the caller's.
+    fn storing<T>(
+        &mut self,
+        store: impl FnOnce(&mut Producer<S, E, C>) -> Result<T, CoreError>,
+    ) -> Result<T, ChainError> {
+        self.running()?;
+        match store(&mut self.producer) {
+            Err(failure @ CoreError::Storage(_)) => Err(ChainError::Halted(self.halt(failure))),
+            other => other.map_err(ChainError::from),
+        }
     }
 
     /// Stops producing for good after `failure`.

@@ -276,6 +276,8 @@ async fn driven_by_consensus_it_builds_checks_and_commits_only_when_told() {
     for (chain, mut changes) in [(&proposer, built), (&voter, checked)] {
         let decision = ledger_core::Decision {
             state: ledger_core::Hash([7; 32]),
+            history: ledger_core::Hash([8; 32]),
+            lattice: ledger_core::StateLattice::new(),
             certificate: vec![1, 2, 3],
         };
         changes.decision = Some(decision.clone());

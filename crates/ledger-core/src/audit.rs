@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 
 use crate::chain::{ChainConfig, Ledger};
-use crate::commitment::state_commitment;
+use crate::commitment::{history_commitment, state_commitment};
 use crate::error::CoreError;
 use crate::execution::execute_genesis;
 use crate::genesis::Genesis;
+use crate::lattice::StateLattice;
 use crate::primitives::{Address, Hash};
-use crate::state::{Account, MemoryStore, StateRead, TransactionRecord};
+use crate::state::{Account, MemoryStore, StateCommit, StateRead, TransactionRecord};
 use crate::vm::ContractEngine;
 
 /// What an audit went through.
@@ -119,6 +120,17 @@ pub enum Divergence {
         /// What the replay computed.
         replayed: Hash,
     },
+    /// The lattice of the top block's decision is not the one of the
+    /// replayed state.
+    #[error("block {depth}: the stored state lattice {stored} is not the replay's {replayed}")]
+    Lattice {
+        /// The top block.
+        depth: u64,
+        /// Checksum of the stored lattice.
+        stored: Hash,
+        /// Checksum of the replayed state's lattice.
+        replayed: Hash,
+    },
     /// The store could not be read.
     #[error("reading the store: {0}")]
     Read(#[source] Box<CoreError>),
@@ -154,7 +166,7 @@ where
             source: Box::new(source),
         })?;
     let first = execute_genesis(genesis.block(), replay.settings())?;
-    let mut commitment = state_commitment(&Hash::ZERO, &first);
+    let mut history = history_commitment(&Hash::ZERO, &first);
     let mut accounts: HashMap<Address, Account> = first.accounts.iter().copied().collect();
     let mut code: HashMap<Address, Vec<u8>> = HashMap::new();
     let mut slots: HashMap<(Address, [u8; 32]), [u8; 32]> = HashMap::new();
@@ -170,14 +182,19 @@ where
                 depth,
                 source: Box::new(source),
             })?;
-        commitment = state_commitment(&commitment, &changes);
+        history = history_commitment(&history, &changes);
         if let Some(decision) = store.decision(depth)? {
-            if decision.state != commitment {
-                return Err(Divergence::Commitment {
-                    depth,
-                    stored: decision.state,
-                    replayed: commitment,
-                });
+            // The lattice is compared once, at the top, against the whole
+            // replayed state; every decision must commit to its own.
+            let state = state_commitment(&history, &decision.lattice);
+            for (stored, replayed) in [(decision.history, history), (decision.state, state)] {
+                if stored != replayed {
+                    return Err(Divergence::Commitment {
+                        depth,
+                        stored,
+                        replayed,
+                    });
+                }
             }
         }
         let logs: HashMap<&Hash, &Vec<crate::Log>> = changes
@@ -244,6 +261,16 @@ where
             return Err(Divergence::Storage {
                 address: *address,
                 slot: Hash(*slot),
+            });
+        }
+    }
+    if let Some(decision) = store.decision(tip.depth)? {
+        let replayed = StateLattice::of(&replay.store().state_entries()?);
+        if replayed != decision.lattice {
+            return Err(Divergence::Lattice {
+                depth: tip.depth,
+                stored: decision.lattice.checksum(),
+                replayed: replayed.checksum(),
             });
         }
     }
@@ -330,6 +357,8 @@ mod tests {
             if depth == 2 {
                 changes.decision = Some(Decision {
                     state: Hash([7; 32]),
+                    history: Hash([7; 32]),
+                    lattice: StateLattice::new(),
                     certificate: Vec::new(),
                 });
             }

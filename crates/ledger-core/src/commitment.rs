@@ -1,15 +1,19 @@
-//! A commitment to the state: one hash, chained over every block's
-//! [`BlockChanges`], that validators of a network compare before they vote.
+//! A commitment to the state, which validators of a network compare
+//! before they vote: the history of every block's [`BlockChanges`],
+//! chained, and the [`StateLattice`] of the whole state after the block.
 //!
 //! Two nodes that executed the same blocks from the same genesis hold the
 //! same commitment, and one changed byte of any account, list, record,
 //! code, storage slot or log anywhere in the chain's history changes it.
-//! The block hash stays as `ledger-rules.md` defines it; the commitment
-//! travels beside the block (see `docs/consensus.md`).
+//! The lattice lets a node check a snapshot of the state alone against
+//! it (the history chain proves a history, not a state). The block hash
+//! stays as `ledger-rules.md` defines it; the commitment travels beside
+//! the block (see `docs/consensus.md`).
 //!
 //! ```text
-//! commitment(genesis) = sha256("ledger-state-v1" ‖ 32 zero bytes ‖ block hash ‖ sha256(changes))
-//! commitment(block)   = sha256("ledger-state-v1" ‖ commitment(parent) ‖ block hash ‖ sha256(changes))
+//! history(genesis) = sha256("ledger-state-v1" ‖ 32 zero bytes ‖ block hash ‖ sha256(changes))
+//! history(block)   = sha256("ledger-state-v1" ‖ history(parent) ‖ block hash ‖ sha256(changes))
+//! state(block)     = sha256("ledger-state-v2" ‖ history(block) ‖ lattice checksum)
 //! ```
 //!
 //! `changes` is the canonical encoding below: fixed-width big-endian
@@ -22,15 +26,29 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::lattice::StateLattice;
 use crate::primitives::Hash;
 use crate::state::{AccountKind, BlockChanges};
 
-/// The domain every commitment hash starts with.
+/// The domain every history hash starts with.
 const DOMAIN: &[u8] = b"ledger-state-v1";
 
-/// The commitment to the state after `changes`, whose parent state's
-/// commitment is `parent` ([`Hash::ZERO`] for the genesis).
-pub fn state_commitment(parent: &Hash, changes: &BlockChanges) -> Hash {
+/// The domain of the state commitment.
+const STATE_DOMAIN: &[u8] = b"ledger-state-v2";
+
+/// The commitment validators vote on: the history up to a block and the
+/// lattice of the state after it.
+pub fn state_commitment(history: &Hash, lattice: &StateLattice) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(STATE_DOMAIN);
+    hasher.update(history.as_bytes());
+    hasher.update(lattice.checksum().as_bytes());
+    Hash(hasher.finalize().into())
+}
+
+/// The history after `changes`, whose parent's history is `parent`
+/// ([`Hash::ZERO`] for the genesis).
+pub fn history_commitment(parent: &Hash, changes: &BlockChanges) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update(DOMAIN);
     hasher.update(parent.as_bytes());
@@ -207,16 +225,16 @@ mod tests {
     #[test]
     fn the_same_changes_commit_to_the_same_hash() {
         assert_eq!(
-            state_commitment(&Hash::ZERO, &changes(1)),
-            state_commitment(&Hash::ZERO, &changes(1))
+            history_commitment(&Hash::ZERO, &changes(1)),
+            history_commitment(&Hash::ZERO, &changes(1))
         );
     }
 
     #[test]
     fn the_parent_and_the_block_are_committed() {
-        let base = state_commitment(&Hash::ZERO, &changes(1));
-        assert_ne!(base, state_commitment(&Hash([1; 32]), &changes(1)));
-        assert_ne!(base, state_commitment(&Hash::ZERO, &changes(2)));
+        let base = history_commitment(&Hash::ZERO, &changes(1));
+        assert_ne!(base, history_commitment(&Hash([1; 32]), &changes(1)));
+        assert_ne!(base, history_commitment(&Hash::ZERO, &changes(2)));
     }
 
     /// Each edit changes one field of one section; each must change the
@@ -287,7 +305,7 @@ mod tests {
     #[test]
     fn the_encoding_is_pinned() {
         assert_eq!(
-            state_commitment(&Hash::ZERO, &changes(1)).to_string(),
+            history_commitment(&Hash::ZERO, &changes(1)).to_string(),
             "exGWCc9V5PFEl2UM2eGo3YrCws+Xu14KRdynhT2yiQs="
         );
     }

@@ -432,6 +432,10 @@ pub enum Inconsistency {
     /// The store has no genesis block.
     #[error("the store lost its genesis block")]
     NoGenesis,
+    /// A snapshot is installed only into an empty store, and only one
+    /// holding a chain.
+    #[error("a snapshot goes into an empty store and must hold a chain")]
+    NotEmpty,
     /// A debit that execution checked is covered is not.
     #[error("debit of {amount} from {address} exceeds its balance")]
     Debit {

@@ -30,10 +30,12 @@ mod crypto;
 mod error;
 mod execution;
 mod genesis;
+mod lattice;
 mod mempool;
 mod primitives;
 mod sealed;
 mod settings;
+mod snapshot;
 mod state;
 mod status;
 #[cfg(any(test, feature = "testing"))]
@@ -44,7 +46,7 @@ mod vm;
 pub use audit::{audit, AuditReport, Divergence};
 pub use block::{Block, RawBlock};
 pub use chain::{produce_block, validate_block, BlockParams, ChainConfig, Ledger};
-pub use commitment::{changes_digest, state_commitment};
+pub use commitment::{changes_digest, history_commitment, state_commitment};
 pub use crypto::{address_of, sha256, SecretKey, Signature};
 pub use error::{
     BlockError, CoreError, DecimalError, DecodeError, EncodingError, GenesisError, Inconsistency,
@@ -55,10 +57,12 @@ pub use execution::{
     VIEW_CALL_GAS,
 };
 pub use genesis::{Genesis, GenesisValidator, DEV_SECRET_KEY_HEX};
+pub use lattice::{StateLattice, LATTICE_BYTES};
 pub use mempool::{Admission, Mempool};
 pub use primitives::{decode_base64, encode_base64, parse_u64, Address, Balance, Hash, BASE64};
 pub use sealed::{Sealable, Sealed};
 pub use settings::{ChainSettings, EvmFork, GenesisSettings, UnknownFork};
+pub use snapshot::{Snapshot, SnapshotError, StateEntry};
 pub use state::{
     check_extends, history_entries, Account, AccountKind, BlockChanges, ChainTip, Decision,
     Direction, HistoryEntry, ListAppend, Log, MemoryStore, StateCommit, StateRead,

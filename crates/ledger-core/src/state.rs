@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
+use crate::lattice::StateLattice;
 use crate::primitives::{Address, Balance, Hash};
 use crate::sealed::Sealed;
 use crate::settings::ChainSettings;
+use crate::snapshot::{Snapshot, StateEntry};
 use crate::status::TransactionStatus;
 
 /// Whether an account holds code.
@@ -187,9 +189,15 @@ pub struct BlockChanges {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
     /// The commitment to the state after the block
-    /// ([`crate::state_commitment`]), which every validator checked before
-    /// voting.
+    /// ([`crate::state_commitment`] of the two below), which every
+    /// validator checked before voting.
     pub state: Hash,
+    /// The chain of the blocks' changes up to this block
+    /// ([`crate::history_commitment`]).
+    pub history: Hash,
+    /// The lattice hash of the whole state after the block, which a
+    /// snapshot of that state is checked against.
+    pub lattice: StateLattice,
     /// The commit certificate (the precommits that decided the block), in
     /// the consensus engine's encoding: the store keeps it opaque.
     pub certificate: Vec<u8>,
@@ -280,6 +288,15 @@ pub trait StateCommit: StateRead {
     /// current tip (or be genesis on an empty store).
     fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError>;
 
+    /// Every record of the state (not blocks or decisions), in any order:
+    /// what a [`Snapshot`] carries. Reads the whole state.
+    fn state_entries(&self) -> Result<Vec<StateEntry>, CoreError>;
+
+    /// Writes a verified snapshot into an empty store, all of it at once
+    /// (or nothing), so the store then holds its chain as if it had
+    /// committed every block. Refused unless the store is empty.
+    fn install(&self, snapshot: &Snapshot) -> Result<(), CoreError>;
+
     /// Bytes handed to storage by commits since the store was opened
     /// (keys and values); an in-memory store writes none.
     fn bytes_written(&self) -> u64;
@@ -361,6 +378,14 @@ macro_rules! forward_state {
 
             fn bytes_written(&self) -> u64 {
                 (**self).bytes_written()
+            }
+
+            fn state_entries(&self) -> Result<Vec<StateEntry>, CoreError> {
+                (**self).state_entries()
+            }
+
+            fn install(&self, snapshot: &Snapshot) -> Result<(), CoreError> {
+                (**self).install(snapshot)
             }
         }
     )*};
@@ -545,6 +570,80 @@ impl StateCommit for MemoryStore {
 
     fn bytes_written(&self) -> u64 {
         0
+    }
+
+    fn state_entries(&self) -> Result<Vec<StateEntry>, CoreError> {
+        self.read(|m| {
+            let mut entries: Vec<StateEntry> =
+                m.settings.map(StateEntry::Settings).into_iter().collect();
+            entries.extend(m.accounts.iter().map(|(a, x)| StateEntry::Account(*a, *x)));
+            for (address, list) in &m.lists {
+                entries.extend(list.iter().map(|e| StateEntry::History(*address, *e)));
+            }
+            entries.extend(
+                m.transactions
+                    .iter()
+                    .map(|(h, r)| StateEntry::Transaction(*h, r.clone())),
+            );
+            entries.extend(m.code.iter().map(|(a, c)| StateEntry::Code(*a, c.clone())));
+            entries.extend(
+                m.storage
+                    .iter()
+                    .map(|((a, slot), value)| StateEntry::Slot(*a, *slot, *value)),
+            );
+            entries.extend(m.logs.iter().map(|(h, l)| StateEntry::Logs(*h, l.clone())));
+            entries.extend(m.creators.iter().map(|(a, h)| StateEntry::Creator(*a, *h)));
+            entries
+        })
+    }
+
+    fn install(&self, snapshot: &Snapshot) -> Result<(), CoreError> {
+        let mut m = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let top = snapshot
+            .top()
+            .ok_or(CoreError::Inconsistent(Inconsistency::NotEmpty))?;
+        if !m.blocks.is_empty() {
+            return Err(CoreError::Inconsistent(Inconsistency::NotEmpty));
+        }
+        let mut memory = Memory::default();
+        for block in &snapshot.blocks {
+            memory.depths.insert(block.hash(), block.depth);
+            memory.blocks.push(block.clone());
+        }
+        for entry in &snapshot.entries {
+            match entry {
+                StateEntry::Settings(settings) => memory.settings = Some(*settings),
+                StateEntry::Account(address, account) => {
+                    memory.accounts.insert(*address, *account);
+                }
+                StateEntry::History(address, entry) => {
+                    memory.lists.entry(*address).or_default().push(*entry)
+                }
+                StateEntry::Transaction(hash, record) => {
+                    memory.transactions.insert(*hash, record.clone());
+                }
+                StateEntry::Code(address, code) => {
+                    memory.code.insert(*address, code.clone());
+                }
+                StateEntry::Slot(address, slot, value) => {
+                    memory.storage.insert((*address, *slot), *value);
+                }
+                StateEntry::Logs(hash, logs) => {
+                    memory.logs.insert(*hash, logs.clone());
+                }
+                StateEntry::Creator(address, hash) => {
+                    memory.creators.insert(*address, *hash);
+                }
+            }
+        }
+        for list in memory.lists.values_mut() {
+            list.sort_by_key(|entry| entry.position);
+        }
+        memory
+            .decisions
+            .insert(top.depth, snapshot.decision.clone());
+        *m = memory;
+        Ok(())
     }
 }
 

@@ -509,6 +509,8 @@ pub fn decisions_round_trip<S: StateCommit>(store: S) {
         let mut block = produce(&mut reference, &keys, keys[0].address(), 3).expect("produces");
         let decision = crate::Decision {
             state: Hash([depth as u8; 32]),
+            history: Hash([depth as u8 + 1; 32]),
+            lattice: crate::StateLattice::new(),
             certificate,
         };
         block.decision = Some(decision.clone());
@@ -516,6 +518,177 @@ pub fn decisions_round_trip<S: StateCommit>(store: S) {
         assert_eq!(store.decision(depth).expect("reads"), Some(decision));
     }
     assert_eq!(store.decision(3).expect("reads"), None);
+}
+
+/// Gives `block` the decision a network would store with it: moves
+/// `history` and `lattice` (those of the state `before` holds) past it.
+pub fn decide<S: StateRead + ?Sized>(
+    before: &S,
+    history: &mut Hash,
+    lattice: &mut crate::StateLattice,
+    block: &mut BlockChanges,
+    certificate: Vec<u8>,
+) {
+    lattice.apply(before, block).expect("applies");
+    *history = crate::history_commitment(history, block);
+    block.decision = Some(crate::Decision {
+        state: crate::state_commitment(history, lattice),
+        history: *history,
+        lattice: lattice.clone(),
+        certificate,
+    });
+}
+
+/// The lattice a store's blocks move block by block is the lattice of
+/// everything its state holds (the fast path against the reference); the
+/// store's snapshot reads back, verifies, and installs whole into an
+/// empty store of the same kind, which then answers every read alike
+/// and goes on committing blocks; an installed store takes no second
+/// snapshot.
+pub fn snapshots_install_whole<S: StateCommit>(source: S, target: S) {
+    use crate::{history_commitment, Snapshot, StateLattice};
+    let keys = keys(3, 6);
+    let genesis = genesis_for(&keys);
+    let mut ledger = reference_beside(&source, &keys);
+    let first = execute_genesis(genesis.block(), ledger.settings()).expect("genesis");
+    let mut lattice = StateLattice::new();
+    lattice.apply(&MemoryStore::new(), &first).expect("applies");
+    assert_eq!(
+        lattice,
+        StateLattice::of(&source.state_entries().expect("reads")),
+        "the genesis's lattice"
+    );
+    let mut history = history_commitment(&Hash::ZERO, &first);
+    let contract = Address([0xc0; 20]);
+    let mut hashes = Vec::new();
+    for depth in 1..=4u8 {
+        let mut block = produce(&mut ledger, &keys, keys[0].address(), 3).expect("produces");
+        let first_tx = block.transactions[0].0;
+        hashes.extend(block.transactions.iter().map(|(hash, _)| *hash));
+        match depth {
+            2 => {
+                block.code.push((contract, vec![0x60, 0x00, 0xf3]));
+                block.storage.push((contract, [1; 32], [0xaa; 32]));
+                block.storage.push((contract, [2; 32], [0xbb; 32]));
+                block.creators.push((contract, first_tx));
+                block.logs.push((
+                    first_tx,
+                    vec![crate::Log {
+                        address: contract,
+                        topics: vec![[3; 32]],
+                        data: vec![4, 5],
+                    }],
+                ));
+            }
+            3 => {
+                block.storage.push((contract, [1; 32], [0xcc; 32]));
+                block.storage.push((contract, [2; 32], [0; 32]));
+            }
+            _ => {}
+        }
+        decide(
+            &source,
+            &mut history,
+            &mut lattice,
+            &mut block,
+            vec![depth; 3],
+        );
+        source.commit(&block).expect("commits");
+        assert_eq!(
+            lattice,
+            StateLattice::of(&source.state_entries().expect("reads")),
+            "the lattice moved by block {depth} is the state's"
+        );
+    }
+
+    let snapshot = Snapshot::of(&source).expect("a snapshot");
+    assert_eq!(
+        Snapshot::decode(&snapshot.encode()).expect("decodes"),
+        snapshot
+    );
+    snapshot.verify(&genesis.block().hash()).expect("verifies");
+    target.install(&snapshot).expect("installs");
+
+    assert_eq!(
+        target.genesis_hash().expect("reads"),
+        source.genesis_hash().expect("reads")
+    );
+    assert_eq!(target.tip().expect("reads"), source.tip().expect("reads"));
+    for depth in 0..=4 {
+        assert_eq!(
+            target.block_at(depth).expect("reads"),
+            source.block_at(depth).expect("reads")
+        );
+    }
+    assert_eq!(
+        target.decision(4).expect("reads"),
+        source.decision(4).expect("reads")
+    );
+    assert_eq!(
+        target.decision(3).expect("reads"),
+        None,
+        "only the top's decision travels"
+    );
+    assert_eq!(
+        target.settings().expect("reads"),
+        source.settings().expect("reads")
+    );
+    let same_accounts = || {
+        for key in &keys {
+            let address = key.address();
+            assert_eq!(
+                target.account(&address).expect("reads"),
+                source.account(&address).expect("reads")
+            );
+            assert_eq!(
+                target
+                    .account_history(&address, u64::MAX, 100)
+                    .expect("reads"),
+                source
+                    .account_history(&address, u64::MAX, 100)
+                    .expect("reads")
+            );
+        }
+    };
+    same_accounts();
+    for hash in &hashes {
+        assert_eq!(
+            target.transaction(hash).expect("reads"),
+            source.transaction(hash).expect("reads")
+        );
+        assert_eq!(
+            target.logs(hash).expect("reads"),
+            source.logs(hash).expect("reads")
+        );
+    }
+    assert_eq!(
+        target.code(&contract).expect("reads"),
+        source.code(&contract).expect("reads")
+    );
+    assert_eq!(
+        target.creator(&contract).expect("reads"),
+        source.creator(&contract).expect("reads")
+    );
+    assert_eq!(
+        target.storage(&contract, &[1; 32]).expect("reads"),
+        [0xcc; 32]
+    );
+    assert_eq!(target.storage(&contract, &[2; 32]).expect("reads"), [0; 32]);
+    assert_eq!(
+        StateLattice::of(&target.state_entries().expect("reads")),
+        lattice
+    );
+
+    assert!(matches!(
+        target.install(&snapshot),
+        Err(CoreError::Inconsistent(Inconsistency::NotEmpty))
+    ));
+    let next = produce(&mut ledger, &keys, keys[0].address(), 2).expect("produces");
+    target
+        .commit(&next)
+        .expect("an installed store goes on committing");
+    source.commit(&next).expect("commits");
+    same_accounts();
 }
 
 /// A store whose commits fail once [`FaultyStore::fail_commits`] is
@@ -559,6 +732,14 @@ impl<S: StateCommit> StateCommit for FaultyStore<S> {
 
     fn bytes_written(&self) -> u64 {
         self.inner.bytes_written()
+    }
+
+    fn state_entries(&self) -> Result<Vec<crate::StateEntry>, CoreError> {
+        self.inner.state_entries()
+    }
+
+    fn install(&self, snapshot: &crate::Snapshot) -> Result<(), CoreError> {
+        self.inner.install(snapshot)
     }
 }
 
@@ -605,6 +786,11 @@ macro_rules! store_conformance_tests {
         #[test]
         fn store_decisions_round_trip() {
             $crate::testing::decisions_round_trip(($make)());
+        }
+
+        #[test]
+        fn store_snapshots_install_whole() {
+            $crate::testing::snapshots_install_whole(($make)(), ($make)());
         }
     };
 }

@@ -5,7 +5,8 @@
 
 use ledger_core::{
     Account, AccountKind, ActionType, Address, Balance, ChainTip, Decision, Direction, Hash,
-    HistoryEntry, Log, StatusCode, TransactionRecord, TransactionStatus,
+    HistoryEntry, Log, StateLattice, StatusCode, TransactionRecord, TransactionStatus,
+    LATTICE_BYTES,
 };
 
 use crate::Damage;
@@ -124,7 +125,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The next `len` bytes.
-    fn take(&mut self, len: usize) -> Result<&'a [u8], Damage> {
+    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], Damage> {
         if self.rest.len() < len {
             return Err(Damage::TooShort {
                 record: self.record,
@@ -243,21 +244,36 @@ pub fn decode_record(bytes: &[u8]) -> Result<TransactionRecord, Damage> {
     })
 }
 
-/// What a network decided about a block: the state commitment (32), then
-/// the commit certificate (to the end, opaque to the store).
+/// Bytes of a decision before its certificate.
+const DECISION_FIXED: usize = 32 + 32 + LATTICE_BYTES;
+
+/// What a network decided about a block: the state commitment (32), the
+/// history (32), the state's lattice (2,048), then the commit certificate
+/// (to the end, opaque to the store).
 pub fn encode_decision(decision: &Decision) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(32 + decision.certificate.len());
+    let mut bytes = Vec::with_capacity(DECISION_FIXED + decision.certificate.len());
     bytes.extend_from_slice(&decision.state.0);
+    bytes.extend_from_slice(&decision.history.0);
+    bytes.extend_from_slice(&decision.lattice.to_bytes());
     bytes.extend_from_slice(&decision.certificate);
     bytes
 }
 
 /// Reads a decision back, or says how it is damaged.
 pub fn decode_decision(bytes: &[u8]) -> Result<Decision, Damage> {
-    let mut fields = Fields::new("block decision", bytes).at_least(32)?;
+    let mut fields = Fields::new("block decision", bytes).at_least(DECISION_FIXED)?;
     let state = Hash(fields.array()?);
+    let history = Hash(fields.array()?);
+    let lattice =
+        StateLattice::from_bytes(fields.take(LATTICE_BYTES)?).ok_or(Damage::TooShort {
+            record: "block decision",
+            len: bytes.len(),
+            min: DECISION_FIXED,
+        })?;
     Ok(Decision {
         state,
+        history,
+        lattice,
         certificate: fields.rest().to_vec(),
     })
 }
@@ -374,13 +390,18 @@ mod tests {
         ));
         let decision = Decision {
             state: Hash([9; 32]),
+            history: Hash([10; 32]),
+            lattice: ledger_core::StateLattice::from_bytes(&[7; LATTICE_BYTES]).expect("whole"),
             certificate: vec![1, 2, 3],
         };
         let bytes = encode_decision(&decision);
         assert_eq!(decode_decision(&bytes).expect("reads"), decision);
         assert!(matches!(
-            decode_decision(&bytes[..31]),
-            Err(Damage::TooShort { min: 32, .. })
+            decode_decision(&bytes[..DECISION_FIXED - 1]),
+            Err(Damage::TooShort {
+                min: DECISION_FIXED,
+                ..
+            })
         ));
         let entry = ledger_core::HistoryEntry {
             position: 11,

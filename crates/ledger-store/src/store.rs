@@ -8,11 +8,11 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use ledger_core::{
     check_extends, history_entries, Account, Address, Block, BlockChanges, ChainSettings, ChainTip,
     CoreError, Decision, Direction, Hash, HistoryEntry, Inconsistency, Log, Sealable, Sealed,
-    StateCommit, StateRead, TransactionRecord,
+    Snapshot, StateCommit, StateEntry, StateRead, TransactionRecord,
 };
 
 use crate::engine::{fjall::FjallKv, sled::SledKv};
-use crate::kv::{Kv, Table, WriteSet};
+use crate::kv::{Entry, Kv, Table, WriteSet};
 use crate::records::{
     decode_account, decode_decision, decode_list_entry, decode_logs, decode_record, decode_tip,
     encode_account, encode_decision, encode_list_entry, encode_logs, encode_record, encode_tip,
@@ -394,6 +394,34 @@ impl Store {
             .map_err(CoreError::storage)
     }
 
+    /// Every entry of `table`, in key order.
+    fn scan_all(&self, table: Table) -> Result<Vec<Entry>, CoreError> {
+        self.kv()
+            .map_err(CoreError::storage)?
+            .scan(table, &[], &[], usize::MAX)
+            .map_err(|e| CoreError::storage(self.engine_error(e)))
+    }
+
+    /// Applies `writes`, which must leave at least the reserve free; a
+    /// failed write leaves the store answering nothing more (see
+    /// [`StateCommit::commit`]).
+    fn write(&self, writes: WriteSet, depth: u64) -> Result<(), CoreError> {
+        let bytes = writes.bytes();
+        self.check_space(bytes).map_err(CoreError::storage)?;
+        let kv = self.kv().map_err(CoreError::storage)?;
+        if let Err(error) = kv.write(writes) {
+            // What the engine holds in memory now may be ahead of its files
+            // by part of this write, and a failed sync leaves even the
+            // files' contents unknown: answer nothing more from it, and
+            // never let it write again (not even when dropped).
+            kv.abandon();
+            let _ = self.failed.set(depth);
+            return Err(CoreError::storage(self.engine_error(error)));
+        }
+        self.written.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Makes everything durable. Commits already are; this is for a clean
     /// shutdown of an embedding program.
     pub fn flush(&self) -> Result<(), CoreError> {
@@ -706,24 +734,153 @@ impl StateCommit for Store {
             }
         }
         let writes = self.write_set(changes)?;
-        let bytes = writes.bytes();
-        self.check_space(bytes).map_err(CoreError::storage)?;
-        let kv = self.kv().map_err(CoreError::storage)?;
-        if let Err(error) = kv.write(writes) {
-            // What the engine holds in memory now may be ahead of its files
-            // by part of this block, and a failed sync leaves even the
-            // files' contents unknown: answer nothing more from it, and
-            // never let it write again (not even when dropped).
-            kv.abandon();
-            let _ = self.failed.set(changes.block.depth);
-            return Err(CoreError::storage(self.engine_error(error)));
-        }
-        self.written.fetch_add(bytes, Ordering::Relaxed);
-        Ok(())
+        self.write(writes, changes.block.depth)
     }
 
     fn bytes_written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
+    }
+
+    fn state_entries(&self) -> Result<Vec<StateEntry>, CoreError> {
+        let damaged = |damage| CoreError::storage(self.damaged(damage));
+        let mut entries: Vec<StateEntry> = self
+            .settings()?
+            .map(StateEntry::Settings)
+            .into_iter()
+            .collect();
+        for (key, value) in self.scan_all(Table::Accounts)? {
+            let address = Fields::new("account key", &key)
+                .exact(20)
+                .and_then(|mut f| f.array())
+                .map_err(damaged)?;
+            entries.push(StateEntry::Account(
+                Address(address),
+                decode_account(&value).map_err(damaged)?,
+            ));
+        }
+        for (key, value) in self.scan_all(Table::Lists)? {
+            let (address, position) = Fields::new("account list key", &key)
+                .exact(28)
+                .and_then(|mut f| Ok((Address(f.array()?), u64::from_be_bytes(f.array()?))))
+                .map_err(damaged)?;
+            let entry = match decode_list_entry(position, &value).map_err(damaged)? {
+                ListEntry::Full(entry) => entry,
+                ListEntry::HashOnly { position, hash } => {
+                    self.legacy_entry(&address, position, hash)?
+                }
+            };
+            entries.push(StateEntry::History(address, entry));
+        }
+        for (key, value) in self.scan_all(Table::Transactions)? {
+            let hash = self
+                .hash_from(&key, "transaction key")
+                .map_err(CoreError::storage)?;
+            entries.push(StateEntry::Transaction(
+                hash,
+                decode_record(&value).map_err(damaged)?,
+            ));
+        }
+        for (key, value) in self.scan_all(Table::Code)? {
+            let address = Fields::new("code key", &key)
+                .exact(20)
+                .and_then(|mut f| f.array())
+                .map_err(damaged)?;
+            entries.push(StateEntry::Code(Address(address), value));
+        }
+        for (key, value) in self.scan_all(Table::Storage)? {
+            let (address, slot) = Fields::new("storage key", &key)
+                .exact(52)
+                .and_then(|mut f| Ok((Address(f.array()?), f.array()?)))
+                .map_err(damaged)?;
+            let value = Fields::new("storage value", &value)
+                .exact(32)
+                .and_then(|mut f| f.array())
+                .map_err(damaged)?;
+            entries.push(StateEntry::Slot(address, slot, value));
+        }
+        for (key, value) in self.scan_all(Table::Logs)? {
+            let hash = self
+                .hash_from(&key, "logs key")
+                .map_err(CoreError::storage)?;
+            entries.push(StateEntry::Logs(
+                hash,
+                decode_logs(&value).map_err(damaged)?,
+            ));
+        }
+        for (key, value) in self.scan_all(Table::Creators)? {
+            let address = Fields::new("creator key", &key)
+                .exact(20)
+                .and_then(|mut f| f.array())
+                .map_err(damaged)?;
+            let hash = self
+                .hash_from(&value, "contract creator")
+                .map_err(CoreError::storage)?;
+            entries.push(StateEntry::Creator(Address(address), hash));
+        }
+        Ok(entries)
+    }
+
+    /// One atomic, synced write of everything the snapshot holds, into a
+    /// store that holds nothing (checked under the commit lock).
+    fn install(&self, snapshot: &Snapshot) -> Result<(), CoreError> {
+        let _writer = self.commit.lock().unwrap_or_else(PoisonError::into_inner);
+        let not_empty = CoreError::Inconsistent(Inconsistency::NotEmpty);
+        let (Some(genesis), Some(top)) = (snapshot.blocks.first(), snapshot.top()) else {
+            return Err(not_empty);
+        };
+        let kv = self.kv().map_err(CoreError::storage)?;
+        if !kv
+            .is_empty()
+            .map_err(|e| CoreError::storage(self.engine_error(e)))?
+        {
+            return Err(not_empty);
+        }
+        let mut writes =
+            WriteSet::with_capacity(8 + 2 * snapshot.blocks.len() + snapshot.entries.len());
+        writes.insert(Table::Meta, FORMAT, FORMAT_VERSION.to_be_bytes());
+        writes.insert(Table::Meta, GENESIS, genesis.hash().0);
+        writes.insert(Table::Meta, ENGINE, self.engine().name());
+        writes.insert(Table::Meta, TIP, encode_tip(&top));
+        for block in &snapshot.blocks {
+            writes.insert(Table::BlockIndex, block.depth.to_be_bytes(), block.hash().0);
+            writes.insert(Table::Blocks, block.hash().0, block.encode());
+        }
+        writes.insert(
+            Table::Decisions,
+            top.depth.to_be_bytes(),
+            encode_decision(&snapshot.decision),
+        );
+        for entry in &snapshot.entries {
+            match entry {
+                StateEntry::Settings(settings) => {
+                    writes.insert(Table::Meta, SETTINGS, settings.encode())
+                }
+                StateEntry::Account(address, account) => {
+                    writes.insert(Table::Accounts, address.0, encode_account(account))
+                }
+                StateEntry::History(address, entry) => writes.insert(
+                    Table::Lists,
+                    key2(&address.0, &entry.position.to_be_bytes()),
+                    encode_list_entry(entry),
+                ),
+                StateEntry::Transaction(hash, record) => {
+                    writes.insert(Table::Transactions, hash.0, encode_record(record))
+                }
+                StateEntry::Code(address, code) => {
+                    writes.insert(Table::Code, address.0, code.as_slice())
+                }
+                StateEntry::Slot(address, slot, value) => {
+                    writes.insert(Table::Storage, key2(&address.0, slot), *value)
+                }
+                StateEntry::Logs(hash, logs) => {
+                    writes.insert(Table::Logs, hash.0, encode_logs(logs))
+                }
+                StateEntry::Creator(address, hash) => {
+                    writes.insert(Table::Creators, address.0, hash.0)
+                }
+            }
+        }
+        self.write(writes, top.depth)
     }
 }
 

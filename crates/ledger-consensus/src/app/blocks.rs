@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use ledger_chain::{Chain, ChainError};
-use ledger_core::{state_commitment, StateRead};
+use ledger_core::StateRead;
 use malachitebft_app_channel::app::types::codec::Codec;
 use malachitebft_app_channel::app::types::core::{
     CommitCertificate, ExtendedCommitCertificate, Round, Validity, Value as _,
@@ -67,10 +67,10 @@ where
         } else {
             match self.chain.check_block(block).await {
                 Ok(changes) => {
-                    let state = state_commitment(&self.tip.1, &changes);
-                    if state == claimed {
+                    let after = self.tip.after(self.chain.state(), &changes)?;
+                    if after.state == claimed {
                         self.candidates
-                            .insert(value.id(), Candidate { changes, state });
+                            .insert(value.id(), Candidate { changes, after });
                         Validity::Valid
                     } else {
                         tracing::warn!(%proposer, %height, "proposal claims a state its block does not leave");
@@ -107,7 +107,7 @@ where
         // chain gets the first MAX_DECIDED_VALUES, not all of it in memory.
         let end = end
             .0
-            .min(self.tip.0)
+            .min(self.tip.depth)
             .min(start.0.saturating_add(MAX_DECIDED_VALUES - 1));
         for depth in start.0..=end {
             let (Some(block), Some(decision)) = (state.block_at(depth)?, state.decision(depth)?)

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use ledger_chain::{Chain, ChainError, ChainHandle};
 use ledger_core::{
-    execute_genesis, state_commitment, Address, BlockChanges, Decision, Genesis, Hash, StateRead,
+    execute_genesis, history_commitment, state_commitment, Address, BlockChanges, Decision,
+    Genesis, Hash, MemoryStore, StateLattice, StateRead,
 };
 use malachitebft_app_channel::app::engine::host::Next;
 use malachitebft_app_channel::app::engine::host::SyncedValueOutcome;
@@ -86,7 +87,45 @@ pub enum AppError {
 /// A candidate for the next height, executed on the tip.
 struct Candidate {
     changes: BlockChanges,
+    after: Tip,
+}
+
+/// A block's depth and what the state after it commits to.
+#[derive(Clone)]
+struct Tip {
+    depth: u64,
+    history: Hash,
+    lattice: StateLattice,
+    /// [`state_commitment`] of the two above: what validators vote on.
     state: Hash,
+}
+
+impl Tip {
+    fn new(depth: u64, history: Hash, lattice: StateLattice) -> Tip {
+        let state = state_commitment(&history, &lattice);
+        Tip {
+            depth,
+            history,
+            lattice,
+            state,
+        }
+    }
+
+    /// The tip after `changes`, whose records before are read from
+    /// `before` (the store at this tip).
+    fn after<S: StateRead + ?Sized>(
+        &self,
+        before: &S,
+        changes: &BlockChanges,
+    ) -> Result<Tip, AppError> {
+        let mut lattice = self.lattice.clone();
+        lattice.apply(before, changes)?;
+        Ok(Tip::new(
+            changes.block.depth,
+            history_commitment(&self.history, changes),
+            lattice,
+        ))
+    }
 }
 
 /// The loop's state.
@@ -95,8 +134,8 @@ pub struct App<S> {
     key: ValidatorKey,
     validators: ValidatorSet,
     config: AppConfig,
-    /// The committed tip: its depth and the commitment to its state.
-    tip: (u64, Hash),
+    /// The committed tip and the commitment to its state.
+    tip: Tip,
     candidates: HashMap<ValueId, Candidate>,
     proposed: BTreeMap<Height, Vec<ProposedValue<LedgerContext>>>,
     built: HashMap<(Height, Round), LedgerValue>,
@@ -147,7 +186,7 @@ where
     }
 
     fn next_height(&self) -> Height {
-        Height(self.tip.0 + 1)
+        Height(self.tip.depth + 1)
     }
 
     /// Runs until consensus or the chain stops.
@@ -248,7 +287,7 @@ where
                 if address == self.key.address() {
                     if let Some(candidate) = self.candidates.get(&value_id) {
                         let value =
-                            LedgerValue::new(candidate.changes.block.hash(), candidate.state);
+                            LedgerValue::new(candidate.changes.block.hash(), candidate.after.state);
                         self.stream(height, round, valid_round, &value, channels)
                             .await?;
                     }
@@ -287,7 +326,7 @@ where
             AppMsg::Finalized {
                 certificate, reply, ..
             } => {
-                if self.tip.0 >= certificate.height.0 {
+                if self.tip.depth >= certificate.height.0 {
                     self.start_when_pending(reply, Next::Start(self.next_height(), self.params()));
                 } else {
                     tracing::error!(height = %certificate.height, "decided block not committed; restarting the height");
@@ -355,11 +394,11 @@ where
         let Some(changes) = self.chain.build_block(self.config.coinbase).await? else {
             return Ok(());
         };
-        let state = state_commitment(&self.tip.1, &changes);
-        let value = LedgerValue::new(changes.block.hash(), state);
+        let after = self.tip.after(self.chain.state(), &changes)?;
+        let value = LedgerValue::new(changes.block.hash(), after.state);
         tracing::info!(%height, %round, transactions = changes.block.transactions.len(), "proposing");
         self.candidates
-            .insert(value.id(), Candidate { changes, state });
+            .insert(value.id(), Candidate { changes, after });
         self.built.insert((height, round), value);
         let _ = reply.send(LocallyProposedValue::new(height, round, value));
         self.stream(height, round, Round::Nil, &value, channels)
@@ -372,10 +411,10 @@ where
         certificate: CommitCertificate<LedgerContext>,
     ) -> Result<(), AppError> {
         let height = certificate.height;
-        if height.0 <= self.tip.0 {
+        if height.0 <= self.tip.depth {
             return Ok(());
         }
-        let Some(Candidate { mut changes, state }) = self.candidates.remove(&certificate.value_id)
+        let Some(Candidate { mut changes, after }) = self.candidates.remove(&certificate.value_id)
         else {
             tracing::error!(%height, value = %certificate.value_id, "decided a value this validator never executed");
             return Ok(());
@@ -386,13 +425,15 @@ where
                 source: Box::new(source),
             })?;
         changes.decision = Some(Decision {
-            state,
+            state: after.state,
+            history: after.history,
+            lattice: after.lattice.clone(),
             certificate: encoded.to_vec(),
         });
         let transactions = changes.block.transactions.len();
         let tip = self.chain.commit_decided(changes).await?;
         tracing::info!(%height, round = %certificate.round, transactions, hash = %tip.hash, "decided");
-        self.tip = (tip.depth, state);
+        self.tip = after;
         self.candidates.clear();
         self.built.retain(|(h, _), _| h.0 > tip.depth);
         self.proposed = self.proposed.split_off(&Height(tip.depth + 1));
@@ -401,18 +442,29 @@ where
     }
 }
 
-/// The tip's depth and the commitment to its state: computed from the
-/// genesis at depth 0, else the one stored with the tip's decision.
-fn tip_commitment<S: StateRead>(state: &S, genesis: &Genesis) -> Result<(u64, Hash), AppError> {
+/// The tip and the commitment to its state: computed from the genesis at
+/// depth 0, else the one stored with the tip's decision.
+fn tip_commitment<S: StateRead>(state: &S, genesis: &Genesis) -> Result<Tip, AppError> {
     let depth = state.tip()?.map_or(0, |tip| tip.depth);
     if depth == 0 {
         // Every validator reads the same genesis file, so resolves the same
         // settings (a store holding others is refused when the ledger opens).
         let changes = execute_genesis(genesis.block(), &genesis.settings.resolve())?;
-        return Ok((0, state_commitment(&Hash::ZERO, &changes)));
+        let mut lattice = StateLattice::new();
+        lattice.apply(&MemoryStore::new(), &changes)?;
+        return Ok(Tip::new(
+            0,
+            history_commitment(&Hash::ZERO, &changes),
+            lattice,
+        ));
     }
     match state.decision(depth)? {
-        Some(decision) => Ok((depth, decision.state)),
+        Some(decision) => Ok(Tip {
+            depth,
+            history: decision.history,
+            lattice: decision.lattice,
+            state: decision.state,
+        }),
         None => Err(AppError::Undecided { depth }),
     }
 }

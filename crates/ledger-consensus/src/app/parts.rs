@@ -64,7 +64,7 @@ where
         let Some(candidate) = self.candidates.get(&value.id()) else {
             return Ok(());
         };
-        let bytes = encode_block_value(&candidate.changes.block, &candidate.state);
+        let bytes = encode_block_value(&candidate.changes.block, &candidate.after.state);
         let chunks: Vec<Bytes> = bytes
             .chunks(PART_BYTES)
             .map(|chunk| bytes.slice_ref(chunk))

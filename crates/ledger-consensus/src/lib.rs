@@ -14,6 +14,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::print_stdout))]
 
 pub mod app;
+mod certificate;
 pub mod codec;
 mod context;
 mod error;
@@ -22,6 +23,7 @@ pub mod signing;
 mod validators;
 
 pub use app::{App, AppConfig, AppError};
+pub use certificate::{verify_decision, CertificateError};
 pub use codec::LedgerCodec;
 pub use context::{
     Height, LedgerContext, LedgerValue, Proposal, ProposalPart, Validator, ValidatorAddress,

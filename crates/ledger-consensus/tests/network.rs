@@ -6,25 +6,20 @@
 //! Real sockets and real consensus timeouts: the test waits for block
 //! events with a bound, never sleeps.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use ledger_chain::{Chain, ChainHandle, ChainService, ProducerConfig, SystemClock};
-use ledger_consensus::malachite::app_channel::app::types::codec::Codec;
-use ledger_consensus::malachite::core_types::{
-    CommitCertificate, LinearTimeouts, NilOrVal, Validator as _, ValidatorSet as _, VoteType,
-};
-use ledger_consensus::signing::vote_bytes;
+use ledger_consensus::malachite::core_types::LinearTimeouts;
 use ledger_consensus::{
-    start_node, AppConfig, Height, LedgerCodec, LedgerContext, NetworkConfig, Role,
-    RunningValidator, ValidatorEntry, ValidatorKey, ValidatorsFile, Vote,
+    start_node, verify_decision, AppConfig, CertificateError, NetworkConfig, Role,
+    RunningValidator, ValidatorEntry, ValidatorKey, ValidatorsFile,
 };
 use ledger_core::testing::{genesis_for, keys};
 use ledger_core::{
-    Address, Balance, ChainConfig, Ledger, MemoryStore, SecretKey, StateRead, VerifiedTransaction,
+    Address, Balance, ChainConfig, Decision, Hash, Ledger, MemoryStore, SecretKey, StateCommit,
+    StateLattice, StateRead, VerifiedTransaction,
 };
 
 type Handle = ChainHandle<Arc<MemoryStore>>;
@@ -146,9 +141,10 @@ async fn until_applied(chain: &Handle, hashes: &[ledger_core::Hash]) {
     .expect("decided within a minute");
 }
 
-/// Every node holds the same blocks and decisions up to `depth`, and each
+/// Every node holds the same blocks and decisions up to `depth`, each
 /// certificate carries precommits of more than two thirds of the power,
-/// each signed by its validator.
+/// each signed by its validator, and each node's lattice at its top is
+/// the one of the whole state it holds.
 fn same_chain(nodes: &[&Node], file: &ValidatorsFile, depth: u64) {
     let first = nodes[0].chain.state();
     for d in 1..=depth {
@@ -167,35 +163,81 @@ fn same_chain(nodes: &[&Node], file: &ValidatorsFile, depth: u64) {
                 "state after block {d}"
             );
         }
-        let certificate: CommitCertificate<LedgerContext> = LedgerCodec
-            .decode(Bytes::from(decision.certificate))
-            .expect("a certificate");
-        assert_eq!(certificate.height, Height(d));
-        let mut signers = HashSet::new();
-        for signature in &certificate.commit_signatures {
-            let validator = file
-                .set()
-                .get_by_address(&signature.address)
-                .expect("a validator");
-            let vote = Vote::new(
-                VoteType::Precommit,
-                certificate.height,
-                certificate.round,
-                NilOrVal::Val(certificate.value_id),
-                signature.address,
-            );
-            validator
-                .public_key()
-                .verify(&vote_bytes(&vote), &signature.signature)
-                .expect("a precommit signed by its validator");
-            signers.insert(signature.address);
-        }
-        assert!(
-            signers.len() * 3 > 4 * 2,
-            "{} signers of block {d}",
-            signers.len()
+        let block = first.block_at(d).expect("reads").expect("a block");
+        verify_decision(file.set(), &block, &decision).expect("decided by the validators");
+    }
+    for node in nodes {
+        let state = node.chain.state();
+        let top = state.tip().expect("reads").expect("a tip").depth;
+        let decision = state.decision(top).expect("reads").expect("a decision");
+        assert_eq!(
+            decision.lattice,
+            StateLattice::of(&state.state_entries().expect("reads")),
+            "the lattice moved block by block is the whole state's"
         );
     }
+}
+
+/// A decision is proven by its certificate alone, and only for its own
+/// block, state and validators.
+fn certificate_refusals(nodes: &[&Node], file: &ValidatorsFile) {
+    let state = nodes[0].chain.state();
+    let block = state.block_at(1).expect("reads").expect("block 1");
+    let decision = state.decision(1).expect("reads").expect("a decision");
+    verify_decision(file.set(), &block, &decision).expect("proven");
+
+    let other_state = Decision {
+        state: Hash([1; 32]),
+        ..decision.clone()
+    };
+    assert!(matches!(
+        verify_decision(file.set(), &block, &other_state),
+        Err(CertificateError::Value { .. })
+    ));
+    let block2 = state.block_at(2).expect("reads");
+    if let Some(block2) = block2 {
+        assert!(matches!(
+            verify_decision(file.set(), &block2, &decision),
+            Err(CertificateError::Height {
+                certified: 1,
+                depth: 2
+            })
+        ));
+    }
+    let mut cut = decision.clone();
+    cut.certificate.pop();
+    assert!(matches!(
+        verify_decision(file.set(), &block, &cut),
+        Err(CertificateError::Decode(_))
+    ));
+    // Strangers' set: the signers are none of its validators.
+    let strangers: Vec<ValidatorEntry> = (0..4)
+        .map(|n| ValidatorEntry {
+            public_key: hex::encode(
+                ValidatorKey::from_bytes([200 + n; 32])
+                    .public_key()
+                    .as_bytes(),
+            ),
+            ..file.entries()[usize::from(n)].clone()
+        })
+        .collect();
+    let strangers = ValidatorsFile::from_entries(strangers).expect("a set");
+    assert!(matches!(
+        verify_decision(strangers.set(), &block, &decision),
+        Err(CertificateError::UnknownSigner { .. })
+    ));
+    // The same validators beside a stranger holding most of the power.
+    let mut outvoted = file.entries().to_vec();
+    outvoted.push(ValidatorEntry {
+        public_key: hex::encode(ValidatorKey::from_bytes([250; 32]).public_key().as_bytes()),
+        power: 100,
+        ..file.entries()[0].clone()
+    });
+    let outvoted = ValidatorsFile::from_entries(outvoted).expect("a set");
+    assert!(matches!(
+        verify_decision(outvoted.set(), &block, &decision),
+        Err(CertificateError::Power { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,6 +249,7 @@ async fn four_validators_decide_the_same_blocks_and_survive_losing_one() {
     let all: Vec<&Node> = nodes.iter().collect();
     let first: Vec<_> = (0..3).map(|n| transfer(&users[n], n as u32)).collect();
     decide_everywhere(&all, &file, &first).await;
+    certificate_refusals(&all, &file);
 
     // One validator gone: three of four still hold more than two thirds.
     let (gone, rest) = nodes.split_first().expect("four");

@@ -746,3 +746,49 @@ async fn relayed_transactions_are_admitted_and_counted_in_one_answer() {
         assert!(message.contains(problem), "{message}");
     }
 }
+
+/// A node alone has no network's decisions, so serves no snapshot: both
+/// snapshot calls answer `not_found` naming why, and malformed arguments
+/// are named.
+#[tokio::test]
+async fn a_node_alone_serves_no_snapshot() {
+    let node = Node::start();
+    let mut raw = node.raw().await;
+    let answer = raw
+        .request(request("call", "state_snapshot", 1, json!({})))
+        .await;
+    assert_eq!(error_code(&answer), "not_found", "{answer}");
+    let message = answer["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("runs alone"), "{message}");
+
+    let answer = raw
+        .request(request(
+            "call",
+            "state_snapshot_chunk",
+            2,
+            json!({"depth": 0, "index": 0}),
+        ))
+        .await;
+    assert_eq!(error_code(&answer), "not_found", "{answer}");
+    let message = answer["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("depth 0 is no longer held"), "{message}");
+
+    for (args, problem) in [
+        (json!({"index": 0}), "`depth` is missing"),
+        (
+            json!({"depth": -1, "index": 0}),
+            "`depth` must be an integer",
+        ),
+        (
+            json!({"depth": 0, "index": "0"}),
+            "`index` must be an integer",
+        ),
+    ] {
+        let answer = raw
+            .request(request("call", "state_snapshot_chunk", 3, args))
+            .await;
+        assert_eq!(error_code(&answer), "invalid_args", "{answer}");
+        let message = answer["error"]["message"].as_str().expect("a message");
+        assert!(message.contains(problem), "{message}");
+    }
+}

@@ -4,8 +4,10 @@
 //! final status through the likelib API, `peers` shows the others, and a
 //! validator killed with SIGKILL catches up on restart from its peers
 //! (Malachite's value sync serving the stored blocks and certificates),
-//! and one that lost its data directory rejoins the same way; a follower
-//! stores what they decide and relays what is pushed to it.
+//! one that lost its data directory rejoins by state sync (a validator's
+//! snapshot, checked against its certificate), and a follower syncs every
+//! block from the genesis, stores what they decide and relays what is
+//! pushed to it.
 //!
 //! Real processes, real sockets and real consensus timeouts: every wait is
 //! on an answer or a block, bounded, never a sleep.
@@ -202,6 +204,9 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
         "--p2p".into(),
         p2p.to_string(),
         "--follow".into(),
+        // Syncs every block from the genesis: the path a node takes when
+        // no snapshot is served (the wiped validator below takes one).
+        "--no-state-sync".into(),
     ];
     let follower = start(dir, VALIDATORS + 1, &follower_options);
     let info = follower.client().await.node_info().await.expect("answers");
@@ -263,15 +268,36 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     }
 
     // A validator that lost its data directory (its key kept) rejoins by
-    // syncing every decided block from the others.
+    // state sync: the chain and the state at a validator's top, checked
+    // against its certificate, installed at once; then it decides on.
     let wiped = nodes.remove(2);
     let (status, _, data) = wiped.stop();
     assert!(status.success(), "{status}");
     std::fs::remove_dir_all(&data).expect("wipes");
     let top = top_of(&nodes[0]).await;
     let rejoined = start(dir, 2, &options[2]);
+    assert!(
+        rejoined
+            .startup
+            .iter()
+            .any(|line| line.starts_with(&format!("state synced at depth {top} from ws://"))),
+        "no snapshot taken at depth {top}: {:?}",
+        rejoined.startup
+    );
+    // The snapshot served is described, fetched whole and bounded.
+    let served = nodes[0].client().await;
+    let info = served.state_snapshot().await.expect("a snapshot");
+    assert_eq!(info.depth, top);
+    match served.state_snapshot_chunk(info.depth, info.chunks).await {
+        Err(ledger_ws::WsError::Api(error)) => {
+            assert_eq!(error.code, ledger_ws::ErrorCode::InvalidArgs, "{error:?}")
+        }
+        other => panic!("a chunk past the last must be refused: {other:?}"),
+    }
     until_depth(&rejoined, top).await;
     nodes.push(rejoined);
     let all: Vec<&Node> = nodes.iter().collect();
+    same_chain(&all, to).await;
+    push_to_one(all[3], &all, &dev_transfer(to, 1, 1, 91)).await;
     same_chain(&all, to).await;
 }

@@ -24,6 +24,8 @@ pub struct Node {
     pub url: String,
     pub coinbase: Address,
     pub dir: PathBuf,
+    /// What it printed to stdout before it listened.
+    pub startup: Vec<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -82,9 +84,11 @@ impl Node {
         let logs = lines_of(child.stderr.take().expect("piped"));
         let mut url = None;
         let mut coinbase = None;
+        let mut startup = Vec::new();
         while url.is_none() || coinbase.is_none() {
             match received.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
+                    startup.push(line.clone());
                     if let Some(rest) = line.strip_prefix("ledger-node listening on ") {
                         url = Some(rest.trim().to_owned());
                     }
@@ -106,6 +110,7 @@ impl Node {
             url: url.expect("url"),
             coinbase: coinbase.expect("coinbase"),
             dir: dir.to_owned(),
+            startup,
             _temp: None,
         })
     }

@@ -101,4 +101,11 @@ pub trait Chain: Clone + Send + Sync + 'static {
 
     /// What the chain counts.
     fn metrics(&self) -> &ChainMetrics;
+
+    /// The decided chain at its top, with the state after it, taken
+    /// between two blocks ([`ledger_core::Snapshot`]). Only a chain driven
+    /// by a network has decisions: alone, [`ChainError::NoSnapshot`].
+    fn snapshot(&self) -> impl Future<Output = Result<ledger_core::Snapshot, ChainError>> + Send {
+        async { Err(ChainError::NoSnapshot) }
+    }
 }

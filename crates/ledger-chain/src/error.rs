@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ledger_core::CoreError;
+use ledger_core::{CoreError, SnapshotError};
 
 /// What a request to the chain can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -18,4 +18,11 @@ pub enum ChainError {
     /// produces and accepts nothing more; reads still work.
     #[error("the node stopped accepting transactions: storing a block failed: {0}")]
     Halted(Arc<CoreError>),
+    /// The chain has no decided state to snapshot: it runs alone, or no
+    /// block has been decided yet.
+    #[error("this chain has no decided state to snapshot")]
+    NoSnapshot,
+    /// Taking a snapshot failed.
+    #[error("taking a snapshot: {0}")]
+    Snapshot(#[source] Box<SnapshotError>),
 }

@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 
 use ledger_core::{
     Address, Admission, Block, BlockChanges, ChainTip, ContractEngine, CoreError, Hash, Ledger,
-    StateCommit, VerifiedTransaction, ViewCall, ViewOutcome,
+    Snapshot, SnapshotError, StateCommit, VerifiedTransaction, ViewCall, ViewOutcome,
 };
 use tokio::sync::{broadcast, oneshot, watch};
 
@@ -38,6 +38,7 @@ enum Request {
         Box<BlockChanges>,
         oneshot::Sender<Result<ChainTip, ChainError>>,
     ),
+    Snapshot(oneshot::Sender<Result<Snapshot, ChainError>>),
     Shutdown,
 }
 
@@ -204,6 +205,15 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
                 let answer = self.storing(|producer| producer.commit_decided(*changes));
                 let _ = reply.send(answer);
             }
+            Request::Snapshot(reply) => {
+                // Taken here, between two blocks, so it is of one state.
+                let answer = match Snapshot::of(self.producer.ledger().store()) {
+                    Ok(snapshot) => Ok(snapshot),
+                    Err(SnapshotError::Undecided { .. }) => Err(ChainError::NoSnapshot),
+                    Err(error) => Err(ChainError::Snapshot(Box::new(error))),
+                };
+                let _ = reply.send(answer);
+            }
             Request::Shutdown => return false,
         }
         true
@@ -338,6 +348,10 @@ impl<S: ledger_core::StateRead + Clone + Send + Sync + 'static> Chain for ChainH
 
     fn metrics(&self) -> &ChainMetrics {
         &self.metrics
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, ChainError> {
+        self.ask(Request::Snapshot).await?
     }
 
     fn mode(&self) -> NodeMode {

@@ -112,6 +112,11 @@ async fn an_import_through_the_handle_is_announced() {
         Err(ChainError::Core(CoreError::InvalidBlock { .. })) => {}
         other => panic!("a second import must be refused, got {other:?}"),
     }
+    // Blocks a node stores without a network's decision have no snapshot.
+    assert!(matches!(
+        chain.snapshot().await,
+        Err(ChainError::NoSnapshot)
+    ));
 }
 
 #[tokio::test]
@@ -283,8 +288,15 @@ async fn driven_by_consensus_it_builds_checks_and_commits_only_when_told() {
         changes.decision = Some(decision.clone());
         let tip = chain.commit_decided(changes).await.expect("commits");
         assert_eq!(tip.depth, 1);
-        assert_eq!(chain.state().decision(1).expect("reads"), Some(decision));
+        assert_eq!(
+            chain.state().decision(1).expect("reads"),
+            Some(decision.clone())
+        );
         assert!(!chain.is_pending(tx.hash()).await.expect("asks"));
+        // A decided chain has a snapshot, taken between blocks.
+        let snapshot = chain.snapshot().await.expect("a snapshot");
+        assert_eq!(snapshot.top().map(|top| top.depth), Some(1));
+        assert_eq!(snapshot.decision, decision);
     }
     assert_eq!(events.recv().await.expect("announced").block.depth, 1);
     pending

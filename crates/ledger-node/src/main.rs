@@ -14,6 +14,7 @@ mod contract;
 mod devnet;
 mod node;
 mod peers;
+mod state_sync;
 mod validator;
 
 use std::path::PathBuf;

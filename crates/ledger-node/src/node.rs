@@ -194,6 +194,25 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.max_message_bytes
         );
     }
+    if args.network.joins(&genesis) && args.network.state_sync() && store.tip()?.is_none() {
+        let (validators, _) = args.network.validators(&genesis)?;
+        if let Some(synced) =
+            crate::state_sync::from_validators(&store, &genesis, &validators).await
+        {
+            tracing::info!(
+                depth = synced.depth,
+                from = %synced.from,
+                bytes = synced.bytes,
+                records = synced.entries,
+                elapsed_ms = synced.elapsed.as_millis() as u64,
+                "state synced from a validator's snapshot"
+            );
+            println!(
+                "state synced at depth {} from {}",
+                synced.depth, synced.from
+            );
+        }
+    }
     let config = ChainConfig {
         max_block_transactions: usize::try_from(args.max_block_txs)?,
         max_pending: usize::try_from(args.max_pending)?,

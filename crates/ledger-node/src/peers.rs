@@ -182,6 +182,10 @@ impl<C: Chain> Chain for NetworkChain<C> {
         self.inner.subscribe()
     }
 
+    async fn snapshot(&self) -> Result<ledger_core::Snapshot, ChainError> {
+        self.inner.snapshot().await
+    }
+
     fn mode(&self) -> NodeMode {
         self.mode
     }

@@ -40,6 +40,11 @@ pub(crate) struct NetworkArgs {
     /// then only this node's network identity.
     #[arg(long, requires = "p2p")]
     follow: bool,
+    /// With an empty data directory, sync every decided block from the
+    /// genesis instead of taking a snapshot of the state from a
+    /// validator's API (the default; see docs/consensus.md).
+    #[arg(long, requires = "p2p")]
+    no_state_sync: bool,
 }
 
 impl NetworkArgs {
@@ -47,6 +52,28 @@ impl NetworkArgs {
     /// that lists validators.
     pub(crate) fn joins(&self, genesis: &Genesis) -> bool {
         self.validators.is_some() || !genesis.validators.is_empty()
+    }
+
+    /// Whether an empty data directory is filled from a validator's
+    /// snapshot.
+    pub(crate) fn state_sync(&self) -> bool {
+        !self.no_state_sync
+    }
+
+    /// The network's validators: `--validators`, else the genesis's; and
+    /// where they were read from.
+    pub(crate) fn validators(&self, genesis: &Genesis) -> anyhow::Result<(ValidatorsFile, String)> {
+        Ok(match &self.validators {
+            Some(file) => (
+                ValidatorsFile::load(file)
+                    .with_context(|| format!("validators file {}", file.display()))?,
+                file.display().to_string(),
+            ),
+            None => (
+                ValidatorsFile::from_genesis(genesis).context("the genesis's validators")?,
+                "the genesis".to_owned(),
+            ),
+        })
     }
 
     /// How the node takes part once it joins.
@@ -107,17 +134,7 @@ where
              (where this validator listens for the others) and its --validator-key"
         );
     };
-    let (validators, source) = match &args.validators {
-        Some(file) => (
-            ValidatorsFile::load(file)
-                .with_context(|| format!("validators file {}", file.display()))?,
-            file.display().to_string(),
-        ),
-        None => (
-            ValidatorsFile::from_genesis(genesis).context("the genesis's validators")?,
-            "the genesis".to_owned(),
-        ),
-    };
+    let (validators, source) = args.validators(genesis)?;
     let key = load_or_create_key(args.validator_key.as_deref(), data_dir)?;
     let me = hex::encode(key.public_key().as_bytes());
     let mine = validators

@@ -31,6 +31,7 @@ use crate::protocol::{
     AccountInfo, Answer, BlockRef, LastBlockInfo, LogFilter, LogsEvent, Request, RequestType,
     TransactionLogs, API_VERSION, UNSUBSCRIBED,
 };
+use crate::snapshots::{SnapshotChunk, SnapshotInfo};
 
 enum Route {
     Call(oneshot::Sender<Result<Value, WsError>>),
@@ -250,6 +251,52 @@ impl Client {
         .await
     }
 
+    /// Has the node take (or reuse) a snapshot of its decided chain to
+    /// serve, and describes it.
+    pub async fn state_snapshot(&self) -> Result<SnapshotInfo, WsError> {
+        self.call("state_snapshot", json!({})).await
+    }
+
+    /// Chunk `index` of the snapshot whose top block is at `depth`.
+    pub async fn state_snapshot_chunk(
+        &self,
+        depth: u64,
+        index: u64,
+    ) -> Result<SnapshotChunk, WsError> {
+        self.call(
+            "state_snapshot_chunk",
+            json!({ "depth": depth, "index": index }),
+        )
+        .await
+    }
+
+    /// The node's snapshot, every chunk fetched and put together, its size
+    /// and sha256 checked against the description. What it holds is not
+    /// checked: [`ledger_core::Snapshot::verify`] and the validators'
+    /// certificate do that.
+    pub async fn fetch_snapshot(&self) -> Result<(SnapshotInfo, Vec<u8>), WsError> {
+        let info = self.state_snapshot().await?;
+        let mismatch = |reason| WsError::Snapshot { reason };
+        let capacity = usize::try_from(info.bytes).map_err(|_| mismatch(SnapshotMismatch::Size))?;
+        let mut bytes = Vec::with_capacity(capacity.min(1 << 30));
+        for index in 0..info.chunks {
+            let chunk = self.state_snapshot_chunk(info.depth, index).await?;
+            let data = ledger_core::decode_base64(&chunk.data)
+                .map_err(|_| mismatch(SnapshotMismatch::Chunk { index }))?;
+            bytes.extend_from_slice(&data);
+            if bytes.len() as u64 > info.bytes {
+                return Err(mismatch(SnapshotMismatch::Size));
+            }
+        }
+        if bytes.len() as u64 != info.bytes {
+            return Err(mismatch(SnapshotMismatch::Size));
+        }
+        if ledger_core::sha256(&bytes) != info.sha256 {
+            return Err(mismatch(SnapshotMismatch::Digest));
+        }
+        Ok((info, bytes))
+    }
+
     /// Pushes a transaction and waits for its final status.
     pub async fn push_and_wait(&self, tx: &RawTransaction) -> Result<TransactionStatus, WsError> {
         let mut statuses = self.push_transaction(tx).await?;
@@ -361,4 +408,22 @@ async fn route(socket: Socket, mut requests: mpsc::UnboundedReceiver<Outgoing>) 
         }
     }
     let _ = sink.close().await;
+}
+
+/// How a fetched snapshot failed to match its description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotMismatch {
+    /// They add up to another size.
+    #[error("add up to another size than described")]
+    Size,
+    /// A chunk's data is not base64.
+    #[error("include chunk {index}, which is not base64")]
+    Chunk {
+        /// The chunk.
+        index: u64,
+    },
+    /// They hash to another sha256.
+    #[error("hash to another sha256 than described")]
+    Digest,
 }

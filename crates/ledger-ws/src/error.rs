@@ -30,4 +30,11 @@ pub enum WsError {
     /// The connection to the node closed.
     #[error("the connection to the node closed")]
     Closed,
+    /// A snapshot's chunks do not put together into what the node
+    /// described (client side).
+    #[error("the snapshot's chunks {reason}")]
+    Snapshot {
+        /// What did not match.
+        reason: crate::client::SnapshotMismatch,
+    },
 }

@@ -27,6 +27,7 @@ mod request_error;
 mod router;
 pub mod server;
 mod session;
+pub mod snapshots;
 mod stream;
 mod timings;
 mod transport;

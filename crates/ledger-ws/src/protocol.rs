@@ -163,6 +163,15 @@ pub enum Command {
     RelayTransactions(Vec<RawTransaction>),
     /// Call `account_transactions`: a page of an account's history.
     AccountTransactions(HistoryPage),
+    /// Call `state_snapshot`: take (or reuse) a snapshot to serve.
+    StateSnapshot,
+    /// Call `state_snapshot_chunk`: a chunk of the held snapshot.
+    StateSnapshotChunk {
+        /// Depth of the snapshot's top block.
+        depth: u64,
+        /// Which chunk.
+        index: u64,
+    },
     /// Subscribe to `logs` passing a filter.
     SubscribeLogs(LogFilter),
     /// Unsubscribe from `logs` with the filter it was subscribed with.
@@ -323,6 +332,11 @@ fn command(
         (Call, "account_transactions") => {
             Command::AccountTransactions(HistoryPage::from_args(&args)?)
         }
+        (Call, "state_snapshot") => Command::StateSnapshot,
+        (Call, "state_snapshot_chunk") => Command::StateSnapshotChunk {
+            depth: u64_arg(&args, "depth")?,
+            index: u64_arg(&args, "index")?,
+        },
         (Subscribe, "logs") => Command::SubscribeLogs(LogFilter::from_args(&args)?),
         (Unsubscribe, "logs") => Command::UnsubscribeLogs(LogFilter::from_args(&args)?),
         (Subscribe, "last_block_info") => Command::SubscribeBlocks,
@@ -500,6 +514,19 @@ fn relay_batch(mut args: Map<String, Value>) -> Result<Vec<RawTransaction>, Requ
         .map(serde_json::from_value)
         .collect::<Result<_, _>>()
         .map_err(RequestError::RelayBatch)
+}
+
+/// A required argument that is a JSON integer from 0 to 2^64 - 1.
+fn u64_arg(args: &Map<String, Value>, name: &'static str) -> Result<u64, RequestError> {
+    match args.get(name) {
+        Some(Value::Number(n)) if n.is_u64() => Ok(n.as_u64().unwrap_or_default()),
+        Some(other) => Err(RequestError::ArgType {
+            name,
+            expected: "an integer from 0 to 2^64 - 1",
+            found: shown(other),
+        }),
+        None => Err(RequestError::MissingArg { name }),
+    }
 }
 
 fn parsed_arg<T>(args: &Map<String, Value>, name: &'static str) -> Result<T, RequestError>

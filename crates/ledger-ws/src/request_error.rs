@@ -206,6 +206,20 @@ pub enum RequestError {
     /// An answer could not be encoded as JSON.
     #[error("the answer could not be encoded: {0}")]
     Encoding(serde_json::Error),
+    /// The node serves no snapshot: it runs alone, or its network has
+    /// decided no block yet.
+    #[error(
+        "this node serves no snapshot: it runs alone, or its network has decided no block yet"
+    )]
+    NoSnapshot,
+    /// The snapshot asked for is no longer held.
+    #[error(
+        "the snapshot at depth {depth} is no longer held; call state_snapshot for the current one"
+    )]
+    SnapshotGone {
+        /// The depth asked for.
+        depth: u64,
+    },
     /// The store holds no chain (it always does once opened).
     #[error("the chain has no genesis")]
     NoGenesis,
@@ -231,6 +245,7 @@ impl From<ChainError> for RequestError {
         match error {
             ChainError::Core(error) => error.into(),
             ChainError::ShuttingDown => RequestError::ShuttingDown,
+            ChainError::NoSnapshot => RequestError::NoSnapshot,
             other => RequestError::Chain(Box::new(other)),
         }
     }
@@ -262,9 +277,11 @@ impl RequestError {
             | E::InFlightLimit { .. } => ErrorCode::LimitExceeded,
             E::DuplicateId { .. } => ErrorCode::DuplicateId,
             E::AlreadySubscribed { .. } => ErrorCode::AlreadySubscribed,
-            E::BlockNotFound { .. } | E::TransactionNotFound { .. } | E::StatusNotFound { .. } => {
-                ErrorCode::NotFound
-            }
+            E::BlockNotFound { .. }
+            | E::TransactionNotFound { .. }
+            | E::StatusNotFound { .. }
+            | E::NoSnapshot
+            | E::SnapshotGone { .. } => ErrorCode::NotFound,
             E::ViewFailed { .. } => ErrorCode::ExecutionFailed,
             E::Core(error) => match **error {
                 CoreError::MempoolFull { .. } | CoreError::MempoolBytesFull { .. } => {

@@ -38,6 +38,7 @@ use crate::protocol::{
 };
 use crate::request_error::RequestError;
 use crate::session::Session;
+use crate::snapshots::{SnapshotInfo, Snapshots};
 use crate::stream::StreamConnection;
 use crate::timings::{unix_nanos, Stamp};
 use crate::wire::{Close, KeepAlive, Wire, READ_BATCH};
@@ -152,6 +153,7 @@ pub async fn serve<C: Chain>(
         config,
         metrics: metrics.clone(),
     });
+    let snapshots = Arc::new(Snapshots::default());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -176,6 +178,7 @@ pub async fn serve<C: Chain>(
             config,
             budget: budget.clone(),
             metrics: metrics.clone(),
+            snapshots: snapshots.clone(),
         };
         let context = context.clone();
         let phase = phase.clone();
@@ -195,6 +198,7 @@ struct Shared<C> {
     config: ServerConfig,
     budget: Arc<Budget>,
     metrics: Arc<ApiMetrics>,
+    snapshots: Arc<Snapshots>,
 }
 
 impl<C: Chain> Shared<C> {
@@ -264,6 +268,10 @@ enum Completion {
     Relay {
         id: u64,
         result: Result<Relayed, RequestError>,
+    },
+    Snapshot {
+        id: u64,
+        result: Result<SnapshotInfo, RequestError>,
     },
 }
 
@@ -617,6 +625,21 @@ impl<C: Chain> Connection<C> {
                     }),
                 )?;
             }
+            Command::StateSnapshot => {
+                let chain = self.shared.chain.clone();
+                let snapshots = self.shared.snapshots.clone();
+                self.wait_on_chain(
+                    id,
+                    Box::pin(async move {
+                        let result = snapshots.current(&chain).await;
+                        Completion::Snapshot { id, result }
+                    }),
+                )?;
+            }
+            Command::StateSnapshotChunk { depth, index } => {
+                let chunk = self.shared.snapshots.chunk(depth, index)?;
+                self.send_ok(id, &chunk);
+            }
             Command::FindBlock(by) => {
                 let text = self.large_answer(id, |state| handlers::find_block(state, by))?;
                 self.send_answer(id, text);
@@ -800,6 +823,13 @@ impl<C: Chain> Connection<C> {
                 self.session.release(id);
                 match result {
                     Ok(relayed) => self.send_ok(id, &relayed),
+                    Err(error) => self.send_error(Some(id), error),
+                }
+            }
+            Completion::Snapshot { id, result } => {
+                self.session.release(id);
+                match result {
+                    Ok(info) => self.send_ok(id, &info),
                     Err(error) => self.send_error(Some(id), error),
                 }
             }

@@ -11,6 +11,9 @@
 #    funding the bench senders; validator 0 forwards to the others).
 # 3. Light load on the devnet: 5 transfers/s over one connection, for
 #    finality (push to final status) percentiles.
+# 4. Joining late: a follower with an empty data directory catches up to
+#    the loaded devnet's top, once by state sync (a validator's snapshot)
+#    and once by replaying every block (--no-state-sync); time to the top.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 transfers=${1:-20000}
@@ -55,6 +58,33 @@ done
     --connections 1 --rate 5 --json "$out/devnet-light.json" || true
 grep -h "decided height" "$out"/devnet/node-0.log | tail -1
 
+# Step 4: time for a fresh follower to reach the devnet's top block.
+top=$(grep -ho "decided height=[0-9]*" "$out"/devnet/node-0.log | tail -1 | cut -d= -f2 || true)
+join() {
+    local name=$1; shift
+    local dir="$out/join-$name" ports
+    ports=$(python3 -c "import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(('127.0.0.1',0)) for x in s]
+print(' '.join(str(x.getsockname()[1]) for x in s))")
+    local p2p=${ports% *} ws=${ports#* }
+    local start end
+    start=$(date +%s.%N)
+    "$bin" run --data-dir "$dir" --store "$store" --genesis "$out/devnet/genesis.json" \
+        --p2p "127.0.0.1:$p2p" --ws "127.0.0.1:$ws" --follow "$@" > "$out/join-$name.log" 2>&1 &
+    local node=$!
+    until "$bin" block --number "$top" --node "ws://127.0.0.1:$ws" > /dev/null 2>&1; do
+        sleep 0.05
+    done
+    end=$(date +%s.%N)
+    kill -INT $node; wait $node || true
+    python3 -c "print(f'{\"$name\"}: caught up to block $top in {$end - $start:.2f} s')" | tee -a "$out/join.txt"
+}
+if [ -n "$top" ]; then
+    join snapshot
+    join replay --no-state-sync
+fi
+
 python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
@@ -73,3 +103,5 @@ try:
 except FileNotFoundError:
     print("light-load run failed")
 PY
+cat "$out/join.txt" 2>/dev/null || echo "joining runs skipped"
+

@@ -142,6 +142,9 @@ pub struct App<S> {
     streams: HashMap<(PeerId, StreamId), Stream>,
     waiting: BTreeMap<Height, Vec<Assembled>>,
     stream_nonce: u64,
+    /// The highest height a value arrived for through sync: peers hold
+    /// at least that far, so this validator is catching up.
+    synced: Height,
 }
 
 /// A proposal this validator may now build: transactions arrived, or the
@@ -178,6 +181,7 @@ where
             streams: HashMap::new(),
             waiting: BTreeMap::new(),
             stream_nonce: 0,
+            synced: Height(0),
         })
     }
 
@@ -327,7 +331,14 @@ where
                 certificate, reply, ..
             } => {
                 if self.tip.depth >= certificate.height.0 {
-                    self.start_when_pending(reply, Next::Start(self.next_height(), self.params()));
+                    let next = Next::Start(self.next_height(), self.params());
+                    if self.synced >= certificate.height {
+                        // Decided through sync: the peers are ahead, and the
+                        // next height's value is fetched once it starts.
+                        let _ = reply.send(next);
+                    } else {
+                        self.start_when_pending(reply, next);
+                    }
                 } else {
                     tracing::error!(height = %certificate.height, "decided block not committed; restarting the height");
                     let _ = reply.send(Next::Restart(certificate.height, self.params()));
@@ -343,6 +354,7 @@ where
                 value_bytes,
                 reply,
             } => {
+                self.synced = self.synced.max(height);
                 let outcome = if height != self.next_height() {
                     SyncedValueOutcome::LocalTransientError
                 } else {

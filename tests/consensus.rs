@@ -7,7 +7,8 @@
 //! one that lost its data directory rejoins by state sync (a validator's
 //! snapshot, checked against its certificate), and a follower syncs every
 //! block from the genesis, stores what they decide and relays what is
-//! pushed to it.
+//! pushed to it; and one partitioned by proxies on its p2p paths decides
+//! nothing alone and catches up once healed.
 //!
 //! Real processes, real sockets and real consensus timeouts: every wait is
 //! on an answer or a block, bounded, never a sleep.
@@ -18,6 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use ledger_consensus::testing::{isolate, Link};
 use ledger_consensus::{ValidatorEntry, ValidatorKey};
 use ledger_core::{Balance, Genesis, Sealable, StatusCode};
 use ledger_ws::protocol::BlockRef;
@@ -125,6 +127,16 @@ async fn same_chain(nodes: &[&Node], to: ledger_core::Address) {
             first.account_info(&to).await.expect("answers").balance
         );
     }
+}
+
+/// The balance of `address` on `node`.
+async fn balance_of(node: &Node, address: ledger_core::Address) -> Balance {
+    let client = node.client().await;
+    client
+        .account_info(&address)
+        .await
+        .expect("answers")
+        .balance
 }
 
 /// The depth of `node`'s top block.
@@ -239,14 +251,7 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     nodes.push(restarted);
     let all: Vec<&Node> = nodes.iter().collect();
     same_chain(&all, to).await;
-    let balance = nodes[3]
-        .client()
-        .await
-        .account_info(&to)
-        .await
-        .expect("answers")
-        .balance;
-    assert_eq!(balance, Balance::from(301));
+    assert_eq!(balance_of(&nodes[3], to).await, Balance::from(301));
 
     // `peers` shows the three others, reachable, at a height they reached;
     // a forwarder asks every second, so this is asked again on each block
@@ -300,4 +305,59 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     same_chain(&all, to).await;
     push_to_one(all[3], &all, &dev_transfer(to, 1, 1, 91)).await;
     same_chain(&all, to).await;
+}
+
+/// Four processes whose every p2p path goes through its own proxy: one
+/// validator cut off by a partition (its links black-holed, not closed)
+/// decides nothing while the other three go on; healed, it syncs their
+/// blocks, holds the same chain, and a push to it is decided everywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partitioned_validator_process_does_not_split_the_chain_and_catches_up() {
+    let temp = tempfile::tempdir().expect("a directory");
+    let dir = temp.path();
+    let mut options = network_in(dir);
+    let p2p: Vec<std::net::SocketAddr> = options
+        .iter()
+        .map(|o| {
+            let at = o.iter().position(|x| x == "--p2p").expect("--p2p");
+            o[at + 1].parse().expect("an address")
+        })
+        .collect();
+    let mut links = Vec::new();
+    for (from, node_options) in options.iter_mut().enumerate() {
+        let mut peers = Vec::new();
+        for (to, target) in p2p.iter().enumerate().filter(|(to, _)| *to != from) {
+            let (link, address) = Link::new(from, to, *target).expect("a proxy");
+            links.push(link);
+            peers.push(address.to_string());
+        }
+        node_options.extend(["--peers".to_owned(), peers.join(",")]);
+    }
+    let nodes: Vec<Node> = (0..VALIDATORS)
+        .map(|i| start(dir, i, &options[i]))
+        .collect();
+    let to = address(43);
+    let all: Vec<&Node> = nodes.iter().collect();
+    push_to_one(all[0], &all, &dev_transfer(to, 10, 1, 1)).await;
+
+    let isolated = 3;
+    let partition = |cut: bool| isolate(&links, isolated, cut);
+    partition(true);
+    let before = top_of(all[isolated]).await;
+    let rest = &all[..isolated];
+    push_to_one(rest[0], rest, &dev_transfer(to, 10, 1, 2)).await;
+    push_to_one(rest[1], rest, &dev_transfer(to, 10, 1, 3)).await;
+    assert_eq!(
+        top_of(all[isolated]).await,
+        before,
+        "a quarter of the voting power decided alone"
+    );
+
+    partition(false);
+    let top = top_of(all[0]).await;
+    until_depth(all[isolated], top).await;
+    same_chain(&all, to).await;
+    push_to_one(all[isolated], &all, &dev_transfer(to, 10, 1, 4)).await;
+    same_chain(&all, to).await;
+    assert_eq!(balance_of(all[isolated], to).await, Balance::from(40));
 }

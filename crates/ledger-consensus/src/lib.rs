@@ -20,6 +20,8 @@ mod context;
 mod error;
 pub mod network;
 pub mod signing;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validators;
 
 pub use app::{App, AppConfig, AppError};

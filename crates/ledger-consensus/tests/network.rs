@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ledger_chain::{Chain, ChainHandle, ChainService, ProducerConfig, SystemClock};
 use ledger_consensus::malachite::core_types::LinearTimeouts;
+use ledger_consensus::testing::{isolate, Link};
 use ledger_consensus::{
     start_node, verify_decision, AppConfig, CertificateError, NetworkConfig, Role,
     RunningValidator, ValidatorEntry, ValidatorKey, ValidatorsFile,
@@ -268,54 +269,6 @@ async fn four_validators_decide_the_same_blocks_and_survive_losing_one() {
     assert!(rest.iter().all(|node| balance(node) == balance(rest[0])));
 }
 
-/// A TCP proxy on the path from one validator to another that can
-/// black-hole its traffic: while cut, bytes are neither forwarded nor
-/// refused (a partition, not a crash), and new connections hang; healed,
-/// the held connections are closed so the validators dial afresh.
-struct Link {
-    from: usize,
-    to: usize,
-    cut: tokio::sync::watch::Sender<bool>,
-}
-
-impl Link {
-    /// A link from validator `from` to validator `to`, listening at
-    /// `target`; returns it and where `from` should dial.
-    fn new(from: usize, to: usize, target: SocketAddr) -> (Link, SocketAddr) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let address = listener.local_addr().expect("an address");
-        let listener = tokio::net::TcpListener::from_std(listener).expect("in the runtime");
-        let (cut, watch) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                tokio::spawn(carry(inbound, target, watch.clone()));
-            }
-        });
-        (Link { from, to, cut }, address)
-    }
-}
-
-/// Carries one connection while the link is whole; holds it silently
-/// while cut; drops it once healed.
-async fn carry(
-    mut inbound: tokio::net::TcpStream,
-    target: SocketAddr,
-    mut cut: tokio::sync::watch::Receiver<bool>,
-) {
-    if !*cut.borrow() {
-        let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
-            return;
-        };
-        tokio::select! {
-            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
-            _ = cut.wait_for(|cut| *cut) => {}
-        }
-        // Cut: both sockets stay open and nothing moves until healed.
-    }
-    let _ = cut.wait_for(|cut| !*cut).await;
-}
-
 /// Waits until `chain`'s top block is at least `depth`.
 async fn until_depth(chain: &Handle, depth: u64) {
     let mut events = chain.subscribe();
@@ -340,7 +293,7 @@ async fn a_partitioned_validator_does_not_split_the_chain_and_catches_up_after_h
     // Every path from one validator to another goes through its own link.
     let links = std::sync::Mutex::new(Vec::new());
     let (nodes, file, _keys) = start_network(dir.path(), &users, |from, to, target| {
-        let (link, address) = Link::new(from, to, target);
+        let (link, address) = Link::new(from, to, target).expect("a proxy");
         links.lock().expect("links").push(link);
         address
     })
@@ -350,14 +303,7 @@ async fn a_partitioned_validator_does_not_split_the_chain_and_catches_up_after_h
     decide_everywhere(&all, &file, &[transfer(&users[0], 1)]).await;
 
     let isolated = 3;
-    let partition = |cut: bool| {
-        for link in links
-            .iter()
-            .filter(|l| l.from == isolated || l.to == isolated)
-        {
-            link.cut.send_replace(cut);
-        }
-    };
+    let partition = |cut: bool| isolate(&links, isolated, cut);
     partition(true);
     let before = nodes[isolated].chain.state().tip().expect("reads");
     let lonely = transfer(&users[3], 2);

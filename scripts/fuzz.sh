@@ -4,7 +4,10 @@
 # of the test run: it needs the nightly toolchain, and installs cargo-fuzz
 # from crates.io if it is missing. A crash stops the script with the
 # failing input saved under fuzz/artifacts/<target>/; commit it as a
-# regression test (see docs/reliability.md).
+# regression test (see docs/reliability.md). A target with committed seeds
+# (fuzz/seeds/<target>/: inputs the fuzzer would take long to find, such as
+# a whole valid snapshot) starts from them, with inputs up to twice the
+# largest seed.
 #
 #     scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
@@ -19,7 +22,15 @@ fi
 mkdir -p logs
 for target in "${targets[@]}"; do
   echo "== $target: ${seconds} s"
-  if ! cargo +nightly fuzz run -O "$target" -- \
+  corpora=("corpus/$target")
+  options=()
+  if [ -d "seeds/$target" ]; then
+    mkdir -p "corpus/$target"
+    corpora+=("seeds/$target")
+    largest=$(find "seeds/$target" -type f -printf '%s\n' | sort -n | tail -1)
+    options+=("-max_len=$((2 * largest))")
+  fi
+  if ! cargo +nightly fuzz run -O "$target" "${corpora[@]}" -- "${options[@]}" \
       -max_total_time="$seconds" -print_final_stats=1 > "logs/$target.log" 2>&1; then
     tail -40 "logs/$target.log"
     echo "$target FAILED: see fuzz/artifacts/$target/ and fuzz/logs/$target.log" >&2

@@ -363,6 +363,14 @@ impl Snapshot {
                 })?;
             blocks.push(block.seal());
         }
+        // The header's depth is the top block's own: one encoding per
+        // snapshot (the blocks' links are `verify`'s).
+        if blocks.last().map(|block| block.depth) != Some(depth) {
+            return Err(SnapshotError::Field {
+                field: "top depth",
+                offset: MAGIC.len(),
+            });
+        }
         let count = input.count("entry count", 1)?;
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
@@ -696,6 +704,28 @@ mod tests {
         assert!(matches!(
             Snapshot::decode(&tagged),
             Err(SnapshotError::UnknownEntry { tag: 99, offset }) if offset == last_entry
+        ));
+    }
+
+    /// Found by the `snapshot` fuzz target: a top block whose own depth
+    /// is not the header's decoded, and encoded back to other bytes.
+    #[test]
+    fn a_top_block_at_another_depth_than_the_header_is_refused() {
+        let (store, _) = decided_chain();
+        let mut snapshot = Snapshot::of(&store).expect("a snapshot");
+        let top = snapshot.blocks.pop().expect("a top block");
+        let mut moved = top.inner().clone();
+        moved.depth += 3;
+        snapshot.blocks.push(moved.seal());
+        let mut bytes = snapshot.encode();
+        // The header says 2, as three blocks do; the top block says 5.
+        bytes[MAGIC.len()..MAGIC.len() + 8].copy_from_slice(&2u64.to_be_bytes());
+        assert!(matches!(
+            Snapshot::decode(&bytes),
+            Err(SnapshotError::Field {
+                field: "top depth",
+                ..
+            })
         ));
     }
 

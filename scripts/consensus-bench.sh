@@ -4,7 +4,9 @@
 # the raw recovery rate it measured beside it, so every figure is also a
 # ratio. Writes target/consensus-bench/*.json and prints a table.
 #
-#   scripts/consensus-bench.sh [TRANSFERS=20000] [STORE=sled]
+#   scripts/consensus-bench.sh [TRANSFERS=20000] [STORE=sled] [-- RUN OPTIONS...]
+#
+# Options after `--` go to every validator's `run` (e.g. --max-block-txs).
 #
 # 1. `bench` as fast as possible against a node alone (it starts its own).
 # 2. The same against validator 0 of `ledger-node devnet 4` (a genesis
@@ -18,6 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 transfers=${1:-20000}
 store=${2:-sled}
+run_options=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
+if [ $# -gt 0 ]; then shift; run_options=("$@"); fi
 out=target/consensus-bench
 rm -rf "$out"
 mkdir -p "$out"
@@ -39,7 +44,7 @@ one["accounts"].update(two["accounts"])
 json.dump(one, open(f"{out}/genesis.json", "w"), indent=1)
 PY
 "$bin" devnet 4 --dir "$out/devnet" --store "$store" --genesis "$out/genesis.json" \
-    > "$out/devnet.txt" 2>&1 &
+    -- "${run_options[@]}" > "$out/devnet.txt" 2>&1 &
 devnet=$!
 trap 'kill -INT $devnet 2>/dev/null; wait $devnet 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

@@ -32,6 +32,10 @@ pub(crate) struct DevnetArgs {
     /// genesis.
     #[arg(long)]
     genesis: Option<PathBuf>,
+    /// Options every validator's `run` gets besides its own, after `--`
+    /// (e.g. `-- --max-block-txs 2000`).
+    #[arg(last = true)]
+    run_options: Vec<String>,
 }
 
 /// The network's genesis, listing its validators: written with their
@@ -104,6 +108,7 @@ pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
             .arg("--validator-key")
             .arg(key_file(dir, i))
             .args(["--p2p", p2p, "--ws", ws])
+            .args(&args.run_options)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

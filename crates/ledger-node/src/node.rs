@@ -42,9 +42,11 @@ pub(crate) struct RunArgs {
     /// slow.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=500))]
     block_interval_ms: u64,
-    /// Most transactions in one block.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    max_block_txs: u64,
+    /// Most transactions in one block: default 10,000 alone, 2,000 as a
+    /// validator of a network (every validator executes a proposal before
+    /// its round's timeouts run out; see docs/consensus.md).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_block_txs: Option<u64>,
     /// Most transactions pending at once; further pushes are refused.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_pending: u64,
@@ -118,6 +120,14 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     network: crate::validator::NetworkArgs,
 }
+
+/// Transactions in a block of a node alone, unless `--max-block-txs`.
+const MAX_BLOCK_TXS_ALONE: u64 = 10_000;
+
+/// Transactions in a block of a validator, unless `--max-block-txs`: a
+/// proposal every validator checks within the round's timeouts on a
+/// loaded machine (10,000 once took nine rounds; docs/consensus.md).
+const MAX_BLOCK_TXS_VALIDATOR: u64 = 2_000;
 
 pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
     let Some(path) = path else {
@@ -213,8 +223,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let max_block_txs = match (args.max_block_txs, args.network.joins(&genesis)) {
+        (Some(max), _) => max,
+        (None, false) => MAX_BLOCK_TXS_ALONE,
+        (None, true) => MAX_BLOCK_TXS_VALIDATOR,
+    };
     let config = ChainConfig {
-        max_block_transactions: usize::try_from(args.max_block_txs)?,
+        max_block_transactions: usize::try_from(max_block_txs)?,
         max_pending: usize::try_from(args.max_pending)?,
         max_pending_bytes: usize::try_from(args.max_pending_bytes)?,
         view_call_gas: args.view_gas_cap,

@@ -217,16 +217,54 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
 
     /// Produces, stores and announces a block; `false` if nothing was pending.
     fn produce(&mut self) -> Result<bool, CoreError> {
+        let Some(mut changes) = self.build_next()? else {
+            return Ok(false);
+        };
+        let started = self.clock.elapsed();
+        self.ledger.store().commit(&changes)?;
+        let took = self.clock.elapsed().saturating_sub(started);
+        self.stored(&mut changes, took)?;
+        Ok(true)
+    }
+
+    /// The next block if one is due now, built, executed and ready to be
+    /// stored, but not stored: [`Producer::poll`]'s first half, for a
+    /// service that stores blocks on another thread and admits meanwhile.
+    /// Until [`Producer::stored`], its transactions stay pending (what
+    /// they spend counts against the state before the block), and no
+    /// other block may be built.
+    pub fn start_due(&mut self) -> Result<Option<BlockChanges>, CoreError> {
+        let now = self.clock.elapsed();
+        match self.deadline() {
+            Some(due) if now >= due => {
+                self.last_block = Some(now);
+                self.build_next()
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Once the store committed `changes` from [`Producer::start_due`] (in
+    /// `took`): their transactions leave the mempool, and every
+    /// subscriber is told.
+    pub fn stored(&mut self, changes: &mut BlockChanges, took: Duration) -> Result<(), CoreError> {
+        self.ledger.committed(changes);
+        let written = self.ledger.store().bytes_written();
+        self.metrics.stored(changes, took, written);
+        self.announce(changes, "block stored")
+    }
+
+    /// Builds the next block from what is pending, ready to be stored.
+    fn build_next(&mut self) -> Result<Option<BlockChanges>, CoreError> {
         let time = self.clock.unix_seconds();
         let started = self.clock.elapsed();
-        let Some(changes) = self.ledger.build_block(time, self.config.coinbase)? else {
-            return Ok(false);
+        let Some(mut changes) = self.ledger.build_block(time, self.config.coinbase)? else {
+            return Ok(None);
         };
         self.metrics
             .built(self.clock.elapsed().saturating_sub(started));
-        let changes = self.commit(changes)?;
-        self.announce(&changes, "block stored")?;
-        Ok(true)
+        self.ledger.prepare_commit(&mut changes);
+        Ok(Some(changes))
     }
 
     /// Commits a block's changes, timing the commit.

@@ -1,6 +1,7 @@
 //! The chain service: the one thread that owns the ledger, fed by a
 //! bounded inbox, timed by the injected clock.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -81,11 +82,12 @@ impl ChainService {
         } else {
             NodeMode::Single
         };
+        let committer = Committer::spawn(state.clone())?;
         let thread = std::thread::Builder::new()
             .name("chain".into())
             .spawn(move || {
                 let _stopped = Stopped(stopped_sender);
-                run(producer, inbox)
+                run(producer, inbox, committer)
             })?;
         let handle = ChainHandle {
             requests,
@@ -111,9 +113,54 @@ impl Drop for Stopped {
     }
 }
 
+/// A block stored on the committer thread, and how that went.
+struct Stored {
+    changes: BlockChanges,
+    result: Result<(), CoreError>,
+}
+
+/// The thread that stores produced blocks, so the chain thread goes on
+/// admitting while a block is written and synced: a push answered Pending
+/// no longer waits for a commit (issue 13). One block at a time.
+struct Committer {
+    jobs: flume::Sender<BlockChanges>,
+    done: flume::Receiver<Box<Stored>>,
+}
+
+impl Committer {
+    fn spawn<S: StateCommit + Send + 'static>(store: S) -> std::io::Result<Committer> {
+        let (jobs, queued) = flume::bounded::<BlockChanges>(1);
+        let (finished, done) = flume::bounded::<Box<Stored>>(1);
+        std::thread::Builder::new()
+            .name("chain-store".into())
+            .spawn(move || {
+                for changes in queued {
+                    let result = store.commit(&changes);
+                    if finished.send(Box::new(Stored { changes, result })).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Committer { jobs, done })
+    }
+}
+
+/// What the chain thread waits for. A request moves through by value, as
+/// it came out of the inbox; a stored block is boxed.
+#[allow(clippy::large_enum_variant)]
+enum Event {
+    Request(Request),
+    Stored(Box<Stored>),
+    /// A block may be due.
+    Timeout,
+    /// Every handle is gone.
+    Closed,
+}
+
 fn run<S, E, C>(
     producer: Producer<S, E, C>,
     inbox: flume::Receiver<Request>,
+    committer: Committer,
 ) -> Result<(), ChainError>
 where
     S: StateCommit,
@@ -123,41 +170,32 @@ where
     let mut service = Service {
         producer,
         halted: None,
+        committer,
+        storing: None,
+        deferred: Vec::new(),
+        waiting: VecDeque::new(),
     };
     loop {
-        let deadline = match service.halted {
-            Some(_) => None,
-            None => service.producer.deadline(),
+        let deadline = match (&service.halted, &service.storing) {
+            (None, None) => service.producer.deadline(),
+            _ => None,
         };
-        let request = match deadline {
-            None => match inbox.recv() {
-                Ok(request) => Some(request),
-                Err(flume::RecvError::Disconnected) => break,
-            },
-            Some(due) => {
-                match inbox.recv_timeout(due.saturating_sub(service.producer.clock().elapsed())) {
-                    Ok(request) => Some(request),
-                    Err(flume::RecvTimeoutError::Timeout) => None,
-                    Err(flume::RecvTimeoutError::Disconnected) => break,
-                }
-            }
+        let keep_going = match service.next_event(&inbox, deadline) {
+            Event::Request(request) => service.handle(request),
+            Event::Stored(stored) => service.on_stored(stored),
+            Event::Timeout => true,
+            Event::Closed => false,
         };
-        if let Some(request) = request {
+        if !keep_going {
+            break;
+        }
+        // Take whatever else is already queued before deciding.
+        while let Ok(request) = inbox.try_recv() {
             if !service.handle(request) {
-                break;
-            }
-            // Take whatever else is already queued before deciding.
-            while let Ok(request) = inbox.try_recv() {
-                if !service.handle(request) {
-                    return service.stop();
-                }
+                return service.stop();
             }
         }
-        if service.halted.is_none() {
-            if let Err(failure) = service.producer.poll() {
-                service.halt(failure);
-            }
-        }
+        service.start_due();
     }
     service.stop()
 }
@@ -166,18 +204,122 @@ where
 struct Service<S, E, C> {
     producer: Producer<S, E, C>,
     halted: Option<Arc<CoreError>>,
+    committer: Committer,
+    /// When the block on the committer thread was handed to it.
+    storing: Option<std::time::Duration>,
+    /// Admissions refused while a block was being stored: asked again once
+    /// it is, since the state after it may cover them.
+    deferred: Vec<(VerifiedTransaction, AdmitReply)>,
+    /// Requests that need the stored tip, held until the block is stored.
+    waiting: VecDeque<Request>,
 }
 
+type AdmitReply = oneshot::Sender<Result<Admission, ChainError>>;
+
 impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
+    fn next_event(
+        &self,
+        inbox: &flume::Receiver<Request>,
+        deadline: Option<std::time::Duration>,
+    ) -> Event {
+        let selector = flume::Selector::new()
+            .recv(inbox, |request| match request {
+                Ok(request) => Event::Request(request),
+                Err(flume::RecvError::Disconnected) => Event::Closed,
+            })
+            .recv(&self.committer.done, |stored| match stored {
+                Ok(stored) => Event::Stored(stored),
+                // The committer outlives the service; gone means stopping.
+                Err(flume::RecvError::Disconnected) => Event::Closed,
+            });
+        match deadline {
+            None => selector.wait(),
+            Some(due) => selector
+                .wait_timeout(due.saturating_sub(self.producer.clock().elapsed()))
+                .unwrap_or(Event::Timeout),
+        }
+    }
+
+    /// Hands the next block to the committer thread if one is due.
+    fn start_due(&mut self) {
+        if self.halted.is_some() || self.storing.is_some() {
+            return;
+        }
+        match self.producer.start_due() {
+            Ok(Some(changes)) => {
+                self.storing = Some(self.producer.clock().elapsed());
+                if self.committer.jobs.send(changes).is_err() {
+                    let failure = CoreError::storage(std::io::Error::other(
+                        "the thread that stores blocks is gone",
+                    ));
+                    self.halt(failure);
+                    self.storing = None;
+                }
+            }
+            Ok(None) => {}
+            Err(failure) => {
+                self.halt(failure);
+            }
+        }
+    }
+
+    /// The committer stored a block (or failed to): announce it, then ask
+    /// again the admissions it held back and run the requests that waited
+    /// for it. `false` if one of them was a shutdown.
+    fn on_stored(&mut self, stored: Box<Stored>) -> bool {
+        let started = self.storing.take().unwrap_or_default();
+        let took = self.producer.clock().elapsed().saturating_sub(started);
+        let Stored {
+            mut changes,
+            result,
+        } = *stored;
+        let outcome = result.and_then(|()| self.producer.stored(&mut changes, took));
+        if let Err(failure) = outcome {
+            self.halt(failure);
+        }
+        for (tx, reply) in std::mem::take(&mut self.deferred) {
+            let _ = reply.send(self.admit(tx));
+        }
+        while let Some(request) = self.waiting.pop_front() {
+            if !self.handle(request) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn admit(&mut self, tx: VerifiedTransaction) -> Result<Admission, ChainError> {
+        self.running()?;
+        Ok(self.producer.admit(tx)?)
+    }
+
     /// Handles one request; `false` for a shutdown. A failed import is the
     /// importer's error, not the service's, unless storing it failed.
+    /// While a block is being stored, admissions go on against the state
+    /// before it (its transactions still pending), a refusal waits for the
+    /// state after it, and what needs the stored tip waits too.
     fn handle(&mut self, request: Request) -> bool {
+        if self.storing.is_some() {
+            match request {
+                Request::Admit(tx, reply) => {
+                    match self.admit(tx.clone()) {
+                        Ok(Admission::Rejected(_)) => self.deferred.push((tx, reply)),
+                        answer => {
+                            let _ = reply.send(answer);
+                        }
+                    }
+                    return true;
+                }
+                Request::IsPending(..) | Request::ViewCall(..) => {}
+                request => {
+                    self.waiting.push_back(request);
+                    return true;
+                }
+            }
+        }
         match request {
             Request::Admit(tx, reply) => {
-                let answer = self
-                    .running()
-                    .and_then(|()| self.producer.admit(tx).map_err(ChainError::from));
-                let _ = reply.send(answer);
+                let _ = reply.send(self.admit(tx));
             }
             Request::IsPending(hash, reply) => {
                 let _ = reply.send(self.producer.is_pending(&hash));
@@ -249,8 +391,21 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
         }
     }
 
-    /// At shutdown: turns what is pending into blocks, unless halted.
+    /// At shutdown: waits for the block being stored, then turns what is
+    /// pending into blocks, unless halted.
     fn stop(&mut self) -> Result<(), ChainError> {
+        if self.storing.is_some() {
+            match self.committer.done.recv() {
+                Ok(stored) => {
+                    let _ = self.on_stored(stored);
+                }
+                Err(_) => {
+                    self.halt(CoreError::storage(std::io::Error::other(
+                        "the thread that stores blocks is gone",
+                    )));
+                }
+            }
+        }
         self.running()?;
         Ok(self.producer.drain()?)
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ledger_chain::{
     Chain, ChainError, ChainHandle, ChainService, ManualClock, ProducerConfig, ServiceThread,
 };
-use ledger_core::testing::{genesis_for, keys, FaultyStore, T0};
+use ledger_core::testing::{genesis_for, keys, FaultyStore, GatedStore, T0};
 use ledger_core::{
     Address, Admission, ChainConfig, CoreError, Ledger, MemoryStore, SecretKey, StateRead,
     VerifiedTransaction,
@@ -33,6 +33,21 @@ fn start(max_pending: usize) -> (Handle, ServiceThread, Vec<SecretKey>) {
     )
     .expect("spawns");
     (handle, thread, keys)
+}
+
+/// A service on `store` (a test store around memory) for `keys`' chain,
+/// on a frozen clock.
+fn start_on<S>(store: Arc<S>, keys: &[SecretKey]) -> (ChainHandle<Arc<S>>, ServiceThread)
+where
+    S: ledger_core::StateCommit + Send + Sync + 'static,
+{
+    let ledger = Ledger::open(store, genesis_for(keys), ChainConfig::default()).expect("opens");
+    ChainService::spawn(
+        ledger,
+        ProducerConfig::new(Address([9; 20])),
+        ManualClock::new(T0 + 100),
+    )
+    .expect("spawns")
 }
 
 #[tokio::test]
@@ -159,14 +174,7 @@ async fn requests_queued_behind_a_shutdown_are_refused_never_left_hanging() {
 async fn a_failed_commit_halts_production_and_reads_go_on() {
     let keys = keys(2, 31);
     let store = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let ledger =
-        Ledger::open(store.clone(), genesis_for(&keys), ChainConfig::default()).expect("opens");
-    let (chain, thread) = ChainService::spawn(
-        ledger,
-        ProducerConfig::new(Address([9; 20])),
-        ManualClock::new(T0 + 100),
-    )
-    .expect("spawns");
+    let (chain, thread) = start_on(store.clone(), &keys);
     store.fail_commits();
     // Admitted; its block is due at once (the chain was idle) and cannot
     // be stored, so the service halts right after answering.
@@ -333,4 +341,78 @@ fn events_block(chain: &Handle, depth: u64) -> ledger_core::Block {
         .expect("stored")
         .inner()
         .clone()
+}
+
+/// Blocks are stored on a thread of their own: while one is written, a
+/// push is admitted at once; one that only the block being stored can
+/// pay for waits for it rather than being refused; and nothing is
+/// announced before the block is stored.
+#[tokio::test]
+async fn pushes_are_admitted_while_a_block_is_stored() {
+    let keys = keys(2, 31);
+    let fresh = ledger_core::testing::keys(1, 77).remove(0);
+    let store = Arc::new(GatedStore::new(MemoryStore::new()));
+    let (chain, thread) = start_on(store.clone(), &keys);
+    let mut events = chain.subscribe();
+    store.close(true);
+
+    // Block 1 (due at once: the chain was idle) funds `fresh`, and waits
+    // at the gate.
+    let funding = ledger_core::testing::transfer(&keys[0], fresh.address(), 1);
+    assert_eq!(
+        chain.admit(funding.clone()).await.expect("admits"),
+        Admission::Admitted
+    );
+    assert!(chain.is_pending(funding.hash()).await.expect("answers"));
+
+    // Admitted while block 1 is being stored (bounded: with admission
+    // behind the commit, it would wait for the gate forever).
+    let other = transfer(&keys[1], 2);
+    let admitted = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        chain.admit(other.clone()),
+    )
+    .await
+    .expect("admitted while block 1 is stored");
+    assert_eq!(admitted.expect("admits"), Admission::Admitted);
+    // Only block 1 pays for this one: held until it is stored.
+    let spend = ledger_core::testing::transfer(&fresh, Address([5; 20]), 3);
+    let held = tokio::spawn({
+        let chain = chain.clone();
+        let spend = spend.clone();
+        async move { chain.admit(spend).await }
+    });
+    // The inbox is served in order: once this is answered, so was the
+    // push above (held, since it is not answered yet).
+    assert!(chain.is_pending(other.hash()).await.expect("answers"));
+    assert!(!held.is_finished(), "answered before block 1 was stored");
+    assert_eq!(
+        chain.state().tip().expect("reads").map(|t| t.depth),
+        Some(0)
+    );
+    assert!(events.try_recv().is_err(), "announced before it was stored");
+
+    store.close(false);
+    assert_eq!(
+        held.await.expect("joins").expect("admits"),
+        Admission::Admitted
+    );
+    let announced = events.recv().await.expect("announced");
+    assert_eq!(announced.block.depth, 1);
+    assert_eq!(announced.block.transactions.len(), 1);
+
+    // Shutdown drains the rest into block 2: both applied.
+    chain.shutdown().await;
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .expect("joins")
+        .expect("no panic")
+        .expect("no failure");
+    for hash in [other.hash(), spend.hash()] {
+        let record = chain.state().transaction(&hash).expect("reads");
+        assert_eq!(
+            record.map(|r| (r.block_depth, r.status.status_code)),
+            Some((2, ledger_core::StatusCode::Success))
+        );
+    }
 }

@@ -489,14 +489,31 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     /// [`Ledger::check_block`] (built on the current tip; the store refuses
     /// others) and takes their transactions out of the mempool.
     pub fn commit_block(&mut self, changes: &mut BlockChanges) -> Result<(), CoreError> {
+        self.prepare_commit(changes);
+        self.store.commit(changes)?;
+        self.committed(changes);
+        Ok(())
+    }
+
+    /// [`Ledger::commit_block`] in three steps, for a caller that stores
+    /// the block on another thread while this one goes on admitting: this
+    /// first step adds what the store must write besides the block's own
+    /// changes (the chain's settings, once). Until [`Ledger::committed`],
+    /// the block's transactions stay pending, so admissions count what
+    /// they spend against the state before the block; build no other
+    /// block meanwhile.
+    pub fn prepare_commit(&self, changes: &mut BlockChanges) {
         if self.store_settings {
             changes.settings = Some(self.settings);
         }
-        self.store.commit(changes)?;
+    }
+
+    /// The last step of [`Ledger::commit_block`], once the store has
+    /// committed `changes`: their transactions leave the mempool.
+    pub fn committed(&mut self, changes: &BlockChanges) {
         self.store_settings = false;
         self.mempool
             .remove(changes.transactions.iter().map(|(hash, _)| hash));
-        Ok(())
     }
 
     /// Re-checks the mempool after `changes` were committed: pending

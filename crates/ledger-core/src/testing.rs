@@ -691,6 +691,24 @@ pub fn snapshots_install_whole<S: StateCommit>(source: S, target: S) {
     same_accounts();
 }
 
+/// The methods of [`StateCommit`] besides `commit`, forwarded to
+/// `self.inner`: for the test stores below, which differ in `commit` only.
+macro_rules! forward_commit_extras {
+    () => {
+        fn bytes_written(&self) -> u64 {
+            self.inner.bytes_written()
+        }
+
+        fn state_entries(&self) -> Result<Vec<crate::StateEntry>, CoreError> {
+            self.inner.state_entries()
+        }
+
+        fn install(&self, snapshot: &crate::Snapshot) -> Result<(), CoreError> {
+            self.inner.install(snapshot)
+        }
+    };
+}
+
 /// A store whose commits fail once [`FaultyStore::fail_commits`] is
 /// called, as a full disk would make them: for tests of what runs above a
 /// store when it can no longer write. Reads keep working.
@@ -730,17 +748,59 @@ impl<S: StateCommit> StateCommit for FaultyStore<S> {
         self.inner.commit(changes)
     }
 
-    fn bytes_written(&self) -> u64 {
-        self.inner.bytes_written()
+    forward_commit_extras!();
+}
+
+/// A store whose commits wait while its gate is closed, as a slow disk
+/// would hold them: for tests of what runs beside a commit. Reads never
+/// wait.
+pub struct GatedStore<S> {
+    inner: S,
+    closed: std::sync::Mutex<bool>,
+    changed: std::sync::Condvar,
+}
+
+impl<S> GatedStore<S> {
+    /// `inner`, its gate open.
+    pub fn new(inner: S) -> GatedStore<S> {
+        GatedStore {
+            inner,
+            closed: std::sync::Mutex::new(false),
+            changed: std::sync::Condvar::new(),
+        }
     }
 
-    fn state_entries(&self) -> Result<Vec<crate::StateEntry>, CoreError> {
-        self.inner.state_entries()
+    /// Closes (`true`) or opens the gate.
+    pub fn close(&self, closed: bool) {
+        *self
+            .closed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = closed;
+        self.changed.notify_all();
+    }
+}
+
+impl<S: StateRead> StateRead for GatedStore<S> {
+    crate::state::forward_reads!(self, self.inner);
+}
+
+impl<S: StateCommit> StateCommit for GatedStore<S> {
+    fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
+        let mut closed = self
+            .closed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *closed {
+            closed = self
+                .changed
+                .wait(closed)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(closed);
+        self.inner.commit(changes)
     }
 
-    fn install(&self, snapshot: &crate::Snapshot) -> Result<(), CoreError> {
-        self.inner.install(snapshot)
-    }
+    forward_commit_extras!();
 }
 
 /// Runs every function of the suite as its own `#[test]`, on stores made

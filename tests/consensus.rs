@@ -129,6 +129,23 @@ async fn same_chain(nodes: &[&Node], to: ledger_core::Address) {
     }
 }
 
+/// On every node of `nodes`, the balances of the dev account, `to` and
+/// every coinbase that ever proposed (`coinbases`) add up to the genesis
+/// supply plus the rewards of every block: no value created or lost.
+async fn supply_holds(
+    nodes: &[&Node],
+    to: ledger_core::Address,
+    coinbases: &[ledger_core::Address],
+) {
+    let mut holders = vec![support::dev_key().address(), to];
+    holders.extend_from_slice(coinbases);
+    holders.sort_by_key(|address| address.0);
+    holders.dedup();
+    for node in nodes {
+        support::check_supply(&node.client().await, &holders).await;
+    }
+}
+
 /// The balance of `address` on `node`.
 async fn balance_of(node: &Node, address: ledger_core::Address) -> Balance {
     let client = node.client().await;
@@ -179,6 +196,7 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     let mut nodes: Vec<Node> = (0..VALIDATORS)
         .map(|i| start(dir, i, &options[i]))
         .collect();
+    let mut coinbases: Vec<ledger_core::Address> = nodes.iter().map(|n| n.coinbase).collect();
     for node in &nodes {
         let info = node.client().await.node_info().await.expect("answers");
         assert_eq!(info.mode, "validator");
@@ -281,6 +299,8 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     std::fs::remove_dir_all(&data).expect("wipes");
     let top = top_of(&nodes[0]).await;
     let rejoined = start(dir, 2, &options[2]);
+    // A new data directory, a new node key: its blocks pay a new coinbase.
+    coinbases.push(rejoined.coinbase);
     assert!(
         rejoined
             .startup
@@ -305,6 +325,7 @@ async fn four_validator_processes_decide_and_killed_or_wiped_ones_catch_up() {
     same_chain(&all, to).await;
     push_to_one(all[3], &all, &dev_transfer(to, 1, 1, 91)).await;
     same_chain(&all, to).await;
+    supply_holds(&all, to, &coinbases).await;
 }
 
 /// Four processes whose every p2p path goes through its own proxy: one
@@ -360,4 +381,6 @@ async fn a_partitioned_validator_process_does_not_split_the_chain_and_catches_up
     push_to_one(all[isolated], &all, &dev_transfer(to, 10, 1, 4)).await;
     same_chain(&all, to).await;
     assert_eq!(balance_of(all[isolated], to).await, Balance::from(40));
+    let coinbases: Vec<ledger_core::Address> = nodes.iter().map(|n| n.coinbase).collect();
+    supply_holds(&all, to, &coinbases).await;
 }

@@ -162,17 +162,9 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
     /// Produces, stores and announces a block if one is due now; `true`
     /// if it did.
     pub fn poll(&mut self) -> Result<bool, CoreError> {
-        let now = self.clock.elapsed();
-        match self.deadline() {
-            Some(due) if now >= due => {
-                // The interval runs from the start of a block: under load,
-                // when a block takes longer than the interval, the next
-                // starts at once, so no transaction waits longer than
-                // interval + one block.
-                self.last_block = Some(now);
-                self.produce()
-            }
-            _ => Ok(false),
+        match self.start_due()? {
+            Some(changes) => self.store_now(changes).map(|()| true),
+            None => Ok(false),
         }
     }
 
@@ -217,14 +209,18 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
 
     /// Produces, stores and announces a block; `false` if nothing was pending.
     fn produce(&mut self) -> Result<bool, CoreError> {
-        let Some(mut changes) = self.build_next()? else {
-            return Ok(false);
-        };
+        match self.build_next()? {
+            Some(changes) => self.store_now(changes).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Stores a built block on this thread and announces it.
+    fn store_now(&mut self, mut changes: BlockChanges) -> Result<(), CoreError> {
         let started = self.clock.elapsed();
         self.ledger.store().commit(&changes)?;
         let took = self.clock.elapsed().saturating_sub(started);
-        self.stored(&mut changes, took)?;
-        Ok(true)
+        self.stored(&mut changes, took)
     }
 
     /// The next block if one is due now, built, executed and ready to be
@@ -237,6 +233,10 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
         let now = self.clock.elapsed();
         match self.deadline() {
             Some(due) if now >= due => {
+                // The interval runs from the start of a block: under load,
+                // when a block takes longer than the interval, the next
+                // starts at once, so no transaction waits longer than
+                // interval + one block.
                 self.last_block = Some(now);
                 self.build_next()
             }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::CoreError;
-use crate::primitives::{Address, Hash};
+use crate::primitives::Hash;
 use crate::snapshot::StateEntry;
 use crate::state::{history_entries, BlockChanges, StateRead};
 
@@ -131,63 +131,41 @@ impl StateLattice {
         before: &S,
         changes: &BlockChanges,
     ) -> Result<(), CoreError> {
-        // A block lists each account, code and slot once; the overlays keep
-        // this exact even if one ever listed a key twice.
-        let mut accounts = HashMap::new();
-        for (address, account) in &changes.accounts {
-            let old = match accounts.insert(*address, *account) {
-                Some(old) => Some(old),
-                None => before.account(address)?,
-            };
-            if let Some(old) = old {
-                self.remove(&StateEntry::Account(*address, old));
-            }
-            self.insert(&StateEntry::Account(*address, *account));
-        }
+        self.overwrite(
+            changes.accounts.iter().copied(),
+            |address| before.account(address),
+            |address, account| Some(StateEntry::Account(address, account)),
+        )?;
         for (address, entry) in history_entries(changes)? {
             self.insert(&StateEntry::History(address, entry));
         }
         for (hash, record) in &changes.transactions {
             self.insert(&StateEntry::Transaction(*hash, record.clone()));
         }
-        let mut code: HashMap<Address, &Vec<u8>> = HashMap::new();
-        for (address, new) in &changes.code {
-            let old = match code.insert(*address, new) {
-                Some(old) => Some(old.clone()),
-                None => before.code(address)?,
-            };
-            if let Some(old) = old {
-                self.remove(&StateEntry::Code(*address, old));
-            }
-            self.insert(&StateEntry::Code(*address, new.clone()));
-        }
-        let mut slots = HashMap::new();
-        for (address, slot, value) in &changes.storage {
-            let old = match slots.insert((*address, *slot), *value) {
-                Some(old) => old,
-                None => before.storage(address, slot)?,
-            };
-            if old != [0; 32] {
-                self.remove(&StateEntry::Slot(*address, *slot, old));
-            }
-            if *value != [0; 32] {
-                self.insert(&StateEntry::Slot(*address, *slot, *value));
-            }
-        }
+        self.overwrite(
+            changes.code.iter().cloned(),
+            |address| before.code(address),
+            |address, code| Some(StateEntry::Code(address, code)),
+        )?;
+        // A slot holding zero is absent from the state.
+        self.overwrite(
+            changes
+                .storage
+                .iter()
+                .map(|(address, slot, value)| ((*address, *slot), *value)),
+            |(address, slot)| before.storage(address, slot).map(Some),
+            |(address, slot), value| {
+                (value != [0; 32]).then_some(StateEntry::Slot(address, slot, value))
+            },
+        )?;
         for (hash, logs) in &changes.logs {
             self.insert(&StateEntry::Logs(*hash, logs.clone()));
         }
-        let mut creators: HashMap<Address, Hash> = HashMap::new();
-        for (address, creator) in &changes.creators {
-            let old = match creators.insert(*address, *creator) {
-                Some(old) => Some(old),
-                None => before.creator(address)?,
-            };
-            if let Some(old) = old {
-                self.remove(&StateEntry::Creator(*address, old));
-            }
-            self.insert(&StateEntry::Creator(*address, *creator));
-        }
+        self.overwrite(
+            changes.creators.iter().copied(),
+            |address| before.creator(address),
+            |address, creator| Some(StateEntry::Creator(address, creator)),
+        )?;
         if let Some(settings) = changes.settings {
             if let Some(old) = before.settings()? {
                 self.remove(&StateEntry::Settings(old));
@@ -198,10 +176,44 @@ impl StateLattice {
     }
 }
 
+impl StateLattice {
+    /// Moves the lattice past `writes` of one kind of keyed record: each
+    /// key's old record (written earlier in the same block, else `read`
+    /// from the state before it) is taken out and the new one added;
+    /// `entry` gives a key and value's record, `None` for one the state
+    /// does not hold. A block writes each key once; the overlay keeps this
+    /// exact even if one ever wrote a key twice.
+    fn overwrite<K, V>(
+        &mut self,
+        writes: impl IntoIterator<Item = (K, V)>,
+        read: impl Fn(&K) -> Result<Option<V>, CoreError>,
+        entry: impl Fn(K, V) -> Option<StateEntry>,
+    ) -> Result<(), CoreError>
+    where
+        K: Copy + Eq + std::hash::Hash,
+        V: Clone,
+    {
+        let mut written: HashMap<K, V> = HashMap::new();
+        for (key, new) in writes {
+            let old = match written.insert(key, new.clone()) {
+                Some(old) => Some(old),
+                None => read(&key)?,
+            };
+            if let Some(old) = old.and_then(|old| entry(key, old)) {
+                self.remove(&old);
+            }
+            if let Some(new) = entry(key, new) {
+                self.insert(&new);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::primitives::Balance;
+    use crate::primitives::{Address, Balance};
     use crate::state::{Account, AccountKind};
 
     fn account(balance: u64) -> StateEntry {

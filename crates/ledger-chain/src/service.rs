@@ -296,14 +296,21 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
     /// Handles one request; `false` for a shutdown. A failed import is the
     /// importer's error, not the service's, unless storing it failed.
     /// While a block is being stored, admissions go on against the state
-    /// before it (its transactions still pending), a refusal waits for the
-    /// state after it, and what needs the stored tip waits too.
+    /// before it (its transactions still pending), a refusal (or a read
+    /// the failing store refused) waits for the block's outcome, and what
+    /// needs the stored tip waits too.
     fn handle(&mut self, request: Request) -> bool {
         if self.storing.is_some() {
             match request {
                 Request::Admit(tx, reply) => {
                     match self.admit(tx.clone()) {
-                        Ok(Admission::Rejected(_)) => self.deferred.push((tx, reply)),
+                        // The block being stored may pay for it; or the
+                        // store failed writing it, which that block's
+                        // outcome will name (the service halts).
+                        Ok(Admission::Rejected(_))
+                        | Err(ChainError::Core(CoreError::Storage(_))) => {
+                            self.deferred.push((tx, reply))
+                        }
                         answer => {
                             let _ = reply.send(answer);
                         }

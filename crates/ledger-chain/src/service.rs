@@ -145,6 +145,14 @@ impl Committer {
     }
 }
 
+/// The failure the service halts with if the committer thread is gone
+/// (it only ends when the service drops it, or by a panic in a store).
+fn committer_gone() -> CoreError {
+    CoreError::storage(std::io::Error::other(
+        "the thread that stores blocks is gone",
+    ))
+}
+
 /// What the chain thread waits for. A request moves through by value, as
 /// it came out of the inbox; a stored block is boxed.
 #[allow(clippy::large_enum_variant)]
@@ -249,10 +257,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
             Ok(Some(changes)) => {
                 self.storing = Some(self.producer.clock().elapsed());
                 if self.committer.jobs.send(changes).is_err() {
-                    let failure = CoreError::storage(std::io::Error::other(
-                        "the thread that stores blocks is gone",
-                    ));
-                    self.halt(failure);
+                    self.halt(committer_gone());
                     self.storing = None;
                 }
             }
@@ -407,9 +412,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
                     let _ = self.on_stored(stored);
                 }
                 Err(_) => {
-                    self.halt(CoreError::storage(std::io::Error::other(
-                        "the thread that stores blocks is gone",
-                    )));
+                    self.halt(committer_gone());
                 }
             }
         }

@@ -532,19 +532,15 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, len: usize, field: &'static str) -> Result<&'a [u8], SnapshotError> {
-        let truncated = SnapshotError::Truncated {
-            field,
-            offset: self.offset,
-        };
-        let end = self.offset.checked_add(len).ok_or(truncated)?;
         let bytes = self
-            .bytes
-            .get(self.offset..end)
+            .offset
+            .checked_add(len)
+            .and_then(|end| self.bytes.get(self.offset..end))
             .ok_or(SnapshotError::Truncated {
                 field,
                 offset: self.offset,
             })?;
-        self.offset = end;
+        self.offset += len;
         Ok(bytes)
     }
 

@@ -75,6 +75,29 @@ fn a_short_load_run_checks_every_transfer_and_reports_as_json() {
 }
 
 #[test]
+fn an_erc20_run_deploys_the_token_and_checks_every_holder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.json");
+    let output = Command::new(BINARY)
+        .args(["bench", "--workload", "erc20", "--transfers", "120"])
+        .args(["--senders", "5", "--connections", "2", "--window", "40"])
+        .args(["--baseline-seconds", "0.1", "--json"])
+        .arg(&report)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("deploying the token"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("120 ERC-20 transfers"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("written")).expect("JSON");
+    assert_eq!(report["workload"], "erc20");
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["balances_checked"], true);
+}
+
+#[test]
 fn a_short_soak_with_sigkills_applies_every_transfer_exactly_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let summary = dir.path().join("soak.json");

@@ -9,6 +9,7 @@ mod plot;
 mod process;
 mod report;
 mod soak;
+mod token;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -17,11 +18,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
-use ledger_core::{Address, Balance};
+use ledger_core::{Address, Balance, Genesis};
 use ledger_ws::Client;
 
 use load::Shape;
+use plan::{Payload, Workload};
 use process::{OwnNode, Usage};
 use report::{Latency, NodeCost, Report};
 
@@ -96,6 +99,10 @@ struct LoadArgs {
     /// Transfers to push.
     #[arg(long, default_value_t = 200_000)]
     transfers: usize,
+    /// What each transfer is: a native transfer, or an ERC-20 `transfer`
+    /// call of a token deployed before timing starts.
+    #[arg(long, value_enum, default_value_t = Workload::Native)]
+    workload: Workload,
     /// Distinct senders, funded by the genesis.
     #[arg(long, default_value_t = 1000)]
     senders: usize,
@@ -138,7 +145,7 @@ pub(crate) async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         Some(What::Genesis { senders, seed, out }) => {
             let genesis = plan::genesis(&plan::sender_keys(seed, senders));
-            std::fs::write(&out, plan::genesis_json(&genesis))
+            std::fs::write(&out, genesis.to_json())
                 .with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!("wrote {} ({senders} senders, seed {seed})", out.display());
             Ok(ExitCode::SUCCESS)
@@ -177,7 +184,7 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             if let Some(ms) = args.block_interval_ms {
                 extra.extend(["--block-interval-ms".to_owned(), ms.to_string()]);
             }
-            let genesis = plan::genesis_json(&plan::genesis(&keys));
+            let genesis = plan::genesis(&keys).to_json();
             Some(OwnNode::start(&genesis, &extra)?)
         }
     };
@@ -197,19 +204,37 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     })
     .await??;
 
-    eprintln!("signing {} transfers…", args.transfers);
     let salt = u32::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs(),
     )?;
+    let payload = match args.workload {
+        Workload::Native => Payload::Native,
+        Workload::Erc20 => {
+            eprintln!(
+                "deploying the token and sharing it out to {} senders…",
+                keys.len()
+            );
+            let token = token::deploy(&url, &Genesis::dev_key(), &keys, salt, cores).await?;
+            Payload::Erc20 { token }
+        }
+    };
+    eprintln!("signing {} transfers…", args.transfers);
     let planned = {
         let keys = keys.clone();
         let count = args.transfers;
-        tokio::task::spawn_blocking(move || plan::sign(&keys, 0, count, salt, cores)).await?
+        tokio::task::spawn_blocking(move || plan::sign(&keys, payload, 0, count, salt, cores))
+            .await?
     };
     let senders: Vec<Address> = keys.iter().map(|key| key.address()).collect();
-    let before_balances = balances(&url, &senders).await?;
+    let holdings = Holdings {
+        url: &url,
+        payload,
+        salt,
+        threads: cores,
+    };
+    let before = holdings.of(&senders).await?;
 
     let node_before = pid.and_then(Usage::of);
     let metrics_before = scrape(&url).await.ok();
@@ -243,8 +268,9 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     {
         eprintln!("  {} failed: {:?}", planned.hash, outcome.status);
     }
-    let balances_checked =
-        check_balances(&url, &planned, &outcomes, &senders, &before_balances).await?;
+    let balances_checked = holdings
+        .check(&planned, &outcomes, &senders, &before)
+        .await?;
 
     let n = args.transfers as f64;
     let node_cost = match (node_before, node_after) {
@@ -265,6 +291,7 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let (pending_ms, final_ms) = Latency::of_outcomes(&outcomes);
     let report = Report {
         node: format!("ledger-node {}", env!("CARGO_PKG_VERSION")),
+        workload: args.workload,
         transfers: args.transfers,
         senders: args.senders,
         connections: args.connections,
@@ -296,66 +323,158 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The balances of `addresses`, read over a few connections at once.
+/// The balances of `addresses`.
 async fn balances(url: &str, addresses: &[Address]) -> anyhow::Result<Vec<Balance>> {
+    read_each(url, addresses, |client, address| {
+        Box::pin(async move { Ok(client.account_info(address).await?.balance) })
+    })
+    .await
+}
+
+/// `read` of each of `items`, in their order, over a few connections at
+/// once with many reads in flight on each.
+pub(crate) async fn read_each<T: Sync>(
+    url: &str,
+    items: &[T],
+    read: impl for<'a> Fn(&'a Client, &'a T) -> BoxFuture<'a, anyhow::Result<Balance>>,
+) -> anyhow::Result<Vec<Balance>> {
     const CONNECTIONS: usize = 4;
     let mut clients = Vec::new();
     for _ in 0..CONNECTIONS {
         clients.push(Client::connect(url).await?);
     }
-    let clients = &clients;
-    let mut read: Vec<(usize, Balance)> = stream::iter(addresses.iter().enumerate())
-        .map(|(n, address)| async move {
-            let info = clients[n % CONNECTIONS].account_info(address).await?;
-            Ok::<_, anyhow::Error>((n, info.balance))
+    let (clients, read) = (&clients, &read);
+    let mut values: Vec<(usize, Balance)> = stream::iter(items.iter().enumerate())
+        .map(|(n, item)| async move {
+            Ok::<_, anyhow::Error>((n, read(&clients[n % CONNECTIONS], item).await?))
         })
         .buffer_unordered(CONNECTIONS * 256)
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
-    read.sort_unstable_by_key(|(n, _)| *n);
-    Ok(read.into_iter().map(|(_, balance)| balance).collect())
+    values.sort_unstable_by_key(|(n, _)| *n);
+    Ok(values.into_iter().map(|(_, value)| value).collect())
 }
 
-/// Every receiver of a successful transfer holds exactly its amount (and
-/// of a failed one nothing), and every sender lost exactly what its
-/// successful transfers moved and were charged.
-async fn check_balances(
-    url: &str,
-    planned: &[plan::Planned],
-    outcomes: &[load::Outcome],
-    senders: &[Address],
-    before: &[Balance],
-) -> anyhow::Result<bool> {
-    let receivers: Vec<Address> = planned.iter().map(|p| p.to).collect();
-    let received = balances(url, &receivers).await?;
-    let mut spent = vec![0u64; senders.len()];
-    let mut right = true;
-    for ((planned, outcome), balance) in planned.iter().zip(outcomes).zip(&received) {
-        let expected = match &outcome.status {
-            Ok(status) if outcome.succeeded() => {
-                spent[planned.sender] += plan::AMOUNT + plan::FEE - status.fee_left;
-                plan::AMOUNT
+/// What a run moves and where it reads it back: native balances, and for
+/// the ERC-20 workload also the token's.
+struct Holdings<'a> {
+    url: &'a str,
+    payload: Payload,
+    salt: u32,
+    threads: usize,
+}
+
+/// What an account holds: native balance, and its token balance when the
+/// run moves a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Held {
+    native: Balance,
+    token: Balance,
+}
+
+impl Holdings<'_> {
+    async fn of(&self, addresses: &[Address]) -> anyhow::Result<Vec<Held>> {
+        let native = balances(self.url, addresses).await?;
+        let token = match self.payload {
+            Payload::Native => vec![Balance::ZERO; addresses.len()],
+            Payload::Erc20 { token } => {
+                let caller = Genesis::dev_key();
+                token::balances(self.url, token, addresses, &caller, self.salt, self.threads)
+                    .await?
             }
-            _ => 0,
         };
-        if *balance != Balance::from(expected) {
-            eprintln!(
-                "  receiver {} holds {balance}, expected {expected}",
-                planned.to
-            );
-            right = false;
-        }
+        Ok(native
+            .into_iter()
+            .zip(token)
+            .map(|(native, token)| Held { native, token })
+            .collect())
     }
-    let after = balances(url, senders).await?;
-    for (((address, before), after), spent) in senders.iter().zip(before).zip(&after).zip(spent) {
-        if before.checked_sub(Balance::from(spent)) != Some(*after) {
-            eprintln!("  sender {address} went from {before} to {after}, spending {spent}");
-            right = false;
-        }
+
+    /// Reads back every receiver and sender after the run and checks
+    /// them against `before` ([`holdings_right`]).
+    async fn check(
+        &self,
+        planned: &[plan::Planned],
+        outcomes: &[load::Outcome],
+        senders: &[Address],
+        before: &[Held],
+    ) -> anyhow::Result<bool> {
+        let receivers: Vec<Address> = planned.iter().map(|p| p.to).collect();
+        let received = self.of(&receivers).await?;
+        let after = self.of(senders).await?;
+        let run = Run {
+            payload: self.payload,
+            planned,
+            outcomes,
+        };
+        Ok(run.holdings_right(&received, senders, before, &after))
     }
-    Ok(right)
+}
+
+/// What a run pushed and what became of each push.
+struct Run<'a> {
+    payload: Payload,
+    planned: &'a [plan::Planned],
+    outcomes: &'a [load::Outcome],
+}
+
+impl Run<'_> {
+    /// Every receiver of a successful transfer holds exactly the unit it
+    /// was sent (natively or in the token; of a failed one nothing), and
+    /// every sender lost exactly what its successful transfers moved and
+    /// were charged. Prints what is wrong.
+    fn holdings_right(
+        &self,
+        received: &[Held],
+        senders: &[Address],
+        before: &[Held],
+        after: &[Held],
+    ) -> bool {
+        let (amount, fee) = (self.payload.amount(), self.payload.fee());
+        let native = matches!(self.payload, Payload::Native);
+        let mut spent = vec![0u64; senders.len()];
+        let mut sent = vec![0u64; senders.len()];
+        let mut right = true;
+        for ((planned, outcome), held) in self.planned.iter().zip(self.outcomes).zip(received) {
+            let got = match &outcome.status {
+                Ok(status) if outcome.succeeded() => {
+                    spent[planned.sender] += amount + fee - status.fee_left;
+                    sent[planned.sender] += 1;
+                    1
+                }
+                _ => 0,
+            };
+            let expected = Held {
+                native: Balance::from(if native { got } else { 0 }),
+                token: Balance::from(if native { 0 } else { got }),
+            };
+            if *held != expected {
+                eprintln!(
+                    "  receiver {} holds {} (token {}), expected {} (token {})",
+                    planned.to, held.native, held.token, expected.native, expected.token
+                );
+                right = false;
+            }
+        }
+        for (n, address) in senders.iter().enumerate() {
+            let tokens_sent = Balance::from(if native { 0 } else { sent[n] });
+            let expected = before[n]
+                .native
+                .checked_sub(Balance::from(spent[n]))
+                .zip(before[n].token.checked_sub(tokens_sent))
+                .map(|(native, token)| Held { native, token });
+            if expected != Some(after[n]) {
+                eprintln!(
+                    "  sender {address} went from {} (token {}) to {} (token {}), spending {} and {tokens_sent} tokens",
+                    before[n].native, before[n].token, after[n].native, after[n].token, spent[n]
+                );
+                right = false;
+            }
+        }
+        right
+    }
 }
 
 /// The node's CPU over the run per transfer, split by stage: the thread
@@ -428,6 +547,76 @@ fn metric_value(text: &str, name: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ledger_core::{ActionType, StatusCode, TransactionStatus};
+
+    fn held(native: u64, token: u64) -> Held {
+        Held {
+            native: Balance::from(native),
+            token: Balance::from(token),
+        }
+    }
+
+    /// Two transfers from one sender, the first a success that used
+    /// `used` of its fee, the second refused.
+    fn two_transfers(payload: Payload, used: u64) -> (Vec<plan::Planned>, Vec<load::Outcome>) {
+        let keys = plan::sender_keys(3, 1);
+        let planned = plan::sign(&keys, payload, 0, 2, 5, 1);
+        let status = |status_code, fee_left| TransactionStatus {
+            status_code,
+            action_type: ActionType::None,
+            fee_left,
+            message: String::new(),
+        };
+        let outcome = |status| load::Outcome {
+            pending: Duration::ZERO,
+            done: Duration::ZERO,
+            status: Ok(status),
+        };
+        let outcomes = vec![
+            outcome(status(StatusCode::Success, payload.fee() - used)),
+            outcome(status(StatusCode::NotEnoughBalance, 0)),
+        ];
+        (planned, outcomes)
+    }
+
+    #[test]
+    fn holdings_are_right_only_when_each_success_moved_once() {
+        let senders = [plan::sender_keys(3, 1)[0].address()];
+        // Native: the receiver holds the amount, the sender paid it and
+        // the fee it used.
+        let (planned, outcomes) = two_transfers(Payload::Native, 1);
+        let run = Run {
+            payload: Payload::Native,
+            planned: &planned,
+            outcomes: &outcomes,
+        };
+        let before = [held(100, 0)];
+        let spent = plan::AMOUNT + 1;
+        let right = [held(100 - spent, 0)];
+        assert!(run.holdings_right(&[held(1, 0), held(0, 0)], &senders, &before, &right));
+        // Paid twice, paid where refused, or the sender not charged: wrong.
+        assert!(!run.holdings_right(&[held(2, 0), held(0, 0)], &senders, &before, &right));
+        assert!(!run.holdings_right(&[held(1, 0), held(1, 0)], &senders, &before, &right));
+        assert!(!run.holdings_right(&[held(1, 0), held(0, 0)], &senders, &before, &before));
+
+        // ERC-20: the receiver holds one token and no native coin; the
+        // sender lost one token and the gas it used, nothing else.
+        let token = Payload::Erc20 {
+            token: Address([7; 20]),
+        };
+        let (planned, outcomes) = two_transfers(token, 51_000);
+        let run = Run {
+            payload: token,
+            planned: &planned,
+            outcomes: &outcomes,
+        };
+        let before = [held(100_000, 10)];
+        let right = [held(49_000, 9)];
+        let received = [held(0, 1), held(0, 0)];
+        assert!(run.holdings_right(&received, &senders, &before, &right));
+        assert!(!run.holdings_right(&received, &senders, &before, &[held(49_000, 10)]));
+        assert!(!run.holdings_right(&[held(1, 0), held(0, 0)], &senders, &before, &right));
+    }
 
     #[test]
     fn metric_values_are_found_by_exact_name() {

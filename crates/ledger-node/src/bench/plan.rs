@@ -1,17 +1,78 @@
 //! What a run will push, decided before anything is timed: sender keys
 //! from a seed, a genesis that funds them, and every transfer signed.
 
-use std::collections::BTreeMap;
-
 use ledger_core::{Address, Balance, Genesis, Hash, RawTransaction, SecretKey, Transaction};
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use super::token;
 
 /// What each sender holds at genesis: far more than any run spends.
 pub(crate) const SENDER_FUNDS: u64 = 1 << 50;
 
-/// Each transfer moves this much, for this fee.
+/// Each native transfer moves this much, for this fee.
 pub(crate) const AMOUNT: u64 = 1;
 pub(crate) const FEE: u64 = 1;
+
+/// The block gas limit of the bench genesis: high enough that gas never
+/// bounds a block (the dev genesis's 3·10^7 holds only 500 ERC-20
+/// transfers of fee 60,000), so a run measures the node, not the setting.
+pub(crate) const BLOCK_GAS_LIMIT: u64 = 1_000_000_000;
+
+/// What each transfer of a run is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Workload {
+    /// A native transfer of [`AMOUNT`] for the fee [`FEE`].
+    #[default]
+    Native,
+    /// An ERC-20 `transfer(receiver, 1)` call of OpenZeppelin's token
+    /// (`contracts/`), with fee [`token::TRANSFER_FEE`] as its gas limit;
+    /// the token is deployed and shared out to the senders before timing.
+    Erc20,
+}
+
+/// What a transfer carries: a native amount, or a call of a deployed token.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Payload {
+    Native,
+    Erc20 { token: Address },
+}
+
+impl Payload {
+    /// The native amount each transfer moves.
+    pub(crate) fn amount(self) -> u64 {
+        match self {
+            Payload::Native => AMOUNT,
+            Payload::Erc20 { .. } => 0,
+        }
+    }
+
+    /// The fee each transfer offers (a call's gas limit).
+    pub(crate) fn fee(self) -> u64 {
+        match self {
+            Payload::Native => FEE,
+            Payload::Erc20 { .. } => token::TRANSFER_FEE,
+        }
+    }
+
+    /// `key`'s transfer of one unit to `receiver`, salted `salt`.
+    pub(crate) fn transaction(self, key: &SecretKey, receiver: Address, salt: u32) -> Transaction {
+        match self {
+            Payload::Native => {
+                Transaction::signed(key, receiver, Balance::from(AMOUNT), FEE, salt, Vec::new())
+            }
+            Payload::Erc20 { token } => Transaction::signed(
+                key,
+                token,
+                Balance::ZERO,
+                token::TRANSFER_FEE,
+                salt,
+                token::transfer_call(receiver, Balance::from(1)),
+            ),
+        }
+    }
+}
 
 /// `count` sender keys, the same for the same `seed`: a node started with
 /// [`genesis`] of the same seed funds them.
@@ -23,29 +84,16 @@ pub(crate) fn sender_keys(seed: u64, count: usize) -> Vec<SecretKey> {
 }
 
 /// A genesis funding `senders` with [`SENDER_FUNDS`] each, and the dev key
-/// as the dev genesis does (so the usual client commands work on it).
+/// as the dev genesis does (so the usual client commands work on it), with
+/// a block gas limit of [`BLOCK_GAS_LIMIT`].
 pub(crate) fn genesis(senders: &[SecretKey]) -> Genesis {
     let mut genesis = Genesis::dev();
     let funds = Balance::from(SENDER_FUNDS);
     genesis
         .accounts
         .extend(senders.iter().map(|key| (key.address(), funds)));
+    genesis.settings.block_gas_limit = BLOCK_GAS_LIMIT;
     genesis
-}
-
-/// The genesis as the JSON document `ledger-node run --genesis` reads.
-pub(crate) fn genesis_json(genesis: &Genesis) -> String {
-    let accounts: BTreeMap<String, String> = genesis
-        .accounts
-        .iter()
-        .map(|(address, balance)| (address.to_string(), balance.to_string()))
-        .collect();
-    let document = serde_json::json!({
-        "timestamp": genesis.timestamp,
-        "block_reward": genesis.block_reward.to_string(),
-        "accounts": accounts,
-    });
-    format!("{document:#}\n")
 }
 
 /// One signed transfer and what checking it needs.
@@ -68,44 +116,46 @@ pub(crate) fn receiver(salt: u32, n: usize) -> Address {
     Address(to)
 }
 
-/// Transfers `first..first + count` from `keys` in turn, signed on
-/// `threads` threads. `salt` is also the transactions' timestamp.
+/// Transfers `first..first + count` of `payload` from `keys` in turn,
+/// signed on `threads` threads. `salt` is also the transactions'
+/// timestamp.
 pub(crate) fn sign(
     keys: &[SecretKey],
+    payload: Payload,
     first: usize,
     count: usize,
     salt: u32,
     threads: usize,
 ) -> Vec<Planned> {
-    let threads = threads.max(1);
-    let chunk = count.div_ceil(threads).max(1);
+    in_parallel(first..first + count, threads, |n| {
+        let sender = n % keys.len();
+        let to = receiver(salt, n);
+        let tx = payload.transaction(&keys[sender], to, salt);
+        Planned {
+            hash: tx.hash(),
+            raw: tx.to_raw(),
+            sender,
+            to,
+        }
+    })
+}
+
+/// `each` of `items`, in order, on `threads` threads (for signing: tens of
+/// microseconds apiece).
+pub(crate) fn in_parallel<T: Send>(
+    items: std::ops::Range<usize>,
+    threads: usize,
+    each: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let each = &each;
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..count)
+        let workers: Vec<_> = items
+            .clone()
             .step_by(chunk)
             .map(|start| {
-                let end = (start + chunk).min(count);
-                scope.spawn(move || {
-                    (first + start..first + end)
-                        .map(|n| {
-                            let sender = n % keys.len();
-                            let to = receiver(salt, n);
-                            let tx = Transaction::signed(
-                                &keys[sender],
-                                to,
-                                Balance::from(AMOUNT),
-                                FEE,
-                                salt,
-                                Vec::new(),
-                            );
-                            Planned {
-                                hash: tx.hash(),
-                                raw: tx.to_raw(),
-                                sender,
-                                to,
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
+                let end = (start + chunk).min(items.end);
+                scope.spawn(move || (start..end).map(each).collect::<Vec<_>>())
             })
             .collect();
         workers
@@ -129,16 +179,17 @@ mod tests {
         );
         assert_ne!(keys[0].address(), sender_keys(8, 1)[0].address());
         let genesis = genesis(&keys);
-        let parsed = Genesis::from_json(&genesis_json(&genesis)).expect("parses");
+        let parsed = Genesis::from_json(&genesis.to_json()).expect("parses");
         assert_eq!(parsed, genesis);
+        assert_eq!(parsed.settings.block_gas_limit, BLOCK_GAS_LIMIT);
         assert_eq!(parsed.accounts.len(), 4, "three senders and the dev key");
     }
 
     #[test]
     fn signed_in_parallel_as_in_order() {
         let keys = sender_keys(1, 3);
-        let parallel = sign(&keys, 10, 7, 99, 3);
-        let serial = sign(&keys, 10, 7, 99, 1);
+        let parallel = sign(&keys, Payload::Native, 10, 7, 99, 3);
+        let serial = sign(&keys, Payload::Native, 10, 7, 99, 1);
         assert_eq!(parallel.len(), 7);
         for (a, b) in parallel.iter().zip(&serial) {
             assert_eq!(a.hash, b.hash);

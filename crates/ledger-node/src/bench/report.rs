@@ -14,6 +14,10 @@ use super::load::{quantile, Outcome};
 pub(crate) struct Report {
     /// What ran it: `ledger-node` and its version, or a peer's name.
     pub(crate) node: String,
+    /// What each transfer was (reports from before the ERC-20 workload
+    /// are native).
+    #[serde(default)]
+    pub(crate) workload: super::plan::Workload,
     pub(crate) transfers: usize,
     pub(crate) senders: usize,
     pub(crate) connections: usize,
@@ -99,9 +103,13 @@ impl Report {
                 format!("{rate:.0}/s")
             });
         println!(
-            "\n{} · {} transfers from {} senders over {} connections ({} in flight each), offered {offered}{}",
+            "\n{} · {} {} from {} senders over {} connections ({} in flight each), offered {offered}{}",
             self.node,
             self.transfers,
+            match self.workload {
+                super::plan::Workload::Native => "transfers",
+                super::plan::Workload::Erc20 => "ERC-20 transfers",
+            },
             self.senders,
             self.connections,
             self.window,

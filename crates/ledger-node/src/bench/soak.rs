@@ -294,7 +294,7 @@ pub(crate) async fn soak(args: SoakArgs) -> anyhow::Result<std::process::ExitCod
     let keys = plan::sender_keys(args.seed, args.senders);
     let genesis = plan::genesis(&keys);
     let genesis_path = root.join("genesis.json");
-    std::fs::write(&genesis_path, plan::genesis_json(&genesis))?;
+    std::fs::write(&genesis_path, genesis.to_json())?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

@@ -160,6 +160,38 @@ proptest! {
         tampered.fee = fee.wrapping_add(1);
         prop_assert!(tampered.seal().verify().is_err());
     }
+
+    /// A batch verifies on any number of threads as each transaction
+    /// alone, in order.
+    #[test]
+    fn a_batch_verifies_as_each_alone(
+        key in any_key(),
+        fees in proptest::collection::vec(any::<u64>(), 0..24),
+        forged in proptest::collection::vec(any::<bool>(), 24),
+        threads in 0usize..6,
+    ) {
+        let raws: Vec<RawTransaction> = fees
+            .iter()
+            .zip(&forged)
+            .map(|(&fee, &forged)| {
+                let mut raw = Transaction::signed(&key, Address([1; 20]), Balance::from(1), fee, 7, Vec::new()).to_raw();
+                if forged {
+                    raw.fee = fee.wrapping_add(1).to_string();
+                }
+                raw
+            })
+            .collect();
+        let batch = VerifiedTransaction::from_raws(&raws, threads);
+        prop_assert_eq!(batch.len(), raws.len());
+        for (raw, verified) in raws.iter().zip(batch) {
+            // The same transaction, or the same refusal.
+            match (verified, VerifiedTransaction::from_raw(raw)) {
+                (Ok(batch), Ok(alone)) => prop_assert_eq!(batch, alone),
+                (Err(batch), Err(alone)) => prop_assert_eq!(batch.to_string(), alone.to_string()),
+                (batch, alone) => prop_assert!(false, "batch {:?}, alone {:?}", batch, alone),
+            }
+        }
+    }
 }
 
 /// One step of a random workload.

@@ -247,6 +247,34 @@ enum Wake {
     Phase(Phase),
 }
 
+/// A text frame as read, with when it was read (Unix nanoseconds, and
+/// the instant).
+type Frame = (tungstenite::Utf8Bytes, (u64, std::time::Instant));
+
+/// Pushes read together from which their signatures are checked on every
+/// core rather than one after another on the connection's thread: enough
+/// that starting the helper threads (a few tens of microseconds) is small
+/// beside the checks (tens of microseconds each).
+const PARALLEL_PUSHES: usize = 8;
+
+/// The cores this process may run on.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// Runs `work`, which keeps a thread busy for a while (a large read, a
+/// burst of signature checks), telling the runtime that this worker
+/// blocks meanwhile (`block_in_place`), so the other connections it
+/// serves move to another thread instead of waiting.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    let flavor = tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor());
+    match flavor {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// A request that waited on the chain service.
 enum Completion {
     Admission {
@@ -276,15 +304,13 @@ enum Completion {
 }
 
 /// Verifies `raws` off the connection's thread (a batch is up to a
-/// thousand signatures) and admits them in order, counting how each fared.
+/// thousand signatures, checked on every core) and admits them in order,
+/// counting how each fared.
 async fn relay<C: Chain>(chain: &C, raws: Vec<RawTransaction>) -> Result<Relayed, RequestError> {
-    let verified = tokio::task::spawn_blocking(move || {
-        raws.iter()
-            .map(VerifiedTransaction::from_raw)
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|_| RequestError::ShuttingDown)?;
+    let verified =
+        tokio::task::spawn_blocking(move || VerifiedTransaction::from_raws(&raws, cores()))
+            .await
+            .map_err(|_| RequestError::ShuttingDown)?;
     let mut relayed = Relayed::default();
     for tx in verified {
         let Ok(tx) = tx else {
@@ -434,24 +460,42 @@ impl<C: Chain> Connection<C> {
         }
     }
 
+    /// Reads what the socket holds, up to [`READ_BATCH`] frames. Text
+    /// frames are handled together once read ([`Self::on_texts`]), so the
+    /// signatures of a burst of pushes are checked at once; a frame of
+    /// another kind first lets the texts before it be answered, keeping
+    /// answers in the order of their frames.
     fn read_available(&mut self) -> Result<(), Close> {
+        let mut texts = Vec::new();
+        let read = self.read_frames(&mut texts);
+        self.on_texts(texts);
+        read
+    }
+
+    fn read_frames(&mut self, texts: &mut Vec<Frame>) -> Result<(), Close> {
         for _ in 0..READ_BATCH {
             if self.wire.closing.is_some() {
                 return Ok(());
             }
-            match self.wire.ws.read() {
+            let message = match self.wire.ws.read() {
                 Ok(Message::Text(text)) => {
                     let read = (unix_nanos(), std::time::Instant::now());
                     self.wire.heard();
-                    self.on_text(text.as_str(), read);
+                    texts.push((text, read));
+                    continue;
                 }
+                Err(error) if would_block(&error) => return Ok(()),
+                message => message,
+            };
+            self.on_texts(std::mem::take(texts));
+            match message {
+                Ok(Message::Text(_)) => unreachable!("handled above"),
                 Ok(Message::Binary(_)) => {
                     self.wire.heard();
                     self.send_error(None, RequestError::BinaryFrame);
                 }
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => self.wire.heard(),
                 Ok(Message::Close(_)) => return Err(Close::Gone),
-                Err(error) if would_block(&error) => return Ok(()),
                 Err(tungstenite::Error::Utf8(_)) => {
                     self.wire.heard();
                     self.send_error(None, RequestError::NotUtf8);
@@ -471,6 +515,50 @@ impl<C: Chain> Connection<C> {
         Ok(())
     }
 
+    /// Parses `texts`, checks the signatures of the pushes among them
+    /// together (on every core when there are [`PARALLEL_PUSHES`] or
+    /// more: one connection pushing a burst is not bound to one core),
+    /// then handles each request in order.
+    fn on_texts(&mut self, texts: Vec<Frame>) {
+        if texts.is_empty() {
+            return;
+        }
+        let requests: Vec<_> = texts
+            .iter()
+            .map(|(text, read)| (self.parse_frame(text.as_str()), *read))
+            .collect();
+        let pushes: Vec<&RawTransaction> = requests
+            .iter()
+            .filter_map(|(request, _)| match request {
+                Ok(Parsed {
+                    command: Command::PushTransaction(Ok(raw)),
+                    ..
+                }) => Some(raw),
+                _ => None,
+            })
+            .collect();
+        let threads = if pushes.len() >= PARALLEL_PUSHES {
+            cores()
+        } else {
+            1
+        };
+        let mut verified = VerifiedTransaction::from_raws(&pushes, threads).into_iter();
+        for (request, read) in requests {
+            if self.wire.closing.is_some() {
+                return;
+            }
+            match request {
+                Ok(request) => {
+                    let push = matches!(request.command, Command::PushTransaction(Ok(_)))
+                        .then(|| verified.next())
+                        .flatten();
+                    self.on_request(request, push, read);
+                }
+                Err(rejected) => self.send_error(rejected.id, rejected.error),
+            }
+        }
+    }
+
     /// Queues an answer or notification; one larger than the connection
     /// may hold is replaced by a `limit_exceeded` answer naming its size.
     fn send_ok<T: Serialize>(&mut self, id: u64, result: &T) {
@@ -478,21 +566,14 @@ impl<C: Chain> Connection<C> {
     }
 
     /// Runs a read that may be large (a block, an account's whole list)
-    /// and serialises its answer, telling the runtime that this worker
-    /// blocks meanwhile (`block_in_place`), so the other connections it
-    /// serves move to another thread instead of waiting. The read stays in
-    /// its place in the connection's order, one at a time, as before.
+    /// and serialises its answer, [`blocking`]. The read stays in its
+    /// place in the connection's order, one at a time, as before.
     fn large_answer<T: Serialize>(
         &self,
         id: u64,
         read: impl FnOnce(&C::State) -> Result<T, RequestError>,
     ) -> Result<String, RequestError> {
-        let run = || read(self.store()).map(|answer| ok_answer(id, &answer));
-        let flavor = tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor());
-        match flavor {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
-            _ => run(),
-        }
+        blocking(|| read(self.store()).map(|answer| ok_answer(id, &answer)))
     }
 
     /// Queues the text of an ok answer to `id` (see [`Self::send_ok`]).
@@ -534,16 +615,27 @@ impl<C: Chain> Connection<C> {
         }
     }
 
-    fn on_text(&mut self, text: &str, (read, started): (u64, std::time::Instant)) {
+    /// One text frame's request, or why it is refused.
+    fn parse_frame(&self, text: &str) -> Result<Parsed, crate::protocol::Rejected> {
         let limit = self.shared.config.max_request_bytes;
         if text.len() > limit {
             let len = text.len();
-            return self.send_error(None, RequestError::RequestTooLarge { len, limit });
+            return Err(crate::protocol::Rejected {
+                id: None,
+                error: RequestError::RequestTooLarge { len, limit },
+            });
         }
-        let request = match parse(text) {
-            Ok(request) => request,
-            Err(rejected) => return self.send_error(rejected.id, rejected.error),
-        };
+        parse(text)
+    }
+
+    /// Handles one request; `push` is the signature check of a push,
+    /// already made with the others of its burst.
+    fn on_request(
+        &mut self,
+        request: Parsed,
+        push: Option<Result<VerifiedTransaction, ledger_core::CoreError>>,
+        (read, started): (u64, std::time::Instant),
+    ) {
         let Parsed {
             id,
             command,
@@ -556,7 +648,7 @@ impl<C: Chain> Connection<C> {
         } else {
             self.session
                 .check_id(id)
-                .and_then(|()| self.execute(id, command, started))
+                .and_then(|()| self.execute(id, command, push, started))
         };
         let taken = outcome.is_ok();
         if let Err(error) = outcome {
@@ -580,6 +672,7 @@ impl<C: Chain> Connection<C> {
         &mut self,
         id: u64,
         command: Command,
+        push: Option<Result<VerifiedTransaction, ledger_core::CoreError>>,
         read: std::time::Instant,
     ) -> Result<(), RequestError> {
         let max_hashes = self.shared.config.max_account_hashes;
@@ -719,7 +812,8 @@ impl<C: Chain> Connection<C> {
                 self.shared.metrics.admitted(read.elapsed());
             }
             Command::PushTransaction(Ok(raw)) => {
-                let tx = match VerifiedTransaction::from_raw(&raw) {
+                let verified = push.unwrap_or_else(|| VerifiedTransaction::from_raw(&raw));
+                let tx = match verified {
                     Ok(tx) => tx,
                     Err(error) => {
                         self.send_ok(id, &TransactionStatus::from_admission_error(&error));

@@ -343,3 +343,77 @@ async fn silent_connection_is_pinged_then_closed(path: &str) {
     );
     node.drain_and_stop().await;
 }
+
+/// Pushes read in one go have their signatures checked together (on every
+/// core); each is still answered as if alone, and the answers that need
+/// no chain keep the order of their frames, a binary frame's included.
+#[tokio::test]
+async fn a_burst_of_pushes_is_answered_push_by_push_in_frame_order() {
+    use futures_util::SinkExt;
+    use serde_json::{json, Value};
+    use tungstenite::Message;
+
+    let node = start().await;
+    // The first block, so the pushes below stay pending (the clock stands).
+    drop(node.client_after_first_block().await);
+    let (mut socket, _) = tokio_tungstenite::connect_async(&node.url)
+        .await
+        .expect("connects");
+    let push = |id: u64, n: u32, forged: bool| {
+        let mut raw = transfer(n).to_raw();
+        if forged {
+            raw.amount = "2".into();
+        }
+        json!({"type": "subscribe", "name": "push_transaction", "api": 1, "id": id, "args": raw})
+    };
+    let mut frames = vec![push(1, 100, true)];
+    frames.extend((2..=11).map(|id| push(id, 100 + id as u32, false)));
+    frames.push(json!({"type": "call", "name": "last_block_info", "api": 1, "id": 12}));
+    frames.push(push(13, 113, true));
+    // Written in one go, so the node reads them as one burst.
+    for frame in frames {
+        socket
+            .feed(Message::text(frame.to_string()))
+            .await
+            .expect("queues");
+    }
+    socket
+        .feed(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .expect("queues");
+    socket
+        .feed(Message::text(push(14, 114, false).to_string()))
+        .await
+        .expect("queues");
+    socket.flush().await.expect("sends");
+
+    // Every request answered once: forged pushes as badly signed, the
+    // others Pending; the answers that need no chain in frame order.
+    let mut order = Vec::new();
+    let mut statuses = std::collections::BTreeMap::new();
+    while statuses.len() < 13 || !order.contains(&Value::Null) {
+        let answer: Value = loop {
+            match socket.next().await.expect("open").expect("a frame") {
+                Message::Text(text) => break serde_json::from_str(text.as_str()).expect("JSON"),
+                _ => continue,
+            }
+        };
+        let id = answer["id"].clone();
+        if let Some(code) = answer["result"]["status_code"].as_u64() {
+            assert!(statuses.insert(id.as_u64().expect("an id"), code).is_none());
+        }
+        if id != 12 && answer.get("error").is_none() && answer["result"]["status_code"] == 1 {
+            continue; // Pending: answered when the chain admits it
+        }
+        order.push(id);
+    }
+    assert_eq!(order, [json!(1), json!(12), json!(13), Value::Null]);
+    for (id, code) in statuses {
+        let expected = if id == 1 || id == 13 {
+            StatusCode::BadSign
+        } else {
+            StatusCode::Pending
+        };
+        assert_eq!(code, expected as u64, "push {id}");
+    }
+}

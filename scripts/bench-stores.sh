@@ -34,13 +34,13 @@ done
 
 python3 - "${reports[@]}" <<'PY'
 import json, sys
-print("| round | engine | committed/s | recover/s (2 cores) | ratio | node CPU µs/transfer | chain thread µs | peak RSS MiB |")
+print("| round | engine | committed/s | recover/s (2 cores) | ratio | node CPU µs/transfer | chain and store threads µs | peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|")
 for path in sys.argv[1:]:
     r = json.load(open(path))
     cost = r.get("node_cost") or {}
     stages = cost.get("stages", {})
-    chain = sum(v for k, v in stages.items() if k.startswith(("execution", "commit")))
+    chain = sum(v for k, v in stages.items() if k.startswith(("admission", "execution", "commit")))
     round_ = path.rsplit("-", 1)[1].removesuffix(".json")
     print(f"| {round_} | {r['store']} | {r['committed_per_second']:,.0f} | {r['raw_recover_per_second']:,.0f} "
           f"| {r['ratio_to_raw']:.3f} | {cost.get('us_per_transfer', 0):.0f} | {chain:.0f} | {cost.get('peak_rss_mib', 0):.0f} |")

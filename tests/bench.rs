@@ -71,7 +71,7 @@ fn a_short_load_run_checks_every_transfer_and_reports_as_json() {
     let stages = report["node_cost"]["stages"]
         .as_object()
         .expect("the node's cost by stage");
-    assert_eq!(stages.len(), 5, "{stages:?}");
+    assert_eq!(stages.len(), 6, "{stages:?}");
 }
 
 #[test]

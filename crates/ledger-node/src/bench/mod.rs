@@ -478,11 +478,13 @@ impl Run<'_> {
 }
 
 /// The node's CPU over the run per transfer, split by stage: the thread
-/// groups from /proc; within the connection threads, one wire
-/// verification per transfer at `verify_us` (measured alone in the same
-/// run: the node's own wall-clock timers would count the time its threads
-/// wait for a core); within the chain thread, the node's block-building
-/// timer.
+/// groups from /proc (connections, the chain thread, the thread that
+/// stores blocks, the engine's own); within the connection threads, one
+/// wire verification per transfer at `verify_us` (measured alone in the
+/// same run: the node's own wall-clock timers would count the time its
+/// threads wait for a core); within the chain thread, the node's
+/// block-building timer for execution, the rest admission and the
+/// announcement of each block.
 fn node_cost(
     before: &Usage,
     after: &Usage,
@@ -498,19 +500,22 @@ fn node_cost(
     };
     let total = per(after.cpu_us.saturating_sub(before.cpu_us));
     let chain = per(after.threads_since(before, "chain"));
+    let store = per(after.threads_since(before, "store"));
     let other = per(after.threads_since(before, "storage and other"));
     // Threads that ended before the second reading (the helpers that
     // check a burst's signatures) count only in the process's total: the
     // connections' share is what the other groups leave of it.
-    let connections = (total - chain - other).max(per(after.threads_since(before, "connections")));
+    let connections =
+        (total - chain - store - other).max(per(after.threads_since(before, "connections")));
     let recovery = verify_us.min(connections);
     let execution = metric("ledger_block_build_seconds_sum").min(chain);
     let stages = BTreeMap::from([
         (report::STAGES[0].to_owned(), recovery),
         (report::STAGES[1].to_owned(), connections - recovery),
-        (report::STAGES[2].to_owned(), execution),
-        (report::STAGES[3].to_owned(), chain - execution),
-        (report::STAGES[4].to_owned(), other),
+        (report::STAGES[2].to_owned(), chain - execution),
+        (report::STAGES[3].to_owned(), execution),
+        (report::STAGES[4].to_owned(), store),
+        (report::STAGES[5].to_owned(), other),
     ]);
     let mib = |kib: u64| kib as f64 / 1024.0;
     NodeCost {

@@ -173,7 +173,9 @@ fn stat_cpu_ticks(stat: &str) -> Option<u64> {
 /// The group a node thread's time is reported under.
 pub(crate) fn thread_group(name: &str) -> String {
     match name {
-        "chain" | "chain-store" => "chain",
+        "chain" => "chain",
+        // The committer of ADR 14: one block's write and sync at a time.
+        "chain-store" => "store",
         // Tokio's workers and blocking threads, and the main thread that
         // drives the runtime: the API's connections.
         name if name.starts_with("tokio") || name == "ledger-node" => "connections",

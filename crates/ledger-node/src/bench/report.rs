@@ -86,11 +86,12 @@ pub(crate) struct NodeCost {
 }
 
 /// The stage names, in the order the table shows them.
-pub(crate) const STAGES: [&str; 5] = [
+pub(crate) const STAGES: [&str; 6] = [
     "recovery",
-    "json, websocket, admission",
+    "json, websocket",
+    "admission, announce",
     "execution",
-    "commit, announce",
+    "commit",
     "storage threads, other",
 ];
 

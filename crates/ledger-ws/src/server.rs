@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use ledger_chain::{BlockEvent, Chain, ChainError};
 use ledger_core::{
@@ -257,6 +257,11 @@ type Frame = (tungstenite::Utf8Bytes, (u64, std::time::Instant));
 /// beside the checks (tens of microseconds each).
 const PARALLEL_PUSHES: usize = 8;
 
+/// Most completions answered in one turn of a connection's loop, so
+/// that the socket, the block events and the timers are looked at between
+/// bursts.
+const COMPLETION_BATCH: usize = 256;
+
 /// The cores this process may run on.
 fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -410,6 +415,7 @@ impl<C: Chain> Connection<C> {
                 Wake::Event(event) => self.on_event(event),
                 Wake::Done(done) => {
                     self.on_completion(done);
+                    self.drain_completions();
                     Ok(())
                 }
                 Wake::Tick => self.wire.on_tick(),
@@ -875,6 +881,20 @@ impl<C: Chain> Connection<C> {
         self.session.hold(id);
         self.in_flight.push(future);
         Ok(())
+    }
+
+    /// Handles the completions that are ready too: they come in bursts
+    /// (the admissions of a burst of pushes), and answering them all
+    /// before the next write sends them in a few writes instead of one
+    /// each. (Polling without a waker here is safe: the loop's `select!`
+    /// polls `in_flight` again with the task's own before it sleeps.)
+    fn drain_completions(&mut self) {
+        for _ in 0..COMPLETION_BATCH {
+            match self.in_flight.next().now_or_never() {
+                Some(Some(done)) => self.on_completion(done),
+                _ => return,
+            }
+        }
     }
 
     fn on_completion(&mut self, done: Completion) {

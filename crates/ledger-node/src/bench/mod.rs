@@ -332,7 +332,9 @@ async fn balances(url: &str, addresses: &[Address]) -> anyhow::Result<Vec<Balanc
 }
 
 /// `read` of each of `items`, in their order, over a few connections at
-/// once with many reads in flight on each.
+/// once with a few dozen reads in flight on each (an account's answer
+/// lists its transactions: a sender of a long-running node has thousands,
+/// and a connection's unread answers are bounded).
 pub(crate) async fn read_each<T: Sync>(
     url: &str,
     items: &[T],
@@ -348,7 +350,7 @@ pub(crate) async fn read_each<T: Sync>(
         .map(|(n, item)| async move {
             Ok::<_, anyhow::Error>((n, read(&clients[n % CONNECTIONS], item).await?))
         })
-        .buffer_unordered(CONNECTIONS * 256)
+        .buffer_unordered(CONNECTIONS * 32)
         .collect::<Vec<_>>()
         .await
         .into_iter()

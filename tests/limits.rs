@@ -21,6 +21,8 @@ async fn limits_set_on_the_command_line_hold() {
         "2000",
         "--max-message-bytes",
         "8000",
+        "--store-cache-mib",
+        "4",
     ]);
     let mut raw = node.raw().await;
 

@@ -115,6 +115,10 @@ pub(crate) struct RunArgs {
     /// (reads go on) until it is restarted with space freed. 0: no reserve.
     #[arg(long, default_value_t = ledger_store::DEFAULT_SPACE_RESERVE >> 20)]
     disk_reserve_mib: u64,
+    /// The storage engine's cache of pages or blocks, in MiB: bounds the
+    /// memory it keeps of the store; reads beyond it go to the files.
+    #[arg(long, default_value_t = ledger_store::DEFAULT_CACHE_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    store_cache_mib: u64,
     /// The gas a `call_contract_view` may use.
     #[arg(long, default_value_t = ledger_core::VIEW_CALL_GAS, value_parser = clap::value_parser!(u64).range(1..))]
     view_gas_cap: u64,
@@ -146,7 +150,7 @@ pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
 pub(crate) fn open_store(
     dir: &Path,
     engine: Engine,
-    open: fn(&Path, Engine) -> Result<Store, StoreError>,
+    open: impl FnOnce(&Path, Engine) -> Result<Store, StoreError>,
 ) -> anyhow::Result<Store> {
     let started = std::time::Instant::now();
     tracing::info!(%engine, data_dir = %dir.display(), "opening the chain store");
@@ -194,8 +198,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let genesis = load_genesis(args.genesis.as_deref())?;
     let key = load_or_create_key(&args)?;
     let store = Arc::new(
-        open_store(dir, args.store, |dir, engine| Store::open(dir, engine))?
-            .with_space_reserve(args.disk_reserve_mib.saturating_mul(1 << 20)),
+        open_store(dir, args.store, |dir, engine| {
+            Store::open_with_cache(dir, engine, args.store_cache_mib.saturating_mul(1 << 20))
+        })?
+        .with_space_reserve(args.disk_reserve_mib.saturating_mul(1 << 20)),
     );
     if args.max_request_bytes > args.max_message_bytes {
         bail!(

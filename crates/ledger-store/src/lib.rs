@@ -43,7 +43,7 @@ mod store;
 
 pub use engine::{Engine, UnknownEngine};
 pub use error::{Damage, EngineError, Incompatibility, StoreError, TornPart};
-pub use store::{is_locked, Store, DEFAULT_SPACE_RESERVE};
+pub use store::{is_locked, Store, DEFAULT_CACHE_BYTES, DEFAULT_SPACE_RESERVE};
 
 /// The on-disk format this build reads and writes. Bump it on any change of
 /// the layout above; a store of another version is refused on open.

@@ -52,6 +52,11 @@ type Top = (ChainTip, Sealed<Block>);
 /// and for a shutdown, once blocks are no longer stored.
 pub const DEFAULT_SPACE_RESERVE: u64 = 256 * 1024 * 1024;
 
+/// The engine's cache [`Store::open`] gives it: sled's own default, and
+/// the same for fjall (whose own default, 32 MiB, is too small for a
+/// store of a few million transfers).
+pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
+
 /// A block takes about this many times its keys and values on disk while
 /// it is written (the engine's log, then its tables or pages).
 const WRITE_AMPLIFICATION: u64 = 3;
@@ -62,7 +67,19 @@ impl Store {
     /// its tip, block index and genesis agree. A directory holding another
     /// engine's store, or data that is not a ledger store, is refused.
     pub fn open(path: impl AsRef<Path>, engine: Engine) -> Result<Store, StoreError> {
-        let (store, top) = Store::open_checked(path.as_ref(), engine)?;
+        Store::open_with_cache(path, engine, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with the engine's cache of pages or blocks bounded
+    /// to `cache_bytes` (sled's page cache, fjall's block cache; the
+    /// default is [`DEFAULT_CACHE_BYTES`]). Reads beyond it go to the
+    /// files, so it bounds the node's memory, not what the store holds.
+    pub fn open_with_cache(
+        path: impl AsRef<Path>,
+        engine: Engine,
+        cache_bytes: u64,
+    ) -> Result<Store, StoreError> {
+        let (store, top) = Store::open_checked(path.as_ref(), engine, cache_bytes)?;
         if let Some((tip, block)) = top {
             store.check_tip_state(tip, &block)?;
         }
@@ -75,12 +92,16 @@ impl Store {
     /// can still read the blocks of a store damaged that way, and `import`
     /// rebuild its state from them.
     pub fn open_for_blocks(path: impl AsRef<Path>, engine: Engine) -> Result<Store, StoreError> {
-        Ok(Store::open_checked(path.as_ref(), engine)?.0)
+        Ok(Store::open_checked(path.as_ref(), engine, DEFAULT_CACHE_BYTES)?.0)
     }
 
     /// The store in `path`, checked as [`Store::open_for_blocks`] says,
     /// with its tip and top block if it holds a chain.
-    fn open_checked(path: &Path, engine: Engine) -> Result<(Store, Option<Top>), StoreError> {
+    fn open_checked(
+        path: &Path,
+        engine: Engine,
+        cache_bytes: u64,
+    ) -> Result<(Store, Option<Top>), StoreError> {
         let path = path.to_path_buf();
         if let Some(found) = Engine::detect(&path) {
             if found != engine {
@@ -91,7 +112,7 @@ impl Store {
                 });
             }
         }
-        let kv = open_kv(&path, engine, false)?;
+        let kv = open_kv(&path, engine, false, cache_bytes)?;
         let store = Store::with_kv(kv, path, DEFAULT_SPACE_RESERVE);
         let top = store.check_on_open()?;
         Ok((store, top))
@@ -118,7 +139,7 @@ impl Store {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        let kv = open_kv(&path, engine, true)?;
+        let kv = open_kv(&path, engine, true, DEFAULT_CACHE_BYTES)?;
         Ok(Store::with_kv(kv, path, 0))
     }
 
@@ -547,21 +568,26 @@ impl Store {
     }
 }
 
-/// `engine`'s database in `path`; a `temporary` one is deleted on drop
-/// and never synced.
-fn open_kv(path: &Path, engine: Engine, temporary: bool) -> Result<Box<dyn Kv>, StoreError> {
+/// `engine`'s database in `path` with a cache of `cache_bytes`; a
+/// `temporary` one is deleted on drop and never synced.
+fn open_kv(
+    path: &Path,
+    engine: Engine,
+    temporary: bool,
+    cache_bytes: u64,
+) -> Result<Box<dyn Kv>, StoreError> {
     let locked = || StoreError::Locked {
         path: path.to_path_buf(),
     };
     Ok(match engine {
         Engine::Sled => Box::new(
-            SledKv::open(path, temporary).map_err(|source| match source {
+            SledKv::open(path, temporary, cache_bytes).map_err(|source| match source {
                 // sled says so only in an I/O error's text; ask the lock.
                 sled::Error::Io(_) if is_locked(path) => locked(),
                 source => engine_error(path, source.into()),
             })?,
         ),
-        Engine::Fjall => Box::new(FjallKv::open(path, temporary).map_err(
+        Engine::Fjall => Box::new(FjallKv::open(path, temporary, cache_bytes).map_err(
             |source| match source {
                 fjall::Error::Locked => locked(),
                 source => engine_error(path, source.into()),
@@ -963,6 +989,28 @@ mod tests {
     }
 
     #[test]
+    fn a_store_with_a_tiny_cache_reads_back_what_it_wrote() {
+        for engine in Engine::ALL {
+            let temp = tempfile::tempdir().expect("temp dir");
+            let (keys, top) = chain_in(temp.path(), engine);
+            // A cache far smaller than the store: every read goes to the files.
+            let store = when_unlocked(|| Store::open_with_cache(temp.path(), engine, 64 << 10))
+                .expect("reopens");
+            assert_eq!(store.tip().expect("reads").map(|tip| tip.depth), Some(2));
+            let block = store.block(&top.block.hash()).expect("reads");
+            assert_eq!(block.map(|block| block.hash()), Some(top.block.hash()));
+            assert!(!top.accounts.is_empty());
+            for (address, written) in &top.accounts {
+                let ours = store.account(address).expect("reads");
+                assert_eq!(ours.as_ref(), Some(written), "{engine}");
+            }
+            assert!(keys
+                .iter()
+                .all(|key| store.account(&key.address()).expect("reads").is_some()));
+        }
+    }
+
+    #[test]
     fn a_block_that_would_eat_the_reserve_is_refused_before_anything_is_written() {
         for engine in Engine::ALL {
             let temp = tempfile::tempdir().expect("temp dir");
@@ -1103,7 +1151,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("failing-writes-{}", std::process::id()));
         let abandoned = std::sync::Arc::default();
         let kv = FailingWrites {
-            inner: open_kv(&path, Engine::Sled, true).expect("opens"),
+            inner: open_kv(&path, Engine::Sled, true, DEFAULT_CACHE_BYTES).expect("opens"),
             writes_left: AtomicU64::new(2),
             abandoned: std::sync::Arc::clone(&abandoned),
         };

@@ -26,13 +26,6 @@ pub(crate) const LOCK_FILE: &str = "lock";
 /// The most journal an open replays: fjall's minimum, 64 MiB.
 const MAX_JOURNALING_SIZE: u64 = 64 << 20;
 
-/// fjall's block cache (data, index and filter blocks), the budget sled
-/// has by default. fjall's own default, 32 MiB, stops holding the filters
-/// and indexes of a store of a few million transfers: every point read
-/// then loads and checksums them from the files again (a soak of issue 11
-/// fell from ~10,000 to under 1,000 transfers/s at 8 million).
-const CACHE_BYTES: u64 = 1 << 30;
-
 pub(crate) struct FjallKv {
     /// Persisted when its last handle drops; not once abandoned.
     db: Abandonable<Database>,
@@ -41,10 +34,20 @@ pub(crate) struct FjallKv {
 }
 
 impl FjallKv {
-    pub(crate) fn open(path: &Path, temporary: bool) -> Result<FjallKv, fjall::Error> {
+    /// fjall in `path` with a block cache (data, index and filter blocks)
+    /// of `cache_bytes`. fjall's own default, 32 MiB, stops holding the
+    /// filters and indexes of a store of a few million transfers: every
+    /// point read then loads and checksums them from the files again (a
+    /// soak of issue 11 fell from ~10,000 to under 1,000 transfers/s at 8
+    /// million), so the store asks for what sled has by default.
+    pub(crate) fn open(
+        path: &Path,
+        temporary: bool,
+        cache_bytes: u64,
+    ) -> Result<FjallKv, fjall::Error> {
         let db = Database::builder(path)
             .temporary(temporary)
-            .cache_size(CACHE_BYTES)
+            .cache_size(cache_bytes)
             // Opening replays the journals not yet flushed into tables;
             // fjall's smallest bound keeps that replay short (ADR 6).
             .max_journaling_size(MAX_JOURNALING_SIZE)

@@ -55,10 +55,19 @@ struct SeenBlobs {
 }
 
 impl SledKv {
-    /// sled in `path`; a `temporary` one is deleted on drop, and sled never
-    /// writes it to disk, so there is nothing to sync.
-    pub(crate) fn open(path: &Path, temporary: bool) -> Result<SledKv, sled::Error> {
-        let db = sled::Config::new().path(path).temporary(temporary).open()?;
+    /// sled in `path` with a page cache of `cache_bytes`; a `temporary` one
+    /// is deleted on drop, and sled never writes it to disk, so there is
+    /// nothing to sync.
+    pub(crate) fn open(
+        path: &Path,
+        temporary: bool,
+        cache_bytes: u64,
+    ) -> Result<SledKv, sled::Error> {
+        let db = sled::Config::new()
+            .path(path)
+            .temporary(temporary)
+            .cache_capacity(cache_bytes)
+            .open()?;
         if temporary {
             return Ok(SledKv {
                 db: Abandonable::new(db),

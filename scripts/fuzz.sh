@@ -22,10 +22,12 @@ fi
 mkdir -p logs
 for target in "${targets[@]}"; do
   echo "== $target: ${seconds} s"
+  # The corpus is the fuzzer's own (not committed): a clean clone has none
+  # yet, and libFuzzer refuses a directory that does not exist.
+  mkdir -p "corpus/$target"
   corpora=("corpus/$target")
   options=()
   if [ -d "seeds/$target" ]; then
-    mkdir -p "corpus/$target"
     corpora+=("seeds/$target")
     largest=$(find "seeds/$target" -type f -printf '%s\n' | sort -n | tail -1)
     options+=("-max_len=$((2 * largest))")

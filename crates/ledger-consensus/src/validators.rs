@@ -120,12 +120,27 @@ impl ValidatorsFile {
 
 /// `count` loopback addresses with free ports, for validators of a
 /// network on one machine (a devnet, a test). The ports are free when
-/// chosen; another program could take one before it is bound again.
+/// chosen; another program could take one before it is bound again. They
+/// are drawn from below 32,768, where Linux (and most systems) do not
+/// hand out ports to outgoing connections: a port the kernel chose
+/// (binding port 0) is just as likely to become the source port of the
+/// next outgoing connection, and a validator starting a moment later
+/// would find it in use.
 pub fn loopback_addresses(count: usize) -> std::io::Result<Vec<std::net::SocketAddr>> {
-    // All bound at once, so no two are the same.
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()?;
+    use rand::Rng;
+    const PORTS: std::ops::Range<u16> = 10_000..32_768;
+    let mut rng = rand::thread_rng();
+    let mut listeners = Vec::with_capacity(count);
+    let mut attempts = 0;
+    while listeners.len() < count {
+        attempts += 1;
+        // All held until the end, so no two are the same.
+        match std::net::TcpListener::bind(("127.0.0.1", rng.gen_range(PORTS))) {
+            Ok(listener) => listeners.push(listener),
+            Err(error) if attempts > 100 * count.max(1) => return Err(error),
+            Err(_) => continue,
+        }
+    }
     listeners
         .iter()
         .map(|listener| listener.local_addr())

@@ -483,19 +483,18 @@ impl<C: Chain> Connection<C> {
             if self.wire.closing.is_some() {
                 return Ok(());
             }
-            let message = match self.wire.ws.read() {
+            let message = self.wire.ws.read();
+            if !matches!(message, Ok(Message::Text(_))) {
+                // What comes next is answered after the texts before it.
+                self.on_texts(std::mem::take(texts));
+            }
+            match message {
                 Ok(Message::Text(text)) => {
                     let read = (unix_nanos(), std::time::Instant::now());
                     self.wire.heard();
                     texts.push((text, read));
-                    continue;
                 }
                 Err(error) if would_block(&error) => return Ok(()),
-                message => message,
-            };
-            self.on_texts(std::mem::take(texts));
-            match message {
-                Ok(Message::Text(_)) => unreachable!("handled above"),
                 Ok(Message::Binary(_)) => {
                     self.wire.heard();
                     self.send_error(None, RequestError::BinaryFrame);

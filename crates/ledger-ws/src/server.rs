@@ -268,18 +268,6 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-/// Runs `work`, which keeps a thread busy for a while (a large read, a
-/// burst of signature checks), telling the runtime that this worker
-/// blocks meanwhile (`block_in_place`), so the other connections it
-/// serves move to another thread instead of waiting.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    let flavor = tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor());
-    match flavor {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
-    }
-}
-
 /// A request that waited on the chain service.
 enum Completion {
     Admission {
@@ -571,14 +559,21 @@ impl<C: Chain> Connection<C> {
     }
 
     /// Runs a read that may be large (a block, an account's whole list)
-    /// and serialises its answer, [`blocking`]. The read stays in its
-    /// place in the connection's order, one at a time, as before.
+    /// and serialises its answer, telling the runtime that this worker
+    /// blocks meanwhile (`block_in_place`), so the other connections it
+    /// serves move to another thread instead of waiting. The read stays in
+    /// its place in the connection's order, one at a time, as before.
     fn large_answer<T: Serialize>(
         &self,
         id: u64,
         read: impl FnOnce(&C::State) -> Result<T, RequestError>,
     ) -> Result<String, RequestError> {
-        blocking(|| read(self.store()).map(|answer| ok_answer(id, &answer)))
+        let run = || read(self.store()).map(|answer| ok_answer(id, &answer));
+        let flavor = tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor());
+        match flavor {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        }
     }
 
     /// Queues the text of an ok answer to `id` (see [`Self::send_ok`]).

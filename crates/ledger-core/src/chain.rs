@@ -7,8 +7,8 @@
 use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::execution::{
-    all_fees_within, block_gas, execute_block, execute_genesis, view_call, ViewOutcome,
-    VIEW_CALL_GAS,
+    all_fees_within, block_gas, execute_block, execute_checked, execute_genesis, view_call,
+    Applied, ViewOutcome, VIEW_CALL_GAS,
 };
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool};
@@ -122,7 +122,16 @@ where
         coinbase,
         transactions,
     };
-    execute_block(state, block.seal(), reward, &settings, engine).map(Some)
+    // Every transaction kept was just looked up in `state`: not applied.
+    execute_checked(
+        state,
+        block.seal(),
+        reward,
+        &settings,
+        engine,
+        Applied::NoneOfThem,
+    )
+    .map(Some)
 }
 
 /// Validates a block produced elsewhere against `state` (whose tip must be

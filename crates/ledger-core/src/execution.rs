@@ -221,6 +221,35 @@ where
     S: StateRead + ?Sized,
     E: ContractEngine + ?Sized,
 {
+    execute_checked(state, block, reward, settings, engine, Applied::Unknown)
+}
+
+/// What the caller of [`execute_checked`] knows of whether the block's
+/// transactions were applied before it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Nothing: every transaction is looked up in the state.
+    Unknown,
+    /// The caller looked every one up in this same state a moment ago and
+    /// found none ([`crate::produce_block`], which skips the applied).
+    NoneOfThem,
+}
+
+/// [`execute_block`], reading whether a transaction was applied before
+/// only when the caller does not know (a read per transaction: on a
+/// loaded node, a few microseconds each).
+pub(crate) fn execute_checked<S, E>(
+    state: &S,
+    block: Sealed<Block>,
+    reward: Balance,
+    settings: &ChainSettings,
+    engine: &mut E,
+    applied: Applied,
+) -> Result<BlockChanges, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
     let mut overlay = Overlay::new(state);
     let env = BlockEnv {
         depth: block.depth,
@@ -234,7 +263,8 @@ where
     let mut records = Vec::with_capacity(block.transactions.len());
     for (index, tx) in block.transactions.iter().enumerate() {
         let hash = tx.hash();
-        if !seen.insert(hash) || state.transaction(&hash)?.is_some() {
+        let repeated = !seen.insert(hash);
+        if repeated || (applied == Applied::Unknown && state.transaction(&hash)?.is_some()) {
             return Err(CoreError::InvalidBlock {
                 hash: block.hash(),
                 depth: block.depth,

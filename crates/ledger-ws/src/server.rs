@@ -37,7 +37,7 @@ use crate::protocol::{
     UNSUBSCRIBED,
 };
 use crate::request_error::RequestError;
-use crate::session::Session;
+use crate::session::{Admitted, Session};
 use crate::snapshots::{SnapshotInfo, Snapshots};
 use crate::stream::StreamConnection;
 use crate::timings::{unix_nanos, Stamp};
@@ -900,25 +900,19 @@ impl<C: Chain> Connection<C> {
                 read,
             } => {
                 self.session.release(id);
-                if !self.session.admitted(&hash) {
+                let Admitted::Wanted { early } = self.session.admitted(&hash) else {
                     return; // cancelled meanwhile
-                }
+                };
                 // Counted as it is answered, whatever the answer.
                 self.shared.metrics.admitted(read.elapsed());
                 match result {
                     Ok(Admission::Admitted | Admission::AlreadyPending) => {
                         self.send_ok(id, &TransactionStatus::pending());
-                        // Its block may already be stored (and its event
-                        // handled): then the final status comes from the
-                        // store, else from the event. Never both, never none.
-                        match self.store().transaction(&hash) {
-                            Ok(Some(record)) => self.send_ok(id, &record.status),
-                            Ok(None) => {
-                                if let Some(status) = self.session.await_final(hash, id) {
-                                    self.send_ok(id, &status);
-                                }
-                            }
-                            Err(error) => self.send_error(Some(id), error.into()),
+                        // Its block's event may have come first (the
+                        // session kept the status), else it will come.
+                        match early {
+                            Some(status) => self.send_ok(id, &status),
+                            None => self.session.await_final(hash, id),
                         }
                     }
                     Ok(Admission::AlreadyApplied(status) | Admission::Rejected(status)) => {

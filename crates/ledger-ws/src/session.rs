@@ -33,6 +33,16 @@ pub(crate) struct Owed {
     pub(crate) logs: Vec<(u64, LogMessage)>,
 }
 
+/// What [`Session::admitted`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admitted {
+    /// The push was cancelled while it was admitted.
+    Cancelled,
+    /// The push still wants its answers; `early` is its final status if a
+    /// block event brought it before the admission answer.
+    Wanted { early: Option<TransactionStatus> },
+}
+
 /// One connection's session.
 #[derive(Debug, Default)]
 pub(crate) struct Session {
@@ -46,9 +56,12 @@ pub(crate) struct Session {
     admitting: HashSet<Hash>,
     /// Ids of active subscriptions and of requests in flight.
     ids: HashSet<u64>,
-    /// Pushes dropped from the mempool by a block whose event came before
-    /// their admission answer: their final status, for when it comes.
-    dropped_early: HashMap<Hash, TransactionStatus>,
+    /// Pushes whose final status came in a block event before their
+    /// admission answer (stored in that block, or dropped from the mempool
+    /// by it): the status, for when the answer comes. Every push is in
+    /// `admitting` before the chain can see it, so no block event that
+    /// finishes it can pass unnoticed, and no store read is needed.
+    final_early: HashMap<Hash, TransactionStatus>,
 }
 
 impl Session {
@@ -188,25 +201,23 @@ impl Session {
         self.admitting.insert(hash);
     }
 
-    /// Admission of `hash` answered; `false` if the push was cancelled
-    /// meanwhile (its answer is dropped).
-    pub(crate) fn admitted(&mut self, hash: &Hash) -> bool {
-        let waiting = self.admitting.remove(hash);
-        if !waiting {
-            self.dropped_early.remove(hash);
+    /// Admission of `hash` answered: cancelled meanwhile (the answer is
+    /// dropped), or still wanted, with the final status a block event
+    /// brought before the answer, if one did.
+    pub(crate) fn admitted(&mut self, hash: &Hash) -> Admitted {
+        if !self.admitting.remove(hash) {
+            return Admitted::Cancelled;
         }
-        waiting
+        Admitted::Wanted {
+            early: self.final_early.remove(hash),
+        }
     }
 
-    /// A push of `hash`, answered Pending as `id`, awaits its final status;
-    /// or has it already, if a block dropped it before the answer came.
-    pub(crate) fn await_final(&mut self, hash: Hash, id: u64) -> Option<TransactionStatus> {
-        if let Some(status) = self.dropped_early.remove(&hash) {
-            return Some(status);
-        }
+    /// A push of `hash`, answered Pending as `id`, awaits its final status
+    /// from a block event.
+    pub(crate) fn await_final(&mut self, hash: Hash, id: u64) {
         self.pushes.insert(hash, id);
         self.ids.insert(id);
-        None
     }
 
     /// Ends the `last_block_info` subscription; `true` if there was one.
@@ -227,7 +238,7 @@ impl Session {
         match self.pushes.remove(hash) {
             Some(id) => self.forget(Some(id)),
             None => {
-                self.dropped_early.remove(hash);
+                self.final_early.remove(hash);
                 self.admitting.remove(hash)
             }
         }
@@ -272,27 +283,13 @@ impl Session {
                 );
             }
         }
-        // Look up from the smaller side: few pushes against a large block,
-        // or many pushes against a small one.
-        for (hash, status) in &event.dropped {
-            if self.admitting.contains(hash) {
-                self.dropped_early.insert(*hash, status.clone());
-            }
-        }
         for statuses in [&event.statuses, &event.dropped] {
-            let finished: Vec<Hash> = if self.pushes.len() <= statuses.len() {
-                self.pushes
-                    .keys()
-                    .filter(|hash| statuses.contains_key(*hash))
-                    .copied()
-                    .collect()
-            } else {
-                statuses
-                    .keys()
-                    .filter(|hash| self.pushes.contains_key(*hash))
-                    .copied()
-                    .collect()
-            };
+            for hash in in_both(&self.admitting, statuses) {
+                if let Some(status) = statuses.get(&hash) {
+                    self.final_early.insert(hash, status.clone());
+                }
+            }
+            let finished = in_both(&self.pushes, statuses);
             for hash in finished {
                 if let (Some(id), Some(status)) = (self.pushes.remove(&hash), statuses.get(&hash)) {
                     self.ids.remove(&id);
@@ -301,6 +298,55 @@ impl Session {
             }
         }
         owed
+    }
+}
+
+/// A set of hashes: a session's pushes or admissions.
+trait Hashes {
+    fn count(&self) -> usize;
+    fn has(&self, hash: &Hash) -> bool;
+    fn each(&self) -> impl Iterator<Item = &Hash>;
+}
+
+impl Hashes for HashSet<Hash> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn has(&self, hash: &Hash) -> bool {
+        self.contains(hash)
+    }
+    fn each(&self) -> impl Iterator<Item = &Hash> {
+        self.iter()
+    }
+}
+
+impl<V> Hashes for HashMap<Hash, V> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn has(&self, hash: &Hash) -> bool {
+        self.contains_key(hash)
+    }
+    fn each(&self) -> impl Iterator<Item = &Hash> {
+        self.keys()
+    }
+}
+
+/// The hashes both in `mine` and among a block's `statuses`, looked up
+/// from the smaller side: few pushes against a large block, or many
+/// pushes against a small one.
+fn in_both(mine: &impl Hashes, statuses: &HashMap<Hash, TransactionStatus>) -> Vec<Hash> {
+    if mine.count() <= statuses.len() {
+        mine.each()
+            .filter(|hash| statuses.contains_key(*hash))
+            .copied()
+            .collect()
+    } else {
+        statuses
+            .keys()
+            .filter(|hash| mine.has(hash))
+            .copied()
+            .collect()
     }
 }
 
@@ -337,7 +383,7 @@ mod tests {
         session.follow_account(to, 2, 0);
         session.follow_account(Address([7; 20]), 3, 0); // untouched by the block
         session.admitting(hash);
-        assert!(session.admitted(&hash));
+        assert_eq!(session.admitted(&hash), Admitted::Wanted { early: None });
         session.await_final(hash, 4);
 
         let owed = session.owed(&event);
@@ -421,9 +467,31 @@ mod tests {
         let mut session = Session::default();
         session.admitting(dropped);
         assert_eq!(session.owed(&event), Owed::default(), "not awaited yet");
-        assert!(session.admitted(&dropped));
-        assert_eq!(session.await_final(dropped, 8), Some(status));
+        assert_eq!(
+            session.admitted(&dropped),
+            Admitted::Wanted {
+                early: Some(status)
+            }
+        );
         assert!(session.check_id(8).is_ok(), "nothing left waiting");
+    }
+
+    #[test]
+    fn a_push_stored_before_its_admission_answer_gets_its_final_status_then() {
+        let (event, hash, _) = event();
+        let stored = event.statuses[&hash].clone();
+        let mut session = Session::default();
+        session.admitting(hash);
+        assert_eq!(session.owed(&event), Owed::default(), "not awaited yet");
+        assert_eq!(
+            session.admitted(&hash),
+            Admitted::Wanted {
+                early: Some(stored)
+            },
+            "the block's status, without reading the store"
+        );
+        assert_eq!(session.owed(&event), Owed::default(), "and only once");
+        assert_eq!(session.subscriptions(), 0, "nothing left waiting");
     }
 
     #[test]
@@ -433,7 +501,11 @@ mod tests {
         session.admitting(hash);
         assert!(session.may_push(&hash, 10).is_err(), "the same push twice");
         assert!(session.unpush(&hash), "cancelled");
-        assert!(!session.admitted(&hash), "its admission answer is dropped");
+        assert_eq!(
+            session.admitted(&hash),
+            Admitted::Cancelled,
+            "its admission answer is dropped"
+        );
         assert_eq!(session.subscriptions(), 0);
     }
 }

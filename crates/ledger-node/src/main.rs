@@ -31,10 +31,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// starts). mimalloc asks for them on its arenas, and hands memory it
 /// freed back to the kernel a second later; every later touch of such
 /// memory then faults in and zeroes a whole 2 MiB page. Under `bench`
-/// load that zeroing was 27% of the node's CPU samples (perf), and with
-/// huge pages off the node took 0.87 of the CPU per transfer and committed
-/// 1.12–1.22 times as much (docs/benchmarks.md). Where the kernel refuses,
-/// the node runs as before.
+/// load that zeroing was 27% of the node's CPU samples (perf); with huge
+/// pages off a node used ~0.8 of the CPU per transfer on short runs
+/// (docs/benchmarks.md, "Transparent huge pages off"). Where the kernel
+/// refuses, the node runs as before.
 fn without_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);

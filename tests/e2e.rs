@@ -1071,3 +1071,21 @@ async fn a_genesis_file_sets_the_chain() {
     assert_eq!(genesis.timestamp, 1_735_689_600);
     assert_eq!(genesis.transactions.len(), 2);
 }
+
+/// mimalloc asks for transparent huge pages, whose zeroing cost a loaded
+/// node a quarter of its CPU (docs/benchmarks.md); the node turns them off
+/// for itself as it starts. The kernel says so in `THP_enabled`.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_node_runs_without_transparent_huge_pages() {
+    let node = Node::start();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", node.pid()))
+        .expect("the node's /proc status");
+    let Some(line) = status.lines().find(|line| line.starts_with("THP_enabled:")) else {
+        // A kernel before 5.0 does not report it.
+        assert!(node.stop().0.success());
+        return;
+    };
+    assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    assert!(node.stop().0.success());
+}

@@ -488,6 +488,11 @@ async fn metrics_count_what_the_test_did() {
     // Every block after genesis was stored by this run.
     assert_eq!(value("ledger_blocks_total", &[]), tip as f64);
     assert_eq!(value("ledger_block_commit_seconds_count", &[]), tip as f64);
+    assert_eq!(value("ledger_block_build_seconds_count", &[]), tip as f64);
+    // The chain thread's own CPU time in building them (Linux tells it).
+    if cfg!(target_os = "linux") {
+        assert!(value("ledger_block_build_cpu_seconds_total", &[]) > 0.0);
+    }
     assert_eq!(value("ledger_admission_seconds_count", &[]), 5.0);
     assert_eq!(value("ledger_mempool_transactions", &[]), 0.0);
     assert_eq!(value("ledger_mempool_bytes", &[]), 0.0);

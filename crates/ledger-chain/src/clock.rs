@@ -14,6 +14,12 @@ pub trait Clock: Send + 'static {
     }
     /// Monotonic time since some fixed origin, for the block interval.
     fn elapsed(&self) -> Duration;
+    /// The CPU time the calling thread has used, where the platform tells:
+    /// for metrics alone (a wall-clock timer would also count the time the
+    /// thread waited for a core); nothing the chain decides depends on it.
+    fn thread_cpu(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The system's clocks.
@@ -47,6 +53,14 @@ impl Clock for SystemClock {
 
     fn elapsed(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn thread_cpu(&self) -> Option<Duration> {
+        let used = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        let seconds = u64::try_from(used.tv_sec).ok()?;
+        let nanos = u32::try_from(used.tv_nsec).ok()?;
+        Some(Duration::new(seconds, nanos))
     }
 }
 
@@ -91,5 +105,31 @@ impl Clock for ManualClock {
 
     fn elapsed(&self) -> Duration {
         Duration::from_millis(self.millis.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_system_clock_tells_the_threads_own_cpu_time() {
+        let clock = SystemClock::new();
+        let wall = Instant::now();
+        let before = clock.thread_cpu().expect("Linux tells a thread's CPU time");
+        // Work until the thread's CPU clock moves (a few ms at most).
+        let mut spins = 0u64;
+        let after = loop {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+            let now = clock.thread_cpu().expect("still tells");
+            if now > before + Duration::from_micros(500) {
+                break now;
+            }
+        };
+        assert!(
+            after - before <= wall.elapsed(),
+            "one thread cannot use more CPU than the time that passed"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! (atomics), so readers never wait on the chain thread; the API server
 //! registers them beside its own and serves them on `/metrics`.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use ledger_core::{BlockChanges, Mempool, StatusCode};
@@ -28,6 +29,9 @@ pub struct ChainMetrics {
     mempool_transactions: Gauge,
     mempool_bytes: Gauge,
     build_seconds: Histogram,
+    /// The chain thread's CPU time in building blocks, where the platform
+    /// tells it ([`crate::Clock::thread_cpu`]).
+    build_cpu_seconds: Counter<f64, AtomicU64>,
     commit_seconds: Histogram,
     bytes_written: Counter,
 }
@@ -42,6 +46,7 @@ impl Default for ChainMetrics {
             mempool_bytes: Gauge::default(),
             // 50 µs to ~1.6 s.
             build_seconds: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
+            build_cpu_seconds: Counter::default(),
             commit_seconds: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
             bytes_written: Counter::default(),
         }
@@ -80,6 +85,11 @@ impl ChainMetrics {
             "ledger_block_build_seconds",
             "Time to choose one block's transactions and execute them",
             self.build_seconds.clone(),
+        );
+        registry.register(
+            "ledger_block_build_cpu_seconds",
+            "CPU time of the chain thread in choosing blocks' transactions and executing them",
+            self.build_cpu_seconds.clone(),
         );
         registry.register(
             "ledger_block_commit_seconds",
@@ -122,9 +132,13 @@ impl ChainMetrics {
             .inc_by(bytes_written.saturating_sub(counted));
     }
 
-    /// A block was built (its transactions chosen and executed) in `took`.
-    pub fn built(&self, took: Duration) {
+    /// A block was built (its transactions chosen and executed) in `took`,
+    /// `cpu` of it the building thread's own CPU time, where known.
+    pub fn built(&self, took: Duration, cpu: Option<Duration>) {
         self.build_seconds.observe(took.as_secs_f64());
+        if let Some(cpu) = cpu {
+            self.build_cpu_seconds.inc_by(cpu.as_secs_f64());
+        }
     }
 
     /// Sets the chain height alone (at start, before any block).

@@ -185,10 +185,9 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
     /// when nothing is pending.
     pub fn build(&mut self, coinbase: Address) -> Result<Option<BlockChanges>, CoreError> {
         let time = self.clock.unix_seconds();
-        let started = self.clock.elapsed();
+        let started = self.started();
         let changes = self.ledger.build_block(time, coinbase)?;
-        self.metrics
-            .built(self.clock.elapsed().saturating_sub(started));
+        self.built(started);
         Ok(changes)
     }
 
@@ -257,14 +256,29 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
     /// Builds the next block from what is pending, ready to be stored.
     fn build_next(&mut self) -> Result<Option<BlockChanges>, CoreError> {
         let time = self.clock.unix_seconds();
-        let started = self.clock.elapsed();
+        let started = self.started();
         let Some(mut changes) = self.ledger.build_block(time, self.config.coinbase)? else {
             return Ok(None);
         };
-        self.metrics
-            .built(self.clock.elapsed().saturating_sub(started));
+        self.built(started);
         self.ledger.prepare_commit(&mut changes);
         Ok(Some(changes))
+    }
+
+    /// The clock's time and this thread's CPU time, before building.
+    fn started(&self) -> (Duration, Option<Duration>) {
+        (self.clock.elapsed(), self.clock.thread_cpu())
+    }
+
+    /// Counts a block built since `started`.
+    fn built(&self, (wall, cpu): (Duration, Option<Duration>)) {
+        let used = self
+            .clock
+            .thread_cpu()
+            .zip(cpu)
+            .map(|(now, before)| now.saturating_sub(before));
+        self.metrics
+            .built(self.clock.elapsed().saturating_sub(wall), used);
     }
 
     /// Commits a block's changes, timing the commit.

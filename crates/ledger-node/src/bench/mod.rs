@@ -484,9 +484,10 @@ impl Run<'_> {
 /// stores blocks, the engine's own); within the connection threads, one
 /// wire verification per transfer at `verify_us` (measured alone in the
 /// same run: the node's own wall-clock timers would count the time its
-/// threads wait for a core); within the chain thread, the node's
-/// block-building timer for execution, the rest admission and the
-/// announcement of each block.
+/// threads wait for a core); within the chain thread, the CPU time it
+/// spent building blocks (the node's `ledger_block_build_cpu_seconds`,
+/// or its block-building timer from a node that does not report it) for
+/// execution, the rest admission and the announcement of each block.
 fn node_cost(
     before: &Usage,
     after: &Usage,
@@ -510,7 +511,13 @@ fn node_cost(
     let connections =
         (total - chain - store - other).max(per(after.threads_since(before, "connections")));
     let recovery = verify_us.min(connections);
-    let execution = metric("ledger_block_build_seconds_sum").min(chain);
+    // The chain thread's own CPU in building blocks where the node tells
+    // it, else its block-building timer (which also counts waits for a core).
+    let execution = match metric("ledger_block_build_cpu_seconds_total") {
+        cpu if cpu > 0.0 => cpu,
+        _ => metric("ledger_block_build_seconds_sum"),
+    }
+    .min(chain);
     let stages = BTreeMap::from([
         (report::STAGES[0].to_owned(), recovery),
         (report::STAGES[1].to_owned(), connections - recovery),

@@ -79,6 +79,23 @@ where
     S: StateRead + ?Sized,
     E: ContractEngine + ?Sized,
 {
+    produce_from(state, parent, candidates, params, engine, Applied::Unknown)
+}
+
+/// [`produce_block`], looking the candidates up in `state` only when the
+/// caller does not know that none of them was applied.
+fn produce_from<S, E>(
+    state: &S,
+    parent: ChainTip,
+    candidates: Vec<VerifiedTransaction>,
+    params: BlockParams,
+    engine: &mut E,
+    applied: Applied,
+) -> Result<Option<BlockChanges>, CoreError>
+where
+    S: StateRead + ?Sized,
+    E: ContractEngine + ?Sized,
+{
     let BlockParams {
         time,
         coinbase,
@@ -99,7 +116,8 @@ where
             break;
         }
         let hash = tx.hash();
-        if !seen.insert(hash) || state.transaction(&hash)?.is_some() {
+        let repeated = !seen.insert(hash);
+        if repeated || (applied == Applied::Unknown && state.transaction(&hash)?.is_some()) {
             continue;
         }
         if !fit {
@@ -122,7 +140,8 @@ where
         coinbase,
         transactions,
     };
-    // Every transaction kept was just looked up in `state`: not applied.
+    // Every transaction kept is known not to be applied, or was just
+    // looked up in `state` and found not to be.
     execute_checked(
         state,
         block.seal(),
@@ -278,6 +297,13 @@ pub struct Ledger<S, E = NoContracts> {
     config: ChainConfig,
     mempool: Mempool,
     engine: E,
+    /// The store's tip as this ledger left it: found on open, then the
+    /// tip of each block it committed. While the store's tip is still
+    /// this, nothing else has written to it, so no pending transaction is
+    /// applied (admission looked each up, and [`Ledger::committed`] takes
+    /// a block's out of the mempool): building a block need not look them
+    /// up again.
+    known_tip: Option<ChainTip>,
 }
 
 impl<S: StateCommit> Ledger<S, NoContracts> {
@@ -322,6 +348,7 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
                 None => (genesis.settings.resolve(), true),
             },
         };
+        let known_tip = store.tip()?;
         Ok(Ledger {
             store,
             genesis,
@@ -330,6 +357,7 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             config,
             mempool: Mempool::new(config.max_pending, config.max_pending_bytes),
             engine,
+            known_tip,
         })
     }
 
@@ -459,12 +487,19 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             max_transactions: self.config.max_block_transactions,
             settings: self.settings,
         };
-        produce_block(
+        let tip = self.tip()?;
+        let applied = if self.known_tip == Some(tip) {
+            Applied::NoneOfThem
+        } else {
+            Applied::Unknown
+        };
+        produce_from(
             &self.store,
-            self.tip()?,
+            tip,
             candidates,
             params,
             &mut self.engine,
+            applied,
         )
     }
 
@@ -520,6 +555,7 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
     /// The last step of [`Ledger::commit_block`], once the store has
     /// committed `changes`: their transactions leave the mempool.
     pub fn committed(&mut self, changes: &BlockChanges) {
+        self.known_tip = Some(changes.tip());
         self.store_settings = false;
         self.mempool
             .remove(changes.transactions.iter().map(|(hash, _)| hash));

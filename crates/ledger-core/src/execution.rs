@@ -230,8 +230,12 @@ where
 pub(crate) enum Applied {
     /// Nothing: every transaction is looked up in the state.
     Unknown,
-    /// The caller looked every one up in this same state a moment ago and
-    /// found none ([`crate::produce_block`], which skips the applied).
+    /// None of them was: the caller looked every one up in this same
+    /// state a moment ago ([`crate::produce_block`], which skips the
+    /// applied), or they come from the mempool of the ledger that wrote
+    /// every block of the state since they were admitted ([`Ledger`]).
+    ///
+    /// [`Ledger`]: crate::Ledger
     NoneOfThem,
 }
 

@@ -205,6 +205,52 @@ fn the_same_hash_is_pending_once_and_applied_once() {
 }
 
 #[test]
+fn a_block_written_behind_a_ledger_s_back_is_not_applied_twice() {
+    // A ledger builds from its mempool without looking the transactions
+    // up again while the store's tip is the one it left; when something
+    // else wrote a block meanwhile, it looks again.
+    let (alice, bob, miner) = keys(7);
+    let genesis = Genesis {
+        timestamp: T0,
+        block_reward: Balance::from(1000),
+        accounts: BTreeMap::from([(alice.address(), Balance::from(1_000_000))]),
+        settings: Default::default(),
+        validators: Vec::new(),
+    };
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let config = ChainConfig::default();
+    let mut ours = Ledger::open(store.clone(), genesis.clone(), config).expect("opens");
+    let mut theirs = Ledger::open(store.clone(), genesis, config).expect("opens");
+    let tx = transfer(&alice, bob.address(), 10, 1, 1);
+    assert_eq!(
+        ours.push(&tx.to_raw()).expect("pushes").status_code,
+        StatusCode::Pending
+    );
+    assert_eq!(
+        theirs.push(&tx.to_raw()).expect("pushes").status_code,
+        StatusCode::Pending
+    );
+    theirs
+        .produce_block(T0 + 1, miner.address())
+        .expect("produces")
+        .expect("a block");
+    assert_eq!(ours.mempool().len(), 1, "ours still holds it pending");
+    assert!(
+        ours.build_block(T0 + 2, miner.address())
+            .expect("builds")
+            .is_none(),
+        "already applied, so nothing is left to build"
+    );
+    assert_eq!(
+        store
+            .account_or_default(&bob.address())
+            .expect("reads")
+            .balance,
+        Balance::from(10)
+    );
+}
+
+#[test]
 fn the_second_of_an_ambiguous_pair_is_the_first() {
     // Two field sets with one preimage are one transaction: only the first
     // seen is applied.

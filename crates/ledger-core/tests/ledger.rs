@@ -24,16 +24,20 @@ fn keys(seed: u64) -> (SecretKey, SecretKey, SecretKey) {
     (a, b, c)
 }
 
-fn fixture_with(config: ChainConfig) -> Fixture {
-    let (alice, bob, miner) = keys(7);
-    let genesis = Genesis {
+/// A chain at `T0` funding `alice` with 1,000,000.
+fn genesis_funding(alice: &SecretKey) -> Genesis {
+    Genesis {
         timestamp: T0,
         block_reward: Balance::from(1000),
         accounts: BTreeMap::from([(alice.address(), Balance::from(1_000_000))]),
         settings: Default::default(),
         validators: Vec::new(),
-    };
-    let ledger = Ledger::open(MemoryStore::new(), genesis, config).expect("opens");
+    }
+}
+
+fn fixture_with(config: ChainConfig) -> Fixture {
+    let (alice, bob, miner) = keys(7);
+    let ledger = Ledger::open(MemoryStore::new(), genesis_funding(&alice), config).expect("opens");
     Fixture {
         ledger,
         alice,
@@ -210,13 +214,7 @@ fn a_block_written_behind_a_ledger_s_back_is_not_applied_twice() {
     // up again while the store's tip is the one it left; when something
     // else wrote a block meanwhile, it looks again.
     let (alice, bob, miner) = keys(7);
-    let genesis = Genesis {
-        timestamp: T0,
-        block_reward: Balance::from(1000),
-        accounts: BTreeMap::from([(alice.address(), Balance::from(1_000_000))]),
-        settings: Default::default(),
-        validators: Vec::new(),
-    };
+    let genesis = genesis_funding(&alice);
     let store = std::sync::Arc::new(MemoryStore::new());
     let config = ChainConfig::default();
     let mut ours = Ledger::open(store.clone(), genesis.clone(), config).expect("opens");

@@ -284,14 +284,11 @@ impl Session {
             }
         }
         for statuses in [&event.statuses, &event.dropped] {
-            for hash in in_both(&self.admitting, statuses) {
-                if let Some(status) = statuses.get(&hash) {
-                    self.final_early.insert(hash, status.clone());
-                }
+            for (hash, status) in in_both(&self.admitting, statuses) {
+                self.final_early.insert(hash, status.clone());
             }
-            let finished = in_both(&self.pushes, statuses);
-            for hash in finished {
-                if let (Some(id), Some(status)) = (self.pushes.remove(&hash), statuses.get(&hash)) {
+            for (hash, status) in in_both(&self.pushes, statuses) {
+                if let Some(id) = self.pushes.remove(&hash) {
                     self.ids.remove(&id);
                     owed.statuses.push((id, status.clone()));
                 }
@@ -332,20 +329,22 @@ impl<V> Hashes for HashMap<Hash, V> {
     }
 }
 
-/// The hashes both in `mine` and among a block's `statuses`, looked up
-/// from the smaller side: few pushes against a large block, or many
-/// pushes against a small one.
-fn in_both(mine: &impl Hashes, statuses: &HashMap<Hash, TransactionStatus>) -> Vec<Hash> {
+/// The hashes both in `mine` and among a block's `statuses`, with their
+/// status, looked up from the smaller side: few pushes against a large
+/// block, or many pushes against a small one.
+fn in_both<'a>(
+    mine: &impl Hashes,
+    statuses: &'a HashMap<Hash, TransactionStatus>,
+) -> Vec<(Hash, &'a TransactionStatus)> {
     if mine.count() <= statuses.len() {
         mine.each()
-            .filter(|hash| statuses.contains_key(*hash))
-            .copied()
+            .filter_map(|hash| Some((*hash, statuses.get(hash)?)))
             .collect()
     } else {
         statuses
-            .keys()
-            .filter(|hash| mine.has(hash))
-            .copied()
+            .iter()
+            .filter(|(hash, _)| mine.has(hash))
+            .map(|(hash, status)| (*hash, status))
             .collect()
     }
 }

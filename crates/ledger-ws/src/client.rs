@@ -21,6 +21,8 @@ use std::task::{Context, Poll};
 use futures_util::{SinkExt, Stream, StreamExt};
 use ledger_core::{Address, Hash, RawBlock, RawTransaction, RawViewCall, TransactionStatus};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -28,23 +30,60 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::error::WsError;
 use crate::extensions::{AccountTransactions, NodeInfo, Peers};
 use crate::protocol::{
-    AccountInfo, Answer, BlockRef, LastBlockInfo, LogFilter, LogsEvent, Request, RequestType,
-    TransactionLogs, API_VERSION, UNSUBSCRIBED,
+    AccountInfo, BlockRef, LastBlockInfo, LogFilter, LogsEvent, RequestType, TransactionLogs,
+    API_VERSION, UNSUBSCRIBED,
 };
 use crate::snapshots::{SnapshotChunk, SnapshotInfo};
+use crate::ApiError;
+
+/// A result as the node sent it, decoded once, by whoever waits for it,
+/// into the type they ask for (never into a [`Value`] tree first).
+type RawResult = Result<Box<RawValue>, WsError>;
 
 enum Route {
-    Call(oneshot::Sender<Result<Value, WsError>>),
+    Call(oneshot::Sender<RawResult>),
     Subscription {
-        sender: mpsc::UnboundedSender<Result<Value, WsError>>,
+        /// Dropped after the subscription's last message, which ends the
+        /// stream.
+        sender: mpsc::UnboundedSender<RawResult>,
         /// A `push_transaction`: the node sends nothing after a final status.
         ends_after_final_status: bool,
     },
 }
 
 /// Whether a push status message is final (anything but Pending).
-fn is_final_status(value: &Value) -> bool {
-    value.get("status_code").and_then(Value::as_u64) != Some(1)
+fn is_final_status(result: &RawValue) -> bool {
+    #[derive(Deserialize)]
+    struct Code {
+        status_code: Option<u64>,
+    }
+    let code = serde_json::from_str::<Code>(result.get()).ok();
+    code.and_then(|code| code.status_code) != Some(1)
+}
+
+/// A request frame as this client writes it: the arguments serialised
+/// straight into the frame.
+#[derive(Serialize)]
+struct RequestFrame<'a, A: Serialize + ?Sized> {
+    #[serde(rename = "type")]
+    kind: RequestType,
+    name: &'a str,
+    api: u64,
+    id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<&'a A>,
+}
+
+/// An answer frame as this client reads it: the result left unparsed.
+#[derive(Deserialize)]
+struct AnswerFrame<'a> {
+    id: Option<u64>,
+    #[serde(borrow)]
+    status: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<ApiError>,
 }
 
 struct Outgoing {
@@ -72,21 +111,17 @@ impl Client {
         })
     }
 
-    fn send(
+    fn send<A: Serialize + ?Sized>(
         &self,
         kind: RequestType,
         name: &str,
-        args: Value,
+        args: Option<&A>,
         route: Route,
     ) -> Result<(), WsError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let args = match args {
-            Value::Object(args) => args,
-            _ => Map::new(),
-        };
-        let request = Request {
+        let request = RequestFrame {
             kind,
-            name: name.to_owned(),
+            name,
             api: API_VERSION,
             id,
             args,
@@ -100,9 +135,8 @@ impl Client {
     /// Sends `call` `name` with `args` and decodes its result.
     pub async fn call<T: DeserializeOwned>(&self, name: &str, args: Value) -> Result<T, WsError> {
         let (reply, answer) = oneshot::channel();
-        self.send(RequestType::Call, name, args, Route::Call(reply))?;
-        let value = answer.await.map_err(|_| WsError::Closed)??;
-        decode(value)
+        self.send(RequestType::Call, name, object(&args), Route::Call(reply))?;
+        decode(&answer.await.map_err(|_| WsError::Closed)??)
     }
 
     /// Subscribes to `name` with `args`; the stream yields every message.
@@ -111,16 +145,24 @@ impl Client {
         name: &str,
         args: Value,
     ) -> Result<Subscription<T>, WsError> {
+        self.subscribe_with(name, object(&args))
+    }
+
+    /// Subscribes to `name`, with `args` (an object) serialised straight
+    /// into the request.
+    fn subscribe_with<T: DeserializeOwned, A: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        args: Option<&A>,
+    ) -> Result<Subscription<T>, WsError> {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let ends_after_final_status = name == "push_transaction";
         let route = Route::Subscription {
             sender,
-            ends_after_final_status,
+            ends_after_final_status: name == "push_transaction",
         };
         self.send(RequestType::Subscribe, name, args, route)?;
         Ok(Subscription {
             receiver,
-            ends_after_final_status,
             ended: false,
             _type: PhantomData,
         })
@@ -129,9 +171,14 @@ impl Client {
     /// Ends a subscription; `true` if the node had it.
     pub async fn unsubscribe(&self, name: &str, args: Value) -> Result<bool, WsError> {
         let (reply, answer) = oneshot::channel();
-        self.send(RequestType::Unsubscribe, name, args, Route::Call(reply))?;
-        let value = answer.await.map_err(|_| WsError::Closed)??;
-        Ok(value.as_str() == Some(UNSUBSCRIBED))
+        self.send(
+            RequestType::Unsubscribe,
+            name,
+            object(&args),
+            Route::Call(reply),
+        )?;
+        let answer: Value = decode(&answer.await.map_err(|_| WsError::Closed)??)?;
+        Ok(answer.as_str() == Some(UNSUBSCRIBED))
     }
 
     /// The top block.
@@ -232,8 +279,7 @@ impl Client {
         &self,
         tx: &RawTransaction,
     ) -> Result<Subscription<TransactionStatus>, WsError> {
-        let args = serde_json::to_value(tx)?;
-        self.subscribe("push_transaction", args).await
+        self.subscribe_with("push_transaction", Some(tx))
     }
 
     /// Relays transactions another validator admitted (1 to
@@ -308,16 +354,20 @@ impl Client {
     }
 }
 
-fn decode<T: DeserializeOwned>(value: Value) -> Result<T, WsError> {
-    Ok(serde_json::from_value(value)?)
+/// A request's arguments: `args` if it is a non-empty object, else none.
+fn object(args: &Value) -> Option<&Map<String, Value>> {
+    args.as_object().filter(|args| !args.is_empty())
+}
+
+fn decode<T: DeserializeOwned>(result: &RawValue) -> Result<T, WsError> {
+    Ok(serde_json::from_str(result.get())?)
 }
 
 /// The messages of one subscription, decoded. Ends when the connection
 /// closes, when the node answers the subscription with an error, and for
 /// `push_transaction` after the final status.
 pub struct Subscription<T> {
-    receiver: mpsc::UnboundedReceiver<Result<Value, WsError>>,
-    ends_after_final_status: bool,
+    receiver: mpsc::UnboundedReceiver<RawResult>,
     ended: bool,
     _type: PhantomData<fn() -> T>,
 }
@@ -337,12 +387,9 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
             }
             Poll::Ready(Some(item)) => item,
         };
-        let item = item.and_then(|value| {
-            if self.ends_after_final_status && is_final_status(&value) {
-                self.ended = true;
-            }
-            decode(value)
-        });
+        // After the last message the router drops its sender, so the
+        // stream ends there by itself.
+        let item = item.and_then(|result| decode(&result));
         if item.is_err() {
             self.ended = true;
         }
@@ -389,13 +436,13 @@ async fn route(socket: Socket, mut requests: mpsc::UnboundedReceiver<Outgoing>) 
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break };
                 let Message::Text(text) = frame else { continue };
-                let Ok(answer) = serde_json::from_str::<Answer>(text.as_str()) else { continue };
+                let Ok(answer) = serde_json::from_str::<AnswerFrame>(text.as_str()) else { continue };
                 let Some(id) = answer.id else {
                     tracing::warn!(?answer.error, "the node reported an error for no request");
                     continue;
                 };
-                let result = match (answer.status.as_str(), answer.result, answer.error) {
-                    ("ok", Some(result), _) => Ok(result),
+                let result = match (answer.status.as_ref(), answer.result, answer.error) {
+                    ("ok", Some(result), _) => Ok(result.to_owned()),
                     (_, _, Some(error)) => Err(WsError::Api(error)),
                     (status, ..) => Err(WsError::NoResult { status: status.to_owned() }),
                 };
@@ -446,4 +493,72 @@ pub enum SnapshotMismatch {
     /// They hash to another sha256.
     #[error("hash to another sha256 than described")]
     Digest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::{Balance, Genesis, Transaction};
+
+    fn frame<A: Serialize + ?Sized>(name: &str, args: Option<&A>) -> Value {
+        let frame = RequestFrame {
+            kind: RequestType::Subscribe,
+            name,
+            api: API_VERSION,
+            id: 7,
+            args,
+        };
+        serde_json::from_str(&serde_json::to_string(&frame).expect("serialises")).expect("JSON")
+    }
+
+    #[test]
+    fn a_push_frame_carries_the_transaction_as_the_value_path_did() {
+        let tx = Transaction::signed(
+            &Genesis::dev_key(),
+            Address([4; 20]),
+            Balance::from(1),
+            0,
+            1_800_000_000,
+            Vec::new(),
+        )
+        .to_raw();
+        let direct = frame("push_transaction", Some(&tx));
+        let through_value = serde_json::to_value(&tx).expect("serialises");
+        assert_eq!(direct["args"], through_value);
+        assert_eq!(direct["type"], "subscribe");
+        assert_eq!(direct["id"], 7);
+        assert_eq!(direct["api"], API_VERSION);
+    }
+
+    #[test]
+    fn empty_or_non_object_arguments_are_left_out() {
+        for args in [json!({}), json!(null), json!([1])] {
+            let frame = frame("last_block_info", object(&args));
+            assert!(frame.get("args").is_none(), "{args} gave {frame}");
+        }
+        let args = json!({ "number": 3 });
+        assert_eq!(frame("find_block", object(&args))["args"], args);
+    }
+
+    #[test]
+    fn only_a_pending_status_is_not_final() {
+        let raw = |text: &str| RawValue::from_string(text.to_owned()).expect("JSON");
+        assert!(!is_final_status(&raw(r#"{"status_code":1,"message":"x"}"#)));
+        assert!(is_final_status(&raw(r#"{"status_code":0,"message":"x"}"#)));
+        assert!(is_final_status(&raw(r#"{"message":"no code"}"#)));
+        assert!(is_final_status(&raw(r#""not an object""#)));
+    }
+
+    #[test]
+    fn an_answer_frame_keeps_its_result_unparsed() {
+        let text = r#"{"id":3,"status":"ok","result":{"status_code":1, "message":"a\"b"}}"#;
+        let answer: AnswerFrame = serde_json::from_str(text).expect("parses");
+        assert_eq!(answer.id, Some(3));
+        assert_eq!(answer.status, "ok");
+        let result = answer.result.expect("a result");
+        assert_eq!(result.get(), r#"{"status_code":1, "message":"a\"b"}"#);
+        let null: AnswerFrame =
+            serde_json::from_str(r#"{"id":3,"status":"ok","result":null}"#).expect("parses");
+        assert!(null.result.is_none());
+    }
 }

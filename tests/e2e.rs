@@ -1089,3 +1089,57 @@ fn the_node_runs_without_transparent_huge_pages() {
     assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
     assert!(node.stop().0.success());
 }
+
+/// Starts a node with `extra` options, waits for one transfer's block (by
+/// then both chain threads have set their priority: it is the first
+/// thing each does), and returns every thread's nice value.
+#[cfg(target_os = "linux")]
+async fn node_thread_nice_values(extra: &[&str]) -> Vec<(String, i32)> {
+    let node = Node::start_with(extra);
+    let client = node.client().await;
+    let status = client
+        .push_and_wait(&dev_transfer(address(3), 1, 1, 1).to_raw())
+        .await
+        .expect("push");
+    assert_eq!(status.status_code, StatusCode::Success);
+    let threads = support::threads::thread_nice_values(&node.pid().to_string());
+    assert!(node.stop().0.success());
+    threads
+}
+
+/// The chain's two threads (admitting and building blocks; storing them)
+/// run at `--chain-nice`, the rest of the node as it was started; by
+/// default a step ahead (-5) where the kernel allows it.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chain_threads_run_at_the_nice_value_asked_for() {
+    let own = rustix::process::getpriority_process(None).expect("own nice");
+    let is_chain = |name: &str| name == "chain" || name == "chain-store";
+
+    // Above the node's own value, which needs no privilege.
+    let asked = (own + 4).min(19);
+    let threads = node_thread_nice_values(&["--chain-nice", &asked.to_string()]).await;
+    let chain: Vec<i32> = (threads.iter())
+        .filter(|(name, _)| is_chain(name))
+        .map(|(_, nice)| *nice)
+        .collect();
+    assert_eq!(chain, [asked, asked], "{threads:?}");
+    assert!(
+        (threads.iter()).all(|(name, nice)| is_chain(name) || *nice == own),
+        "{threads:?}"
+    );
+
+    // The default, -5, below the node's own: only with the privilege,
+    // which a thread of this process tries for itself first.
+    let allowed = std::thread::spawn(|| {
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), -5).is_ok()
+    })
+    .join()
+    .expect("no panic");
+    let expected = if allowed { -5 } else { own };
+    let threads = node_thread_nice_values(&[]).await;
+    for (name, nice) in threads {
+        let expected = if is_chain(&name) { expected } else { own };
+        assert_eq!(nice, expected, "{name}");
+    }
+}

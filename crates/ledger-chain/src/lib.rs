@@ -20,6 +20,7 @@ mod clock;
 mod error;
 mod event;
 mod metrics;
+mod priority;
 mod producer;
 mod service;
 

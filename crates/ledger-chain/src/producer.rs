@@ -37,6 +37,14 @@ pub struct ProducerConfig {
     /// itself; it builds, checks and commits blocks when asked
     /// ([`Producer::build`], [`Producer::check`], [`Producer::commit_decided`]).
     pub driven: bool,
+    /// The nice value the service's two threads (the chain thread and the
+    /// one that stores blocks: the stages every block passes through one
+    /// at a time) ask for as they start; `None` leaves them at the one
+    /// they were started with. A lower value than the connection threads'
+    /// keeps a block from waiting for a core behind work that can wait;
+    /// below the starting value the kernel may refuse, and they run as
+    /// before ([`ChainService::spawn`](crate::ChainService::spawn) logs it).
+    pub thread_nice: Option<i32>,
 }
 
 impl ProducerConfig {
@@ -47,6 +55,7 @@ impl ProducerConfig {
             block_interval: Duration::from_millis(200),
             event_backlog: 1024,
             driven: false,
+            thread_nice: None,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::error::ChainError;
 use crate::event::BlockEvent;
 use crate::metrics::ChainMetrics;
+use crate::priority;
 use crate::producer::{Producer, ProducerConfig};
 
 /// Requests waiting for the service at most; past it, senders wait, so
@@ -82,11 +83,14 @@ impl ChainService {
         } else {
             NodeMode::Single
         };
-        let committer = Committer::spawn(state.clone())?;
+        let committer = Committer::spawn(state.clone(), config.thread_nice)?;
         let thread = std::thread::Builder::new()
             .name("chain".into())
             .spawn(move || {
                 let _stopped = Stopped(stopped_sender);
+                if let Some(nice) = config.thread_nice {
+                    priority::run_current_thread_at(nice, "chain");
+                }
                 run(producer, inbox, committer)
             })?;
         let handle = ChainHandle {
@@ -128,12 +132,18 @@ struct Committer {
 }
 
 impl Committer {
-    fn spawn<S: StateCommit + Send + 'static>(store: S) -> std::io::Result<Committer> {
+    fn spawn<S: StateCommit + Send + 'static>(
+        store: S,
+        nice: Option<i32>,
+    ) -> std::io::Result<Committer> {
         let (jobs, queued) = flume::bounded::<BlockChanges>(1);
         let (finished, done) = flume::bounded::<Box<Stored>>(1);
         std::thread::Builder::new()
             .name("chain-store".into())
             .spawn(move || {
+                if let Some(nice) = nice {
+                    priority::run_current_thread_at(nice, "chain-store");
+                }
                 for changes in queued {
                     let result = store.commit(&changes);
                     if finished.send(Box::new(Stored { changes, result })).is_err() {

@@ -416,3 +416,45 @@ async fn pushes_are_admitted_while_a_block_is_stored() {
         );
     }
 }
+
+#[cfg(target_os = "linux")]
+#[path = "../../../tests/support/threads.rs"]
+mod threads;
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_service_threads_run_at_the_nice_value_asked_for() {
+    let own = threads::nice_in(&std::fs::read_to_string("/proc/thread-self/stat").expect("own"));
+    // Higher than the process's own, which needs no privilege, and a value
+    // no other test's threads have.
+    let asked = (own + 7).min(19);
+    let keys = keys(1, 32);
+    let ledger = Ledger::open(
+        Arc::new(MemoryStore::new()),
+        genesis_for(&keys),
+        ChainConfig::default(),
+    )
+    .expect("opens");
+    let mut config = ProducerConfig::new(Address([9; 20]));
+    config.thread_nice = Some(asked);
+    let (chain, thread) =
+        ChainService::spawn(ledger, config, ManualClock::new(T0 + 100)).expect("spawns");
+    // A stored block: both threads have started (the nice value is the
+    // first thing each sets).
+    let mut events = chain.subscribe();
+    chain.admit(transfer(&keys[0], 0)).await.expect("admits");
+    events.recv().await.expect("a block");
+    let threads = threads::thread_nice_values("self");
+    let at = |name: &str| {
+        threads
+            .iter()
+            .any(|thread| *thread == (name.to_owned(), asked))
+    };
+    assert!(at("chain"), "the chain thread: {threads:?}");
+    assert!(
+        at("chain-store"),
+        "the thread that stores blocks: {threads:?}"
+    );
+    chain.shutdown().await;
+    thread.join().expect("no panic").expect("stops cleanly");
+}

@@ -43,6 +43,15 @@ pub(crate) struct RunArgs {
     /// a few ms; under load blocks grow as commits take longer).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=500))]
     block_interval_ms: u64,
+    /// The nice value the chain's two threads (the one that admits and
+    /// builds blocks, and the one that stores them: stages every block
+    /// passes through one at a time) ask for, so that a busy node finishes
+    /// a block before it takes on more pushes; the rest of the node keeps
+    /// the nice value it was started with. On Linux a value below that
+    /// one needs CAP_SYS_NICE; without it the threads run as started (the
+    /// log says so).
+    #[arg(long, default_value_t = -5, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=19))]
+    chain_nice: i32,
     /// Most transactions in one block: default 10,000 alone, 2,000 as a
     /// validator of a network (every validator executes a proposal before
     /// its round's timeouts run out; see docs/consensus.md).
@@ -265,6 +274,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     producer_config.block_interval = Duration::from_millis(args.block_interval_ms);
     producer_config.event_backlog = usize::try_from(args.max_lag_blocks)?;
     producer_config.driven = args.network.joins(&genesis);
+    producer_config.thread_nice = Some(args.chain_nice);
     let (chain, producer) = ChainService::spawn(ledger, producer_config, SystemClock::new())
         .context("cannot start block production")?;
     let joined = if args.network.joins(&genesis) {

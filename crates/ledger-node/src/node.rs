@@ -47,11 +47,13 @@ pub(crate) struct RunArgs {
     /// builds blocks, and the one that stores them: stages every block
     /// passes through one at a time) ask for, so that a busy node finishes
     /// a block before it takes on more pushes; the rest of the node keeps
-    /// the nice value it was started with. On Linux a value below that
-    /// one needs CAP_SYS_NICE; without it the threads run as started (the
-    /// log says so).
-    #[arg(long, default_value_t = -5, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=19))]
-    chain_nice: i32,
+    /// the nice value it was started with. Default: -5 on sled, whose
+    /// commit is what a loaded node waits for; on fjall the threads stay
+    /// as started. On Linux a value below the starting one needs
+    /// CAP_SYS_NICE; without it the threads run as started (the log says
+    /// so).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=19))]
+    chain_nice: Option<i32>,
     /// Most transactions in one block: default 10,000 alone, 2,000 as a
     /// validator of a network (every validator executes a proposal before
     /// its round's timeouts run out; see docs/consensus.md).
@@ -133,6 +135,18 @@ pub(crate) struct RunArgs {
     view_gas_cap: u64,
     #[command(flatten)]
     network: crate::validator::NetworkArgs,
+}
+
+/// The nice value the chain's threads ask for unless `--chain-nice`: ahead
+/// of the connections on sled, where storing a block is the stage a loaded
+/// node waits for (+13–17% committed, docs/benchmarks.md); as started on
+/// fjall, whose commit is a third of sled's and where running them ahead
+/// measured ~8% slower over 200,000 transfers (ADR 15).
+fn default_chain_nice(engine: Engine) -> Option<i32> {
+    match engine {
+        Engine::Sled => Some(-5),
+        _ => None,
+    }
 }
 
 /// Transactions in a block of a node alone, unless `--max-block-txs`.
@@ -274,7 +288,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     producer_config.block_interval = Duration::from_millis(args.block_interval_ms);
     producer_config.event_backlog = usize::try_from(args.max_lag_blocks)?;
     producer_config.driven = args.network.joins(&genesis);
-    producer_config.thread_nice = Some(args.chain_nice);
+    producer_config.thread_nice = args.chain_nice.or(default_chain_nice(store.engine()));
     let (chain, producer) = ChainService::spawn(ledger, producer_config, SystemClock::new())
         .context("cannot start block production")?;
     let joined = if args.network.joins(&genesis) {

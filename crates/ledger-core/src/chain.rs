@@ -116,8 +116,7 @@ where
             break;
         }
         let hash = tx.hash();
-        let repeated = !seen.insert(hash);
-        if repeated || (applied == Applied::Unknown && state.transaction(&hash)?.is_some()) {
+        if !seen.insert(hash) || applied.in_state(state, &hash)? {
             continue;
         }
         if !fit {

@@ -10,8 +10,9 @@
 //! thread runs as it was started and the log says so.
 
 /// Asks for the calling thread, named `thread` in the log, to run at
-/// `nice` (-20, first, to 19, last).
-pub(crate) fn run_current_thread_at(nice: i32, thread: &'static str) {
+/// `nice` (-20, first, to 19, last); `None` leaves it as it started.
+pub(crate) fn run_current_thread_at(nice: Option<i32>, thread: &'static str) {
+    let Some(nice) = nice else { return };
     match set_current_thread_nice(nice) {
         Ok(()) => tracing::debug!(thread, nice, "thread priority set"),
         Err(error) => tracing::info!(
@@ -55,7 +56,7 @@ mod tests {
         let asked = (before + 3).min(19);
         let (set, other) = std::thread::scope(|scope| {
             let set = scope.spawn(|| {
-                run_current_thread_at(asked, "test");
+                run_current_thread_at(Some(asked), "test");
                 current_thread_nice()
             });
             let set = set.join().expect("no panic");

@@ -88,9 +88,7 @@ impl ChainService {
             .name("chain".into())
             .spawn(move || {
                 let _stopped = Stopped(stopped_sender);
-                if let Some(nice) = config.thread_nice {
-                    priority::run_current_thread_at(nice, "chain");
-                }
+                priority::run_current_thread_at(config.thread_nice, "chain");
                 run(producer, inbox, committer)
             })?;
         let handle = ChainHandle {
@@ -141,9 +139,7 @@ impl Committer {
         std::thread::Builder::new()
             .name("chain-store".into())
             .spawn(move || {
-                if let Some(nice) = nice {
-                    priority::run_current_thread_at(nice, "chain-store");
-                }
+                priority::run_current_thread_at(nice, "chain-store");
                 for changes in queued {
                     let result = store.commit(&changes);
                     if finished.send(Box::new(Stored { changes, result })).is_err() {

@@ -30,11 +30,10 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::error::WsError;
 use crate::extensions::{AccountTransactions, NodeInfo, Peers};
 use crate::protocol::{
-    AccountInfo, BlockRef, LastBlockInfo, LogFilter, LogsEvent, RequestType, TransactionLogs,
-    API_VERSION, UNSUBSCRIBED,
+    AccountInfo, Answer, BlockRef, LastBlockInfo, LogFilter, LogsEvent, Request, RequestType,
+    TransactionLogs, API_VERSION, UNSUBSCRIBED,
 };
 use crate::snapshots::{SnapshotChunk, SnapshotInfo};
-use crate::ApiError;
 
 /// A result as the node sent it, decoded once, by whoever waits for it,
 /// into the type they ask for (never into a [`Value`] tree first).
@@ -59,31 +58,6 @@ fn is_final_status(result: &RawValue) -> bool {
     }
     let code = serde_json::from_str::<Code>(result.get()).ok();
     code.and_then(|code| code.status_code) != Some(1)
-}
-
-/// A request frame as this client writes it: the arguments serialised
-/// straight into the frame.
-#[derive(Serialize)]
-struct RequestFrame<'a, A: Serialize + ?Sized> {
-    #[serde(rename = "type")]
-    kind: RequestType,
-    name: &'a str,
-    api: u64,
-    id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    args: Option<&'a A>,
-}
-
-/// An answer frame as this client reads it: the result left unparsed.
-#[derive(Deserialize)]
-struct AnswerFrame<'a> {
-    id: Option<u64>,
-    #[serde(borrow)]
-    status: std::borrow::Cow<'a, str>,
-    #[serde(borrow, default)]
-    result: Option<&'a RawValue>,
-    #[serde(default)]
-    error: Option<ApiError>,
 }
 
 struct Outgoing {
@@ -119,7 +93,7 @@ impl Client {
         route: Route,
     ) -> Result<(), WsError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let request = RequestFrame {
+        let request = Request {
             kind,
             name,
             api: API_VERSION,
@@ -436,7 +410,7 @@ async fn route(socket: Socket, mut requests: mpsc::UnboundedReceiver<Outgoing>) 
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break };
                 let Message::Text(text) = frame else { continue };
-                let Ok(answer) = serde_json::from_str::<AnswerFrame>(text.as_str()) else { continue };
+                let Ok(answer) = serde_json::from_str::<Answer>(text.as_str()) else { continue };
                 let Some(id) = answer.id else {
                     tracing::warn!(?answer.error, "the node reported an error for no request");
                     continue;
@@ -501,7 +475,7 @@ mod tests {
     use ledger_core::{Balance, Genesis, Transaction};
 
     fn frame<A: Serialize + ?Sized>(name: &str, args: Option<&A>) -> Value {
-        let frame = RequestFrame {
+        let frame = Request {
             kind: RequestType::Subscribe,
             name,
             api: API_VERSION,
@@ -552,12 +526,12 @@ mod tests {
     #[test]
     fn an_answer_frame_keeps_its_result_unparsed() {
         let text = r#"{"id":3,"status":"ok","result":{"status_code":1, "message":"a\"b"}}"#;
-        let answer: AnswerFrame = serde_json::from_str(text).expect("parses");
+        let answer: Answer = serde_json::from_str(text).expect("parses");
         assert_eq!(answer.id, Some(3));
         assert_eq!(answer.status, "ok");
         let result = answer.result.expect("a result");
         assert_eq!(result.get(), r#"{"status_code":1, "message":"a\"b"}"#);
-        let null: AnswerFrame =
+        let null: Answer =
             serde_json::from_str(r#"{"id":3,"status":"ok","result":null}"#).expect("parses");
         assert!(null.result.is_none());
     }

@@ -102,21 +102,22 @@ pub enum RequestType {
     Unsubscribe,
 }
 
-/// A request frame as sent by clients.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Request {
+/// A request frame as a client writes it, its arguments (an object)
+/// serialised straight into it. The server reads requests with [`parse`].
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Request<'a, A: Serialize + ?Sized> {
     /// Call, subscribe or unsubscribe.
     #[serde(rename = "type")]
     pub kind: RequestType,
     /// The command.
-    pub name: String,
+    pub name: &'a str,
     /// Always [`API_VERSION`].
     pub api: u64,
     /// Chosen by the client, unique among its calls in flight and active subscriptions.
     pub id: u64,
-    /// Arguments.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub args: Map<String, Value>,
+    /// Arguments; left out when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<&'a A>,
 }
 
 /// Which block `find_block` asks for.
@@ -662,16 +663,19 @@ pub fn error_answer(id: Option<u64>, error: &ApiError) -> String {
     })
 }
 
-/// An answer frame as the client reads it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Answer {
+/// An answer frame as a client reads it, borrowed from the frame's text:
+/// the result left as raw JSON, to be decoded once, into the type its
+/// caller wants.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Answer<'a> {
     /// The request's id (`None` for frames the server could not attribute).
     pub id: Option<u64>,
     /// `ok` or `error`.
-    pub status: String,
+    #[serde(borrow)]
+    pub status: std::borrow::Cow<'a, str>,
     /// The result, for `ok`.
-    #[serde(default)]
-    pub result: Option<Value>,
+    #[serde(borrow, default)]
+    pub result: Option<&'a serde_json::value::RawValue>,
     /// The error, for `error`.
     #[serde(default)]
     pub error: Option<ApiError>,

@@ -15,7 +15,7 @@ mod support;
 use futures_util::StreamExt;
 use ledger_core::{Balance, StatusCode, Transaction};
 use ledger_ws::WsError;
-use support::{address, dev_key, dev_transfer, Node};
+use support::{address, dev_key, dev_transfer, pay, Node};
 
 /// Small enough to fill with a few thousand transfers, large enough for
 /// the genesis and the first blocks.
@@ -122,11 +122,7 @@ async fn a_store_that_cannot_write_halts_blocks_not_reads() {
             .await
             .expect("every block reads");
     }
-    let status = client
-        .push_and_wait(&dev_transfer(address(7), 1, 1, 100_000).to_raw())
-        .await
-        .expect("pushes");
-    assert_eq!(status.status_code, StatusCode::Success);
+    pay(&client, address(7), 1, 1, 100_000).await;
 }
 
 /// A disk with less free space than the store keeps in reserve (here: a
@@ -139,11 +135,7 @@ async fn a_disk_below_the_reserve_halts_blocks_before_any_write_and_reads_stay_t
     let dir = temp.path().join("data");
     let mut node = Node::start_in(&dir, &[]).expect("starts");
     let client = node.client().await;
-    let paid = client
-        .push_and_wait(&dev_transfer(address(9), 5, 1, 1).to_raw())
-        .await
-        .expect("pushes");
-    assert_eq!(paid.status_code, StatusCode::Success);
+    pay(&client, address(9), 5, 1, 1).await;
     let top = client.last_block_info().await.expect("reads");
     drop(client);
     assert!(node.signal("TERM").success());
@@ -201,11 +193,7 @@ async fn a_disk_below_the_reserve_halts_blocks_before_any_write_and_reads_stay_t
     let node = Node::start_in(&dir, &[]).expect("reopens");
     let client = node.client().await;
     assert_eq!(client.last_block_info().await.expect("reads"), top);
-    let status = client
-        .push_and_wait(&dev_transfer(address(9), 5, 1, 4).to_raw())
-        .await
-        .expect("pushes");
-    assert_eq!(status.status_code, StatusCode::Success);
+    pay(&client, address(9), 5, 1, 4).await;
     let account = client.account_info(&address(9)).await.expect("reads");
     assert_eq!(account.balance, Balance::from(10));
 }

@@ -12,7 +12,7 @@ use ledger_core::{
 use ledger_ws::protocol::BlockRef;
 use ledger_ws::{ErrorCode, WsError};
 use serde_json::{json, Value};
-use support::{address, dev_key, dev_transfer, error_code, fresh_address, request, Node};
+use support::{address, dev_key, dev_transfer, error_code, fresh_address, pay, request, Node};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
@@ -223,11 +223,7 @@ async fn subscriptions_follow_blocks_in_order() {
     assert_eq!(initial.balance, Balance::ZERO);
 
     for n in 1..=3u64 {
-        let status = client
-            .push_and_wait(&dev_transfer(watched, n, 1, n as u32).to_raw())
-            .await
-            .expect("push");
-        assert_eq!(status.status_code, StatusCode::Success);
+        pay(&client, watched, n, 1, n as u32).await;
         let block = blocks.next().await.expect("block").expect("info");
         assert_eq!(block.top_block_number, n, "one message per block, in order");
         // Announced only once stored: the block is there to be read.
@@ -241,10 +237,7 @@ async fn subscriptions_follow_blocks_in_order() {
         assert_eq!(update.transaction_hashes.len() as u64, n);
     }
     // A block that does not touch the account sends no account message.
-    client
-        .push_and_wait(&dev_transfer(address(5), 1, 1, 10).to_raw())
-        .await
-        .expect("push");
+    pay(&client, address(5), 1, 1, 10).await;
     assert_eq!(
         blocks
             .next()
@@ -254,10 +247,7 @@ async fn subscriptions_follow_blocks_in_order() {
             .top_block_number,
         4
     );
-    client
-        .push_and_wait(&dev_transfer(watched, 1, 1, 11).to_raw())
-        .await
-        .expect("push");
+    pay(&client, watched, 1, 1, 11).await;
     let update = account.next().await.expect("update").expect("info");
     assert_eq!(
         update.transaction_hashes.len(),
@@ -496,11 +486,7 @@ async fn malformed_frames_of_every_kind_leave_the_node_up() {
             .top_block_number,
         0
     );
-    let status = client
-        .push_and_wait(&dev_transfer(address(1), 5, 1, 1).to_raw())
-        .await
-        .expect("push");
-    assert_eq!(status.status_code, StatusCode::Success);
+    pay(&client, address(1), 5, 1, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -567,10 +553,7 @@ async fn a_restart_keeps_every_block_balance_and_status(options: &[&str]) {
 async fn just_after_a_block() -> (Node, ledger_ws::Client) {
     let node = Node::start_with(&["--block-interval-ms", "500"]);
     let client = node.client().await;
-    client
-        .push_and_wait(&dev_transfer(address(2), 1, 1, 0).to_raw())
-        .await
-        .expect("push");
+    pay(&client, address(2), 1, 1, 0).await;
     (node, client)
 }
 
@@ -727,11 +710,7 @@ async fn slow_client_is_disconnected(limits: &[&str], because: &str) {
     assert!(closed.contains("too slow"), "{closed}");
     assert!(closed.contains(because), "{closed}");
     // Meanwhile, and after, the node serves everyone else.
-    let status = client
-        .push_and_wait(&dev_transfer(address(6), 1, 0, 9999).to_raw())
-        .await
-        .expect("push");
-    assert_eq!(status.status_code, StatusCode::Success);
+    pay(&client, address(6), 1, 0, 9999).await;
     drop(slow);
 }
 
@@ -1025,11 +1004,7 @@ fn watch_follows_until_interrupted() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let client = node.client().await;
-        let status = client
-            .push_and_wait(&dev_transfer(to, 77, 1, 1).to_raw())
-            .await
-            .expect("push");
-        assert_eq!(status.status_code, StatusCode::Success);
+        pay(&client, to, 77, 1, 1).await;
     });
     assert_eq!(next(&mut block_lines)["top_block_number"], 1);
     assert_eq!(next(&mut account_lines)["balance"], "77");
@@ -1097,11 +1072,7 @@ fn the_node_runs_without_transparent_huge_pages() {
 async fn node_thread_nice_values(extra: &[&str]) -> Vec<(String, i32)> {
     let node = Node::start_with(extra);
     let client = node.client().await;
-    let status = client
-        .push_and_wait(&dev_transfer(address(3), 1, 1, 1).to_raw())
-        .await
-        .expect("push");
-    assert_eq!(status.status_code, StatusCode::Success);
+    pay(&client, address(3), 1, 1, 1).await;
     let threads = support::threads::thread_nice_values(&node.pid().to_string());
     assert!(node.stop().0.success());
     threads

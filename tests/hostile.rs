@@ -14,7 +14,8 @@ use futures_util::StreamExt;
 use ledger_core::{Address, Balance, RawTransaction, StatusCode};
 use serde_json::{json, Value};
 use support::{
-    address, check_supply, dev_key, dev_transfer, error_code, fresh_address, request, rss_kib, Node,
+    address, check_supply, dev_key, dev_transfer, error_code, fresh_address, pay, request, rss_kib,
+    Node,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -490,11 +491,7 @@ async fn a_subscriber_that_never_reads_is_disconnected_and_memory_stays_bounded(
     let client = node.client().await;
     let mut rss = vec![(0, rss_kib(node.pid()))];
     for n in 1..=2000u32 {
-        let status = client
-            .push_and_wait(&dev_transfer(fresh_address(u64::from(n)), 1, 1, n).to_raw())
-            .await
-            .expect("answered");
-        assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+        pay(&client, fresh_address(u64::from(n)), 1, 1, n).await;
         if n % 250 == 0 {
             rss.push((n, rss_kib(node.pid())));
         }

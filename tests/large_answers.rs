@@ -13,7 +13,7 @@ use std::process::ExitStatus;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
-use support::{address, build_chain, dev_transfer, error_code, request, ChainSpec, Node};
+use support::{address, build_chain, error_code, pay, request, ChainSpec, Node};
 
 /// The builder of the chain these tests read (see `support::build_chain`).
 #[test]
@@ -125,12 +125,8 @@ async fn answers_over_two_mib_are_delivered_and_the_node_stays_up() {
     assert!(size > OLD_LIMIT, "{size} bytes");
     assert_eq!(hashes(&first), Some(MANY as usize + 3));
     let client = node.client().await;
-    let status = client
-        // Timestamps past the builder's, so this is a new transaction.
-        .push_and_wait(&dev_transfer(address(9), 1, 0, 1_000_000).to_raw())
-        .await
-        .expect("push");
-    assert_eq!(status.status_code, ledger_core::StatusCode::Success);
+    // Timestamps past the builder's, so this is a new transaction.
+    pay(&client, address(9), 1, 0, 1_000_000).await;
     let text = raw.answer_text().await;
     let notification: Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(notification["id"], 5);

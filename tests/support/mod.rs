@@ -11,7 +11,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ledger_core::{Address, Balance, Genesis, SecretKey, Transaction};
+use ledger_core::{
+    Address, Balance, Genesis, SecretKey, StatusCode, Transaction, TransactionStatus,
+};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -315,6 +317,23 @@ pub fn now() -> u32 {
 /// A signed transfer from the dev key; `n` makes it unique.
 pub fn dev_transfer(to: Address, amount: u64, fee: u64, n: u32) -> Transaction {
     dev_tx(to, amount, fee, Vec::new(), n)
+}
+
+/// Pushes `dev_transfer(to, amount, fee, n)`, waits for its block and
+/// checks that it succeeded; returns its final status.
+pub async fn pay(
+    client: &ledger_ws::Client,
+    to: Address,
+    amount: u64,
+    fee: u64,
+    n: u32,
+) -> TransactionStatus {
+    let status = client
+        .push_and_wait(&dev_transfer(to, amount, fee, n).to_raw())
+        .await
+        .expect("pushed and answered");
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    status
 }
 
 /// A signed transaction from the dev key with `data`; `n` makes it unique.

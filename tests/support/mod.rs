@@ -11,9 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ledger_core::{
-    Address, Balance, Genesis, SecretKey, StatusCode, Transaction, TransactionStatus,
-};
+use ledger_core::{Address, Balance, Genesis, SecretKey, StatusCode, Transaction};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -320,20 +318,13 @@ pub fn dev_transfer(to: Address, amount: u64, fee: u64, n: u32) -> Transaction {
 }
 
 /// Pushes `dev_transfer(to, amount, fee, n)`, waits for its block and
-/// checks that it succeeded; returns its final status.
-pub async fn pay(
-    client: &ledger_ws::Client,
-    to: Address,
-    amount: u64,
-    fee: u64,
-    n: u32,
-) -> TransactionStatus {
+/// checks that it succeeded.
+pub async fn pay(client: &ledger_ws::Client, to: Address, amount: u64, fee: u64, n: u32) {
     let status = client
         .push_and_wait(&dev_transfer(to, amount, fee, n).to_raw())
         .await
         .expect("pushed and answered");
     assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
-    status
 }
 
 /// A signed transaction from the dev key with `data`; `n` makes it unique.

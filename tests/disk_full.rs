@@ -58,40 +58,50 @@ async fn a_store_that_cannot_write_halts_blocks_not_reads() {
         WsError::Api(error) => error.message.clone(),
         other => panic!("expected an API error, got {other}"),
     };
+    // The halt, naming the failure: found by the block's write, or first
+    // by a read (sled's background writer can meet the limit before the
+    // block's own write does, and every later use of its log answers it).
     assert!(
-        message.contains("storing a block failed") && message.contains("File too large"),
+        message.starts_with("the node stopped accepting transactions: ")
+            && message.contains("File too large"),
         "{message}"
     );
-    let line = node.log_line("storing a block failed").await;
-    assert!(line.contains("answers reads only"), "{line}");
+    let line = node.log_line("the store failed").await;
+    assert!(
+        line.contains("answers reads only") && line.contains("File too large"),
+        "{line}"
+    );
 
-    // Every read is answered, with an error naming the failed write: the
-    // engine's memory may hold part of the block its files do not, so the
-    // store serves nothing from it until it is reopened from disk.
+    // Every read is answered: with what was stored, or with an error
+    // naming the failure (after a failed block write the engine's memory
+    // may hold part of the block its files do not, so the store serves
+    // nothing from it until it is reopened from disk).
     for answer in [
         client.last_block_info().await.map(drop),
         client.account_info(&address(7)).await.map(drop),
     ] {
         match answer {
+            Ok(()) => {}
             Err(WsError::Api(error)) => assert!(
-                error.message.contains("the write of block")
-                    && error
-                        .message
-                        .contains("answers nothing more until reopened"),
+                error.message.contains("File too large")
+                    || (error.message.contains("the write of block")
+                        && error
+                            .message
+                            .contains("answers nothing more until reopened")),
                 "{}",
                 error.message
             ),
-            other => panic!("a read must be answered with the failure, got {other:?}"),
+            Err(other) => panic!("a read must be answered, got {other:?}"),
         }
     }
     let mut again = client
         .push_transaction(&dev_transfer(address(7), 1, 1, 99_999).to_raw())
         .await
         .expect("sent");
-    assert!(
-        matches!(again.next().await, Some(Err(WsError::Api(_)))),
-        "a push after the failure is refused"
-    );
+    match again.next().await {
+        Some(Err(WsError::Api(error))) => assert_eq!(error.message, message),
+        other => panic!("a push after the failure is refused with the halt, got {other:?}"),
+    }
     drop(client);
 
     // Stopped, it says it failed.
@@ -157,9 +167,11 @@ async fn a_disk_below_the_reserve_halts_blocks_before_any_write_and_reads_stay_t
             .status_code,
         StatusCode::Pending
     );
-    let line = node.log_line("storing a block failed").await;
+    let line = node.log_line("the store failed").await;
     assert!(
-        line.contains("bytes free on its disk") && line.contains("nothing was written"),
+        line.contains("storing a block failed")
+            && line.contains("bytes free on its disk")
+            && line.contains("nothing was written"),
         "{line}"
     );
 

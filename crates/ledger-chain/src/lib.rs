@@ -26,7 +26,7 @@ mod service;
 
 pub use api::{Chain, NodeMode, Peer};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::ChainError;
+pub use error::{ChainError, Halt};
 pub use event::BlockEvent;
 pub use metrics::ChainMetrics;
 pub use producer::{Producer, ProducerConfig};

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::api::{Chain, NodeMode};
 use crate::clock::Clock;
-use crate::error::ChainError;
+use crate::error::{ChainError, Halt};
 use crate::event::BlockEvent;
 use crate::metrics::ChainMetrics;
 use crate::priority;
@@ -57,10 +57,12 @@ impl ChainService {
     /// on `clock`'s time. The thread ends after [`ChainHandle::shutdown`],
     /// having turned every pending transaction into blocks.
     ///
-    /// If storing a block fails (a full disk, an I/O error), the service
-    /// halts: it produces no more blocks, refuses admissions and imports
-    /// with [`ChainError::Halted`], still answers view calls (reads of the
-    /// store need no service), and returns the failure when shut down.
+    /// If the store fails under it (storing a block fails on a full disk
+    /// or an I/O error, or a read it needs to admit a transaction or build
+    /// a block fails), the service halts: it produces no more blocks,
+    /// refuses admissions and imports with [`ChainError::Halted`], still
+    /// answers view calls (reads of the store need no service), and
+    /// returns the failure when shut down.
     pub fn spawn<S, E, C>(
         ledger: Ledger<S, E>,
         config: ProducerConfig,
@@ -217,7 +219,7 @@ where
 /// The producer, and the failure that halted it, if one did.
 struct Service<S, E, C> {
     producer: Producer<S, E, C>,
-    halted: Option<Arc<CoreError>>,
+    halted: Option<Arc<Halt>>,
     committer: Committer,
     /// When the block on the committer thread was handed to it.
     storing: Option<std::time::Duration>,
@@ -263,13 +265,13 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
             Ok(Some(changes)) => {
                 self.storing = Some(self.producer.clock().elapsed());
                 if self.committer.jobs.send(changes).is_err() {
-                    self.halt(committer_gone());
+                    self.halt(Halt::Storing(committer_gone()));
                     self.storing = None;
                 }
             }
             Ok(None) => {}
             Err(failure) => {
-                self.halt(failure);
+                self.halt(Halt::Reading(failure));
             }
         }
     }
@@ -284,9 +286,15 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
             mut changes,
             result,
         } = *stored;
-        let outcome = result.and_then(|()| self.producer.stored(&mut changes, took));
-        if let Err(failure) = outcome {
-            self.halt(failure);
+        let outcome = match result {
+            Ok(()) => self
+                .producer
+                .stored(&mut changes, took)
+                .map_err(Halt::Reading),
+            Err(failure) => Err(Halt::Storing(failure)),
+        };
+        if let Err(halt) = outcome {
+            self.halt(halt);
         }
         for (tx, reply) in std::mem::take(&mut self.deferred) {
             let _ = reply.send(self.admit(tx));
@@ -299,9 +307,20 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
         true
     }
 
+    /// Admits `tx` unless halted. A read of the store that fails while no
+    /// block is being stored halts the service: the writer cannot decide
+    /// anything on a store it cannot read, and with sled such a read is
+    /// how a failed write shows first (its background writer met it).
+    /// While a block is being stored, the failure is returned as it is,
+    /// and [`Service::handle`] holds the push until that block's outcome.
     fn admit(&mut self, tx: VerifiedTransaction) -> Result<Admission, ChainError> {
         self.running()?;
-        Ok(self.producer.admit(tx)?)
+        match self.producer.admit(tx) {
+            Err(failure @ CoreError::Storage(_)) if self.storing.is_none() => {
+                Err(ChainError::Halted(self.halt(Halt::Reading(failure))))
+            }
+            other => other.map_err(ChainError::from),
+        }
     }
 
     /// Handles one request; `false` for a shutdown. A failed import is the
@@ -387,18 +406,20 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
     ) -> Result<T, ChainError> {
         self.running()?;
         match store(&mut self.producer) {
-            Err(failure @ CoreError::Storage(_)) => Err(ChainError::Halted(self.halt(failure))),
+            Err(failure @ CoreError::Storage(_)) => {
+                Err(ChainError::Halted(self.halt(Halt::Storing(failure))))
+            }
             other => other.map_err(ChainError::from),
         }
     }
 
-    /// Stops producing for good after `failure`.
-    fn halt(&mut self, failure: CoreError) -> Arc<CoreError> {
+    /// Stops producing for good after `halt`.
+    fn halt(&mut self, halt: Halt) -> Arc<Halt> {
         tracing::error!(
-            error = %failure,
-            "storing a block failed: no more blocks; the node answers reads only until it is stopped"
+            error = %halt,
+            "the store failed: no more blocks; the node answers reads only until it is stopped"
         );
-        self.halted.insert(Arc::new(failure)).clone()
+        self.halted.insert(Arc::new(halt)).clone()
     }
 
     /// `Err(Halted)` once a failure has halted the service.
@@ -418,7 +439,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
                     let _ = self.on_stored(stored);
                 }
                 Err(_) => {
-                    self.halt(committer_gone());
+                    self.halt(Halt::Storing(committer_gone()));
                 }
             }
         }

@@ -1,10 +1,11 @@
 //! The service thread on a clock that only moves when told: what is
 //! pending stays pending until a block is due, and shutdown drains it.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use ledger_chain::{
-    Chain, ChainError, ChainHandle, ChainService, ManualClock, ProducerConfig, ServiceThread,
+    Chain, ChainError, ChainHandle, ChainService, Halt, ManualClock, ProducerConfig, ServiceThread,
 };
 use ledger_core::testing::{genesis_for, keys, FaultyStore, GatedStore, T0};
 use ledger_core::{
@@ -211,12 +212,170 @@ async fn a_failed_commit_halts_production_and_reads_go_on() {
         .await
         .expect("answers"));
     // Shut down: the thread returns the failure.
+    stop_halted(&chain, thread).await;
+}
+
+/// Shuts a halted service down: its thread returns the halt.
+async fn stop_halted<S>(chain: &ChainHandle<S>, thread: ServiceThread) -> Arc<Halt> {
     chain.shutdown().await;
     let result = tokio::task::spawn_blocking(move || thread.join())
         .await
         .expect("joins")
         .expect("no panic");
-    assert!(matches!(result, Err(ChainError::Halted(_))), "{result:?}");
+    match result {
+        Err(ChainError::Halted(halt)) => halt,
+        other => panic!("expected the service to return its halt, got {other:?}"),
+    }
+}
+
+/// The refusal every push gets once the store failed under the service:
+/// the halt, naming the store's failure, never the store's raw error.
+fn assert_names_the_halt(answer: &Result<Admission, ChainError>) {
+    match answer {
+        Err(error @ ChainError::Halted(_)) => {
+            let message = error.to_string();
+            assert!(
+                message.starts_with("the node stopped accepting transactions: ")
+                    && message.contains("no storage space"),
+                "{message}"
+            );
+        }
+        other => panic!("a push after the store failed must name the halt, got {other:?}"),
+    }
+}
+
+/// A store that fails its reads as sled does once its own background
+/// writer met a failed write (no block being stored at the time): the
+/// push whose admission read fails is the first to know, and it is told
+/// the halt, as is every push after it.
+#[tokio::test]
+async fn a_read_that_fails_while_no_block_is_stored_halts_the_service() {
+    let keys = keys(2, 33);
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let (chain, thread) = start_on(store.clone(), &keys);
+    let mut events = chain.subscribe();
+    chain.admit(transfer(&keys[0], 0)).await.expect("admits");
+    events.recv().await.expect("block 1 is stored");
+
+    store.fail_reads();
+    store.fail_commits();
+    for n in 1..4 {
+        assert_names_the_halt(&chain.admit(transfer(&keys[0], n)).await);
+    }
+    let halt = stop_halted(&chain, thread).await;
+    assert!(matches!(*halt, Halt::Reading(_)), "{halt}");
+}
+
+/// The write of a block fails while pushes are admitted beside it, and
+/// their reads fail too (sled's reads answer the failed write at once):
+/// each such push waits for the block's outcome and is told the halt.
+#[tokio::test]
+async fn pushes_whose_reads_fail_while_a_block_is_stored_are_told_the_halt() {
+    let keys = keys(2, 34);
+    let store = Arc::new(GatedStore::new(FaultyStore::new(MemoryStore::new())));
+    let (chain, thread) = start_on(store.clone(), &keys);
+    store.close(true);
+    // Block 1 is due at once (the chain was idle) and waits at the gate.
+    chain.admit(transfer(&keys[0], 0)).await.expect("admits");
+    let gated = store.clone();
+    tokio::task::spawn_blocking(move || gated.wait_for_a_held_commit())
+        .await
+        .expect("block 1 reaches the gate");
+    store.inner().fail_reads();
+    store.inner().fail_commits();
+    // Each push polled once is in the inbox, in this order.
+    let mut held: Vec<_> = (1..=20)
+        .map(|n| Box::pin(chain.admit(transfer(&keys[n % 2], n as u32))))
+        .collect();
+    let mut waiting = std::task::Context::from_waker(std::task::Waker::noop());
+    for push in &mut held {
+        assert!(push.as_mut().poll(&mut waiting).is_pending());
+    }
+    // The inbox is served in order: once this is answered, every push
+    // above has been read (and failed) while block 1 is being stored.
+    assert!(chain
+        .is_pending(transfer(&keys[0], 0).hash())
+        .await
+        .expect("answers"));
+    for push in &mut held {
+        assert!(
+            push.as_mut().poll(&mut waiting).is_pending(),
+            "a push was answered before the block's outcome"
+        );
+    }
+    store.close(false);
+    for push in held {
+        assert_names_the_halt(&push.await);
+    }
+    let halt = stop_halted(&chain, thread).await;
+    assert!(matches!(*halt, Halt::Storing(_)), "{halt}");
+}
+
+/// The race the two tests above pin down, run many times with the store
+/// failing at a different moment each time (blocks of four are stored on
+/// their own thread while pushes keep coming): every push is admitted
+/// until the failure and refused with the halt after it, never with the
+/// store's raw error, and none is left unanswered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_push_refused_after_a_failed_write_names_the_halt() {
+    let keys = keys(4, 35);
+    let config = ChainConfig {
+        max_block_transactions: 4,
+        ..ChainConfig::default()
+    };
+    for round in 0..100u32 {
+        let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+        let ledger = Ledger::open(store.clone(), genesis_for(&keys), config).expect("opens");
+        let (chain, thread) = ChainService::spawn(
+            ledger,
+            ProducerConfig::new(Address([9; 20])),
+            ManualClock::new(T0 + 100),
+        )
+        .expect("spawns");
+        // A fixed spread of failure points, the same every run, each after
+        // at least one stored block.
+        let fail_after = 1 + (round * 7) % 60;
+        let pushers: Vec<_> = keys
+            .iter()
+            .cloned()
+            .map(|key| {
+                let chain = chain.clone();
+                tokio::spawn(async move {
+                    let mut answers = Vec::new();
+                    for n in 0..40 {
+                        answers.push(chain.admit(transfer(&key, n)).await);
+                    }
+                    answers
+                })
+            })
+            .collect();
+        let mut events = chain.subscribe();
+        let mut stored = 0;
+        while stored * 4 < fail_after {
+            match events.recv().await {
+                Ok(_) => stored += 1,
+                Err(_) => break,
+            }
+        }
+        store.fail_reads();
+        store.fail_commits();
+        let mut refused = 0;
+        for pusher in pushers {
+            for answer in pusher.await.expect("joins") {
+                match answer {
+                    Ok(Admission::Admitted) => {}
+                    refusal => {
+                        assert_names_the_halt(&refusal);
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        // The next push finds the service halted, if no earlier one did.
+        assert_names_the_halt(&chain.admit(transfer(&keys[0], 1_000)).await);
+        assert!(refused < 160, "round {round}: nothing was admitted");
+        stop_halted(&chain, thread).await;
+    }
 }
 
 /// Driven by consensus, the service never starts a block: it builds a

@@ -710,40 +710,65 @@ macro_rules! forward_commit_extras {
 }
 
 /// A store whose commits fail once [`FaultyStore::fail_commits`] is
-/// called, as a full disk would make them: for tests of what runs above a
-/// store when it can no longer write. Reads keep working.
+/// called, as a full disk would make them, and whose reads fail too once
+/// [`FaultyStore::fail_reads`] is: for tests of what runs above a store
+/// when it can no longer write.
 pub struct FaultyStore<S> {
     inner: S,
-    failing: std::sync::atomic::AtomicBool,
+    failing_commits: std::sync::atomic::AtomicBool,
+    failing_reads: std::sync::atomic::AtomicBool,
 }
 
 impl<S> FaultyStore<S> {
-    /// `inner`, committing normally until told otherwise.
+    /// `inner`, committing and reading normally until told otherwise.
     pub fn new(inner: S) -> FaultyStore<S> {
         FaultyStore {
             inner,
-            failing: std::sync::atomic::AtomicBool::new(false),
+            failing_commits: std::sync::atomic::AtomicBool::new(false),
+            failing_reads: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// From now on every commit fails with "no space left on device" and
     /// writes nothing.
     pub fn fail_commits(&self) {
-        self.failing
+        self.failing_commits
             .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on every read fails with "no space left on device" too:
+    /// what sled does once its background writer has met a failed write
+    /// (any later use of its log answers that failure), whether or not a
+    /// block is being committed.
+    pub fn fail_reads(&self) {
+        self.failing_reads
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn full() -> CoreError {
+        CoreError::storage(std::io::Error::from(std::io::ErrorKind::StorageFull))
+    }
+
+    /// `inner`, unless reads fail.
+    fn readable(&self) -> Result<&S, CoreError> {
+        if self.failing_reads.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Self::full());
+        }
+        Ok(&self.inner)
     }
 }
 
 impl<S: StateRead> StateRead for FaultyStore<S> {
-    crate::state::forward_reads!(self, self.inner);
+    crate::state::forward_reads!(self, self.readable()?);
 }
 
 impl<S: StateCommit> StateCommit for FaultyStore<S> {
     fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
-        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(CoreError::storage(std::io::Error::from(
-                std::io::ErrorKind::StorageFull,
-            )));
+        if self
+            .failing_commits
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Self::full());
         }
         self.inner.commit(changes)
     }
@@ -756,8 +781,15 @@ impl<S: StateCommit> StateCommit for FaultyStore<S> {
 /// wait.
 pub struct GatedStore<S> {
     inner: S,
-    closed: std::sync::Mutex<bool>,
+    gate: std::sync::Mutex<Gate>,
     changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Gate {
+    closed: bool,
+    /// Commits waiting at the gate.
+    held: usize,
 }
 
 impl<S> GatedStore<S> {
@@ -765,18 +797,37 @@ impl<S> GatedStore<S> {
     pub fn new(inner: S) -> GatedStore<S> {
         GatedStore {
             inner,
-            closed: std::sync::Mutex::new(false),
+            gate: std::sync::Mutex::default(),
             changed: std::sync::Condvar::new(),
         }
     }
 
+    /// The store behind the gate.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
     /// Closes (`true`) or opens the gate.
     pub fn close(&self, closed: bool) {
-        *self
-            .closed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = closed;
+        self.gate().closed = closed;
         self.changed.notify_all();
+    }
+
+    /// Blocks until a commit waits at the closed gate.
+    pub fn wait_for_a_held_commit(&self) {
+        let mut gate = self.gate();
+        while gate.held == 0 {
+            gate = self
+                .changed
+                .wait(gate)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -786,17 +837,17 @@ impl<S: StateRead> StateRead for GatedStore<S> {
 
 impl<S: StateCommit> StateCommit for GatedStore<S> {
     fn commit(&self, changes: &BlockChanges) -> Result<(), CoreError> {
-        let mut closed = self
-            .closed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while *closed {
-            closed = self
+        let mut gate = self.gate();
+        gate.held += 1;
+        self.changed.notify_all();
+        while gate.closed {
+            gate = self
                 .changed
-                .wait(closed)
+                .wait(gate)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        drop(closed);
+        gate.held -= 1;
+        drop(gate);
         self.inner.commit(changes)
     }
 

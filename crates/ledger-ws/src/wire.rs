@@ -213,17 +213,37 @@ impl Wire {
         }
         // Send the close frame, and read (discarding) what the peer still
         // sends until it answers the close, so the socket is not reset
-        // under a peer that is still reading.
+        // under a peer that is still reading. Once the WebSocket layer can
+        // make nothing of what follows (the rest of a message too large
+        // to read, whose continuation frames belong to no message), the
+        // bytes are discarded as they come, until the peer stops sending.
+        let mut frames_readable = true;
+        let mut discard = [0u8; crate::transport::READ_BUFFER];
         loop {
             let flushed = match self.ws.flush() {
                 Ok(()) => true,
                 Err(error) if would_block(&error) => false,
                 Err(_) => return,
             };
-            match self.ws.read() {
-                Ok(_) => continue,
-                Err(error) if would_block(&error) => {}
-                Err(_) => return,
+            if frames_readable {
+                match self.ws.read() {
+                    Ok(_) => continue,
+                    Err(error) if would_block(&error) => {}
+                    Err(
+                        tungstenite::Error::ConnectionClosed
+                        | tungstenite::Error::AlreadyClosed
+                        | tungstenite::Error::Io(_),
+                    ) => return,
+                    Err(_) => frames_readable = false,
+                }
+            }
+            if !frames_readable {
+                match self.ws.get_mut().0.try_read(&mut discard) {
+                    Ok(0) => return,
+                    Ok(_) => continue,
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
             }
             let socket = &self.ws.get_ref().0;
             tokio::select! {

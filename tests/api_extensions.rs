@@ -508,6 +508,30 @@ async fn metrics_count_what_the_test_did() {
         value("ledger_ws_subscriptions", &[("kind", "push_transaction")]),
         0.0
     );
+    // The build, and the process as the kernel sees it: the node's own
+    // memory and files, not a made-up number.
+    assert_eq!(
+        value(
+            "ledger_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    if cfg!(target_os = "linux") {
+        let rss = value("process_resident_memory_bytes", &[]);
+        let kib = support::rss_kib(node.pid()) as f64;
+        assert!(
+            rss > 0.5 * kib * 1024.0 && rss < 2.0 * kib * 1024.0,
+            "{rss} against {kib} KiB"
+        );
+        assert!(value("process_cpu_seconds_total", &[]) > 0.0);
+        assert!(value("process_open_fds", &[]) >= 4.0);
+        assert!(value("process_max_fds", &[]) >= value("process_open_fds", &[]));
+        assert!(value("process_threads", &[]) >= 2.0);
+        let started = value("process_start_time_seconds", &[]);
+        let now = unix_nanos() as f64 / 1e9;
+        assert!(started <= now + 1.0 && started > now - 600.0, "{started}");
+    }
 }
 
 fn unix_nanos() -> u64 {

@@ -22,6 +22,7 @@ mod http;
 mod logs;
 mod metrics;
 mod outbox;
+mod process_metrics;
 pub mod protocol;
 mod request_error;
 mod router;

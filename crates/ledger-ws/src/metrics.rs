@@ -50,6 +50,12 @@ struct KindLabel {
     kind: &'static str,
 }
 
+/// What `ledger_build_info` says of the build.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
 /// The server's metrics and the registry that holds them with the chain's.
 #[derive(Debug)]
 pub(crate) struct ApiMetrics {
@@ -83,6 +89,18 @@ impl ApiMetrics {
             "From a push read to its Pending or refusal answer",
             admission.clone(),
         );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "ledger_build_info",
+            "The node's version, as a label of a gauge that is always 1",
+            build,
+        );
+        registry.register_collector(Box::new(crate::process_metrics::ProcessCollector));
         for kind in Kind::ALL {
             // Every kind is reported, at zero until used.
             subscriptions

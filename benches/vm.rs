@@ -1,7 +1,10 @@
 //! A block of 1,000 ERC-20 `transfer` calls (OpenZeppelin's token from
 //! contracts/) executed by ledger-vm inside `execute_block`, beside the
 //! same 1,000 calls run by revm alone on its in-memory database: the limit
-//! of the engine. docs/benchmarks.md reports the ratio.
+//! of the engine. And what `estimate_fee` costs on an ERC-20 transfer and
+//! on the token's creation, beside one view call of the same: the search
+//! runs the transaction a dozen times or so. docs/benchmarks.md reports
+//! both.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ledger_core::{
@@ -160,10 +163,85 @@ fn ledger_vm(c: &mut Criterion) {
     group.finish();
 }
 
+/// `estimate_fee` of a token transfer and of the token's creation, beside
+/// a view call running the same transfer once.
+fn estimates(c: &mut Criterion) {
+    let key = Genesis::dev_key();
+    let mut ledger = Ledger::open_with_engine(
+        MemoryStore::new(),
+        Genesis::dev(),
+        ChainConfig::default(),
+        Evm::new(),
+    )
+    .expect("opens");
+    let init = token_init(1_000_000_000);
+    let deploy = Transaction::signed(
+        &key,
+        Address::NULL,
+        Balance::ZERO,
+        3_000_000,
+        T0,
+        init.clone(),
+    );
+    ledger.push(&deploy.to_raw()).expect("pushes");
+    ledger
+        .produce_block(T0 + 1, Address([0xcb; 20]))
+        .expect("produces")
+        .expect("a block");
+    let token: Address = ledger
+        .store()
+        .transaction(&deploy.hash())
+        .expect("reads")
+        .expect("applied")
+        .status
+        .message
+        .parse()
+        .expect("the token's address");
+    let transfer = ledger_core::FeeRequest {
+        from: key.address(),
+        to: token,
+        amount: Balance::ZERO,
+        data: transfer_data(recipient(1)),
+    };
+    let creation = ledger_core::FeeRequest {
+        from: key.address(),
+        to: Address::NULL,
+        amount: Balance::ZERO,
+        data: init,
+    };
+    let runs = |estimate: ledger_core::FeeEstimate| match estimate {
+        ledger_core::FeeEstimate::Fits { runs, .. } => runs,
+        other => panic!("no fee: {other:?}"),
+    };
+    println!(
+        "estimate_fee runs: ERC-20 transfer {}, creation {}",
+        runs(ledger.estimate_fee(&transfer).expect("estimates")),
+        runs(ledger.estimate_fee(&creation).expect("estimates"))
+    );
+    let view = ledger_core::ViewCall {
+        from: key.address(),
+        to: token,
+        timestamp: T0 + 2,
+        message: transfer_data(recipient(1)),
+    };
+    let mut group = c.benchmark_group("estimate_fee");
+    group.sample_size(30);
+    group.bench_function("view_call_erc20_transfer", |b| {
+        b.iter(|| ledger.view_call(&view).expect("runs"))
+    });
+    group.bench_function("estimate_erc20_transfer", |b| {
+        b.iter(|| ledger.estimate_fee(&transfer).expect("estimates"))
+    });
+    group.bench_function("estimate_erc20_creation", |b| {
+        b.iter(|| ledger.estimate_fee(&creation).expect("estimates"))
+    });
+    group.finish();
+}
+
 // The macros generate undocumented functions.
 #[allow(missing_docs)]
 mod harness {
     use super::*;
-    criterion_group!(benches, ledger_vm);
+    criterion_group!(benches, ledger_vm, estimates);
 }
 criterion_main!(harness::benches);

@@ -4,7 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use ledger_core::{
-    Address, Admission, Hash, StateRead, VerifiedTransaction, ViewCall, ViewOutcome,
+    Address, Admission, FeeEstimate, FeeRequest, Hash, StateRead, VerifiedTransaction, ViewCall,
+    ViewOutcome,
 };
 use tokio::sync::broadcast;
 
@@ -84,6 +85,13 @@ pub trait Chain: Clone + Send + Sync + 'static {
         &self,
         call: ViewCall,
     ) -> impl Future<Output = Result<ViewOutcome, ChainError>> + Send;
+
+    /// What a transaction would cost as the first of the next block
+    /// ([`ledger_core::estimate_fee`]), on the newest state.
+    fn estimate_fee(
+        &self,
+        request: FeeRequest,
+    ) -> impl Future<Output = Result<FeeEstimate, ChainError>> + Send;
 
     /// Every stored block from now on, in order, after its commit.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>>;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_core::{
-    Address, Admission, Block, BlockChanges, ChainTip, ContractEngine, CoreError, Hash, Ledger,
-    StateCommit, VerifiedTransaction, ViewCall, ViewOutcome,
+    Address, Admission, Block, BlockChanges, ChainTip, ContractEngine, CoreError, FeeEstimate,
+    FeeRequest, Hash, Ledger, StateCommit, VerifiedTransaction, ViewCall, ViewOutcome,
 };
 use tokio::sync::{broadcast, watch};
 
@@ -139,6 +139,11 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Producer<S, E, C> {
     /// Runs a view call against the newest state.
     pub fn view_call(&mut self, call: &ViewCall) -> Result<ViewOutcome, CoreError> {
         self.ledger.view_call(call)
+    }
+
+    /// Estimates a transaction's fee against the newest state.
+    pub fn estimate_fee(&mut self, request: &FeeRequest) -> Result<FeeEstimate, CoreError> {
+        self.ledger.estimate_fee(request)
     }
 
     /// Validates, executes, commits and announces a block produced

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use ledger_core::{
-    Address, Admission, Block, BlockChanges, ChainTip, ContractEngine, CoreError, Hash, Ledger,
-    Snapshot, SnapshotError, StateCommit, VerifiedTransaction, ViewCall, ViewOutcome,
+    Address, Admission, Block, BlockChanges, ChainTip, ContractEngine, CoreError, FeeEstimate,
+    FeeRequest, Hash, Ledger, Snapshot, SnapshotError, StateCommit, VerifiedTransaction, ViewCall,
+    ViewOutcome,
 };
 use tokio::sync::{broadcast, oneshot, watch};
 
@@ -31,6 +32,10 @@ enum Request {
     IsPending(Hash, oneshot::Sender<bool>),
     Import(Block, oneshot::Sender<Result<ChainTip, ChainError>>),
     ViewCall(ViewCall, oneshot::Sender<Result<ViewOutcome, ChainError>>),
+    EstimateFee(
+        Box<FeeRequest>,
+        oneshot::Sender<Result<FeeEstimate, ChainError>>,
+    ),
     Build(
         Address,
         oneshot::Sender<Result<Option<BlockChanges>, ChainError>>,
@@ -347,7 +352,7 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
                     }
                     return true;
                 }
-                Request::IsPending(..) | Request::ViewCall(..) => {}
+                Request::IsPending(..) | Request::ViewCall(..) | Request::EstimateFee(..) => {}
                 request => {
                     self.waiting.push_back(request);
                     return true;
@@ -367,6 +372,10 @@ impl<S: StateCommit, E: ContractEngine, C: Clock> Service<S, E, C> {
             }
             Request::ViewCall(call, reply) => {
                 let _ = reply.send(self.producer.view_call(&call).map_err(ChainError::from));
+            }
+            Request::EstimateFee(request, reply) => {
+                let answer = self.producer.estimate_fee(&request);
+                let _ = reply.send(answer.map_err(ChainError::from));
             }
             Request::Build(coinbase, reply) => {
                 let answer = self
@@ -532,6 +541,11 @@ impl<S: ledger_core::StateRead + Clone + Send + Sync + 'static> Chain for ChainH
 
     async fn view_call(&self, call: ViewCall) -> Result<ViewOutcome, ChainError> {
         self.ask(|reply| Request::ViewCall(call, reply)).await?
+    }
+
+    async fn estimate_fee(&self, request: FeeRequest) -> Result<FeeEstimate, ChainError> {
+        self.ask(|reply| Request::EstimateFee(Box::new(request), reply))
+            .await?
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {

@@ -7,8 +7,8 @@
 use crate::block::Block;
 use crate::error::{BlockError, CoreError, Inconsistency};
 use crate::execution::{
-    all_fees_within, block_gas, execute_block, execute_checked, execute_genesis, view_call,
-    Applied, ViewOutcome, VIEW_CALL_GAS,
+    all_fees_within, block_gas, estimate_fee, execute_block, execute_checked, execute_genesis,
+    view_call, Applied, FeeEstimate, FeeRequest, ViewOutcome, VIEW_CALL_GAS,
 };
 use crate::genesis::Genesis;
 use crate::mempool::{Admission, Mempool};
@@ -580,6 +580,19 @@ impl<S: StateCommit, E: ContractEngine> Ledger<S, E> {
             call,
             self.config.view_call_gas,
             &self.settings,
+            &mut self.engine,
+        )
+    }
+
+    /// What `request` would cost as the first transaction of the next
+    /// block ([`crate::estimate_fee`]), each run bounded like a view call
+    /// (the configured gas cap, and the block gas limit).
+    pub fn estimate_fee(&mut self, request: &FeeRequest) -> Result<FeeEstimate, CoreError> {
+        estimate_fee(
+            &self.store,
+            request,
+            &self.settings,
+            self.config.view_call_gas,
             &mut self.engine,
         )
     }

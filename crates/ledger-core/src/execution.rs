@@ -620,5 +620,8 @@ fn refuse_balances<S: StateRead + ?Sized>(
     Ok(None)
 }
 
+mod estimate;
+pub use estimate::{estimate_fee, FeeEstimate, FeeRequest};
+
 #[cfg(test)]
 mod tests;

@@ -53,8 +53,8 @@ pub use error::{
     SecretKeyError, SignatureError,
 };
 pub use execution::{
-    block_gas, contract_address, execute_block, execute_genesis, view_call, ViewOutcome,
-    VIEW_CALL_GAS,
+    block_gas, contract_address, estimate_fee, execute_block, execute_genesis, view_call,
+    FeeEstimate, FeeRequest, ViewOutcome, VIEW_CALL_GAS,
 };
 pub use genesis::{Genesis, GenesisValidator, DEV_SECRET_KEY_HEX};
 pub use lattice::{StateLattice, LATTICE_BYTES};

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use ledger_chain::{BlockEvent, Chain, ChainError, ChainMetrics, NodeMode, Peer};
 use ledger_core::{
-    Address, Admission, Hash, RawTransaction, VerifiedTransaction, ViewCall, ViewOutcome,
+    Address, Admission, FeeEstimate, FeeRequest, Hash, RawTransaction, VerifiedTransaction,
+    ViewCall, ViewOutcome,
 };
 use ledger_ws::protocol::MAX_RELAY;
 use ledger_ws::Client;
@@ -176,6 +177,10 @@ impl<C: Chain> Chain for NetworkChain<C> {
 
     async fn view_call(&self, call: ViewCall) -> Result<ViewOutcome, ChainError> {
         self.inner.view_call(call).await
+    }
+
+    async fn estimate_fee(&self, request: FeeRequest) -> Result<FeeEstimate, ChainError> {
+        self.inner.estimate_fee(request).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {

@@ -172,7 +172,8 @@ impl ContractEngine for Evm {
     }
 
     fn revert_reason(&self, data: &[u8]) -> Option<String> {
-        alloy_sol_types::decode_revert_reason(data)
+        // alloy reads empty data as an empty reason: there is none.
+        alloy_sol_types::decode_revert_reason(data).filter(|reason| !reason.is_empty())
     }
 }
 

@@ -761,3 +761,118 @@ fn init_code_that_returns_nothing_creates_an_account_without_code() {
     assert_eq!(status.action_type, ActionType::Transfer);
     assert_eq!(chain.balance(&address), u256(12));
 }
+
+impl Chain {
+    /// The node's estimate for a transaction from the dev key.
+    fn estimate(&mut self, to: Address, amount: u64, data: Vec<u8>) -> ledger_core::FeeEstimate {
+        let request = ledger_core::FeeRequest {
+            from: self.key.address(),
+            to,
+            amount: Balance::from(amount),
+            data,
+        };
+        self.ledger.estimate_fee(&request).expect("estimates")
+    }
+
+    /// The fee the estimate found, asserting it found one.
+    fn estimated_fee(&mut self, to: Address, data: Vec<u8>) -> u64 {
+        match self.estimate(to, 0, data) {
+            ledger_core::FeeEstimate::Fits { fee, runs, .. } => {
+                assert!(runs <= 20, "{runs} runs to estimate");
+                fee
+            }
+            other => panic!("expected a fee, got {other:?}"),
+        }
+    }
+}
+
+/// The estimate is the smallest fee that succeeds: sent with it, a call
+/// and a creation succeed; with one less, each runs out of gas and keeps
+/// the whole fee. Nothing the estimate ran was written.
+#[test]
+fn the_estimate_is_the_smallest_fee_that_succeeds() {
+    let mut chain = Chain::new();
+    let storage = chain.deploy("Storage", &[], 0);
+    let set = IStorage::setCall { newValue: u256(42) }.abi_encode();
+    let tip = chain.ledger.tip().expect("tip");
+    let fee = chain.estimated_fee(storage, set.clone());
+    assert_eq!(
+        chain.ledger.tip().expect("tip"),
+        tip,
+        "the estimate wrote nothing"
+    );
+    let short = chain.send(storage, 0, fee - 1, set.clone());
+    assert_eq!(short.status_code, StatusCode::Failed, "{short:?}");
+    assert_eq!(short.fee_left, 0, "out of gas keeps the whole fee");
+    let exact = chain.send(storage, 0, fee, set);
+    assert_eq!(exact.status_code, StatusCode::Success, "{exact:?}");
+
+    // A creation, its address depending on the sender's nonce: the same.
+    let code = artifact("Storage").init_code();
+    let fee = chain.estimated_fee(Address::NULL, code.clone());
+    let short = chain.send(Address::NULL, 0, fee - 1, code.clone());
+    assert_eq!(short.status_code, StatusCode::Failed, "{short:?}");
+    let exact = chain.send(Address::NULL, 0, fee, code);
+    assert_eq!(exact.status_code, StatusCode::Success, "{exact:?}");
+    chain
+        .seen
+        .insert(exact.message.parse().expect("an address"));
+    chain.check_supply();
+}
+
+/// What the estimate cannot give: a transfer needs no fee; a call that
+/// reverts whatever its fee says why, with its data; a sender who cannot
+/// pay is told so; a loop that burns all gas fails at the cap.
+#[test]
+fn an_estimate_says_why_there_is_no_fee() {
+    let mut chain = Chain::new();
+    let storage = chain.deploy("Storage", &[], 0);
+    match chain.estimate(Address([0x77; 20]), 5, Vec::new()) {
+        ledger_core::FeeEstimate::Fits {
+            fee: 0,
+            gas_used: 0,
+            action: ActionType::Transfer,
+            ..
+        } => {}
+        other => panic!("a transfer needs no fee: {other:?}"),
+    }
+    let below = IStorage::atLeastCall {
+        minimum: u256(10_000),
+    }
+    .abi_encode();
+    match chain.estimate(storage, 0, below) {
+        ledger_core::FeeEstimate::Fails {
+            outcome: ViewOutcome::Reverted { reason, data },
+            ..
+        } => {
+            assert_eq!(
+                reason.as_deref(),
+                Some("revert: value is below the minimum")
+            );
+            assert!(!data.is_empty());
+        }
+        other => panic!("expected a revert, got {other:?}"),
+    }
+    match chain.estimate(storage, 0, IStorage::burnCall {}.abi_encode()) {
+        ledger_core::FeeEstimate::Fails {
+            outcome: ViewOutcome::Halted(_),
+            cap,
+            ..
+        } => assert_eq!(cap, chain.ledger.settings().block_gas_limit),
+        other => panic!("expected a halt, got {other:?}"),
+    }
+    let poor = SecretKey::generate();
+    let request = ledger_core::FeeRequest {
+        from: poor.address(),
+        to: storage,
+        amount: Balance::ZERO,
+        data: IStorage::setCall { newValue: u256(1) }.abi_encode(),
+    };
+    match chain.ledger.estimate_fee(&request).expect("estimates") {
+        ledger_core::FeeEstimate::Unaffordable { balance, fee, .. } => {
+            assert_eq!(balance, Balance::ZERO);
+            assert!(fee > 21_000, "{fee}");
+        }
+        other => panic!("expected the sender unable to pay, got {other:?}"),
+    }
+}

@@ -28,7 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::WsError;
-use crate::extensions::{AccountTransactions, NodeInfo, Peers};
+use crate::extensions::{
+    AccountCode, AccountStorage, AccountTransactions, EstimatedFee, NodeInfo, Peers,
+};
 use crate::protocol::{
     AccountInfo, Answer, BlockRef, LastBlockInfo, LogFilter, LogsEvent, Request, RequestType,
     TransactionLogs, API_VERSION, UNSUBSCRIBED,
@@ -192,6 +194,49 @@ impl Client {
         self.call("call_contract_view", args).await
     }
 
+    /// What a transaction would cost as the first of the next block
+    /// (`estimate_fee`): unsigned, it changes nothing.
+    pub async fn estimate_fee(
+        &self,
+        from: &Address,
+        to: &Address,
+        amount: ledger_core::Balance,
+        data: &[u8],
+    ) -> Result<EstimatedFee, WsError> {
+        let args = json!({
+            "from": from,
+            "to": to,
+            "amount": amount,
+            "data": ledger_core::encode_base64(data),
+        });
+        self.call("estimate_fee", args).await
+    }
+
+    /// A contract's deployed code; empty for an account without code.
+    pub async fn account_code(&self, address: &Address) -> Result<Vec<u8>, WsError> {
+        let answer: AccountCode = self
+            .call("account_code", json!({ "address": address }))
+            .await?;
+        base64_answer("code", &answer.code)
+    }
+
+    /// One storage slot of a contract (zeros when never written).
+    pub async fn account_storage(
+        &self,
+        address: &Address,
+        slot: &[u8; 32],
+    ) -> Result<[u8; 32], WsError> {
+        let args = json!({ "address": address, "slot": Hash(*slot) });
+        let answer: AccountStorage = self.call("account_storage", args).await?;
+        let bytes = base64_answer("storage value", &answer.value)?;
+        bytes
+            .try_into()
+            .map_err(|bytes: Vec<u8>| WsError::BadAnswer {
+                what: "storage value",
+                reason: format!("{} bytes, not 32", bytes.len()),
+            })
+    }
+
     /// The logs of an applied transaction, in emission order.
     pub async fn find_transaction_logs(&self, hash: &Hash) -> Result<TransactionLogs, WsError> {
         self.call("find_transaction_logs", json!({ "hash": hash }))
@@ -331,6 +376,14 @@ impl Client {
 /// A request's arguments: `args` if it is a non-empty object, else none.
 fn object(args: &Value) -> Option<&Map<String, Value>> {
     args.as_object().filter(|args| !args.is_empty())
+}
+
+/// The bytes of `text`, base64 in an answer's `what`.
+fn base64_answer(what: &'static str, text: &str) -> Result<Vec<u8>, WsError> {
+    ledger_core::decode_base64(text).map_err(|error| WsError::BadAnswer {
+        what,
+        reason: error.to_string(),
+    })
 }
 
 fn decode<T: DeserializeOwned>(result: &RawValue) -> Result<T, WsError> {

@@ -27,6 +27,15 @@ pub enum WsError {
         /// The answer's status.
         status: String,
     },
+    /// An answer's value is not what the API promises, such as base64
+    /// that does not decode (client side).
+    #[error("the node's {what} is malformed: {reason}")]
+    BadAnswer {
+        /// What was asked for.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The connection to the node closed.
     #[error("the connection to the node closed")]
     Closed,

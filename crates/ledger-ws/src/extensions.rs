@@ -1,14 +1,14 @@
 //! The answers of the calls and surfaces we add beyond likelib v1
 //! (api-extensions.md): `node_info` (also the body of `GET /api/v1/`),
-//! `peers`, `account_transactions`, and the messages of the
-//! valid-transactions stream.
+//! `peers`, `account_transactions`, `estimate_fee`, `account_code`,
+//! `account_storage`, and the messages of the valid-transactions stream.
 
 use ledger_chain::Peer;
 use ledger_core::{ActionType, Address, Hash, HistoryEntry, StatusCode};
 use serde::{Deserialize, Serialize};
 
 /// The extensions this node serves, as `node_info` lists them.
-pub const EXTENSIONS: [&str; 9] = [
+pub const EXTENSIONS: [&str; 12] = [
     "timings",
     "node_info",
     "peers",
@@ -18,7 +18,35 @@ pub const EXTENSIONS: [&str; 9] = [
     "streams",
     "metrics",
     "explorer",
+    "estimate_fee",
+    "account_code",
+    "account_storage",
 ];
+
+/// The `estimate_fee` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EstimatedFee {
+    /// The smallest fee the transaction succeeds with, decimal.
+    pub fee: String,
+    /// What it used with that fee, decimal.
+    pub gas_used: String,
+    /// What it would be: a transfer, a creation or a call.
+    pub action_type: ActionType,
+}
+
+/// The `account_code` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCode {
+    /// Base64 of the deployed code; `""` for an account without code.
+    pub code: String,
+}
+
+/// The `account_storage` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStorage {
+    /// Base64 of the slot's 32 bytes (zeros when never written).
+    pub value: String,
+}
 
 /// The `relay_transactions` result: how the relayed transactions fared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

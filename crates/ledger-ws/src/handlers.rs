@@ -3,13 +3,16 @@
 //! service in sight. The connection decides when and where they run.
 
 use ledger_core::{
-    encode_base64, Account, Address, ChainTip, Hash, RawBlock, RawTransaction, StateRead,
-    TransactionStatus, ViewOutcome,
+    encode_base64, Account, Address, ChainTip, FeeEstimate, Hash, RawBlock, RawTransaction,
+    StateRead, TransactionStatus, ViewOutcome,
 };
 
 use ledger_chain::NodeMode;
 
-use crate::extensions::{AccountTransactions, HistoryItem, NodeInfo, EXTENSIONS};
+use crate::extensions::{
+    AccountCode, AccountStorage, AccountTransactions, EstimatedFee, HistoryItem, NodeInfo,
+    EXTENSIONS,
+};
 use crate::protocol::{
     AccountInfo, BlockRef, Cursor, HistoryPage, TransactionLogs, WireLog, API_VERSION,
 };
@@ -163,22 +166,93 @@ pub(crate) fn find_transaction_logs<S: StateRead + ?Sized>(
     })
 }
 
-/// The answer to a view call: base64 of what it returned, or
-/// `execution_failed` with the revert data (`""` when none).
-pub(crate) fn view_answer(outcome: ViewOutcome) -> Result<String, RequestError> {
+/// A contract's deployed code (`""` for an account without code).
+pub(crate) fn account_code<S: StateRead>(
+    state: &S,
+    address: &Address,
+) -> Result<AccountCode, RequestError> {
+    let code = state.code(address)?.unwrap_or_default();
+    Ok(AccountCode {
+        code: encode_base64(&code),
+    })
+}
+
+/// One storage slot of a contract (zeros when never written).
+pub(crate) fn account_storage<S: StateRead>(
+    state: &S,
+    address: &Address,
+    slot: &[u8; 32],
+) -> Result<AccountStorage, RequestError> {
+    Ok(AccountStorage {
+        value: encode_base64(&state.storage(address, slot)?),
+    })
+}
+
+/// The answer to `estimate_fee` from `from`: the fee found, or
+/// `execution_failed` saying why there is none.
+pub(crate) fn estimate_answer(
+    from: Address,
+    estimate: FeeEstimate,
+) -> Result<EstimatedFee, RequestError> {
+    match estimate {
+        FeeEstimate::Fits {
+            action,
+            fee,
+            gas_used,
+            ..
+        } => Ok(EstimatedFee {
+            fee: fee.to_string(),
+            gas_used: gas_used.to_string(),
+            action_type: action,
+        }),
+        FeeEstimate::Unaffordable {
+            balance,
+            amount,
+            fee,
+            ..
+        } => Err(RequestError::Unaffordable {
+            from,
+            balance,
+            amount,
+            fee,
+        }),
+        FeeEstimate::Fails { cap, outcome, .. } => {
+            let (reason, data) = failure(outcome, "the transaction reverted");
+            Err(RequestError::EstimateFailed { reason, data, cap })
+        }
+        other => Err(RequestError::EstimateFailed {
+            reason: format!("the estimate failed: {other:?}"),
+            data: String::new(),
+            cap: 0,
+        }),
+    }
+}
+
+/// A failed run's reason for people and its revert data in base64;
+/// `reverted` when the revert data says nothing.
+fn failure(outcome: ViewOutcome, reverted: &str) -> (String, String) {
     let (reason, data) = match outcome {
-        ViewOutcome::Returned(output) => return Ok(encode_base64(&output)),
         ViewOutcome::Reverted { data, reason } => (
-            reason.unwrap_or_else(|| "the view call reverted".to_owned()),
+            reason
+                .filter(|reason| !reason.is_empty())
+                .unwrap_or_else(|| reverted.to_owned()),
             data,
         ),
         ViewOutcome::Halted(reason) => (reason, Vec::new()),
-        other => (format!("the view call failed: {other:?}"), Vec::new()),
+        ViewOutcome::Returned(_) => ("it returned".to_owned(), Vec::new()),
+        other => (format!("it failed: {other:?}"), Vec::new()),
     };
-    Err(RequestError::ViewFailed {
-        reason,
-        data: encode_base64(&data),
-    })
+    (reason, encode_base64(&data))
+}
+
+/// The answer to a view call: base64 of what it returned, or
+/// `execution_failed` with the revert data (`""` when none).
+pub(crate) fn view_answer(outcome: ViewOutcome) -> Result<String, RequestError> {
+    if let ViewOutcome::Returned(output) = outcome {
+        return Ok(encode_base64(&output));
+    }
+    let (reason, data) = failure(outcome, "the view call reverted");
+    Err(RequestError::ViewFailed { reason, data })
 }
 
 #[cfg(test)]
@@ -365,6 +439,63 @@ mod tests {
         assert_eq!(
             (wire.message.as_str(), wire.data.as_deref()),
             ("out of gas", Some(""))
+        );
+    }
+
+    #[test]
+    fn an_estimate_is_a_fee_or_execution_failed_saying_why() {
+        let from = Address([4; 20]);
+        let fits = estimate_answer(
+            from,
+            FeeEstimate::Fits {
+                action: ledger_core::ActionType::ContractCall,
+                fee: 27_902,
+                gas_used: 23_102,
+                runs: 11,
+            },
+        )
+        .expect("a fee");
+        assert_eq!(
+            serde_json::to_value(&fits).expect("json"),
+            serde_json::json!({"fee": "27902", "gas_used": "23102", "action_type": 2})
+        );
+        // A revert without data says so, never an empty reason.
+        let wire = estimate_answer(
+            from,
+            FeeEstimate::Fails {
+                action: ledger_core::ActionType::ContractCall,
+                cap: 30_000_000,
+                outcome: ViewOutcome::Reverted {
+                    data: Vec::new(),
+                    reason: Some(String::new()),
+                },
+            },
+        )
+        .expect_err("fails")
+        .to_api_error();
+        assert_eq!(wire.code, crate::ErrorCode::ExecutionFailed);
+        assert_eq!(
+            (wire.message.as_str(), wire.data.as_deref()),
+            (
+                "the transaction reverted (even with a fee of 30000000)",
+                Some("")
+            )
+        );
+        let wire = estimate_answer(
+            from,
+            FeeEstimate::Unaffordable {
+                action: ledger_core::ActionType::ContractCall,
+                balance: ledger_core::Balance::from(7),
+                amount: ledger_core::Balance::from(1),
+                fee: 27_902,
+            },
+        )
+        .expect_err("unaffordable")
+        .to_api_error();
+        assert_eq!(wire.code, crate::ErrorCode::ExecutionFailed);
+        assert_eq!(
+            wire.message,
+            format!("balance 7 of {from} does not cover amount 1 + fee 27902")
         );
     }
 }

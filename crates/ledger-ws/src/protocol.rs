@@ -4,7 +4,7 @@
 use std::fmt;
 
 use ledger_core::{
-    Account, AccountKind, Address, Balance, ChainTip, Hash, RawTransaction, RawViewCall,
+    Account, AccountKind, Address, Balance, ChainTip, FeeRequest, Hash, RawTransaction, RawViewCall,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -164,6 +164,17 @@ pub enum Command {
     RelayTransactions(Vec<RawTransaction>),
     /// Call `account_transactions`: a page of an account's history.
     AccountTransactions(HistoryPage),
+    /// Call `estimate_fee`: what a transaction would cost.
+    EstimateFee(Box<FeeRequest>),
+    /// Call `account_code`: a contract's deployed code.
+    AccountCode(Address),
+    /// Call `account_storage`: one storage slot of a contract.
+    AccountStorage {
+        /// The contract.
+        address: Address,
+        /// The slot.
+        slot: [u8; 32],
+    },
     /// Call `state_snapshot`: take (or reuse) a snapshot to serve.
     StateSnapshot,
     /// Call `state_snapshot_chunk`: a chunk of the held snapshot.
@@ -333,6 +344,13 @@ fn command(
         (Call, "account_transactions") => {
             Command::AccountTransactions(HistoryPage::from_args(&args)?)
         }
+        (Call, "estimate_fee") => Command::EstimateFee(Box::new(fee_request(&args)?)),
+        (Call, "account_code") => Command::AccountCode(parsed_arg(&args, "address")?),
+        (Call, "account_storage") => Command::AccountStorage {
+            address: parsed_arg(&args, "address")?,
+            // A slot is 32 bytes in base64, as a hash is.
+            slot: parsed_arg::<Hash>(&args, "slot")?.0,
+        },
         (Call, "state_snapshot") => Command::StateSnapshot,
         (Call, "state_snapshot_chunk") => Command::StateSnapshotChunk {
             depth: u64_arg(&args, "depth")?,
@@ -540,6 +558,40 @@ where
             name,
             source: Box::new(source),
         })
+}
+
+/// An optional argument parsed from its string; `default` when absent.
+fn optional_arg<T>(
+    args: &Map<String, Value>,
+    name: &'static str,
+    default: T,
+) -> Result<T, RequestError>
+where
+    T: std::str::FromStr<Err = ledger_core::CoreError>,
+{
+    match args.get(name) {
+        None => Ok(default),
+        Some(_) => parsed_arg(args, name),
+    }
+}
+
+/// The `estimate_fee` arguments: `from`, `to`, optional `amount` and `data`.
+fn fee_request(args: &Map<String, Value>) -> Result<FeeRequest, RequestError> {
+    let data = match args.get("data") {
+        None => Vec::new(),
+        Some(_) => ledger_core::decode_base64(string_arg(args, "data")?).map_err(|source| {
+            RequestError::InvalidArg {
+                name: "data",
+                source: Box::new(source),
+            }
+        })?,
+    };
+    Ok(FeeRequest {
+        from: parsed_arg(args, "from")?,
+        to: parsed_arg(args, "to")?,
+        amount: optional_arg(args, "amount", Balance::ZERO)?,
+        data,
+    })
 }
 
 fn block_ref(args: &Map<String, Value>) -> Result<BlockRef, RequestError> {

@@ -203,6 +203,28 @@ pub enum RequestError {
         /// Base64 of the revert data (`""` when none).
         data: String,
     },
+    /// An estimated transaction fails even at the highest fee allowed.
+    #[error("{reason} (even with a fee of {cap})")]
+    EstimateFailed {
+        /// The revert or halt, for people.
+        reason: String,
+        /// Base64 of the revert data (`""` when none).
+        data: String,
+        /// The highest fee tried.
+        cap: u64,
+    },
+    /// The sender of an estimated transaction cannot pay for it.
+    #[error("balance {balance} of {from} does not cover amount {amount} + fee {fee}")]
+    Unaffordable {
+        /// The sender.
+        from: ledger_core::Address,
+        /// Its balance.
+        balance: ledger_core::Balance,
+        /// The amount asked for.
+        amount: ledger_core::Balance,
+        /// The fee the estimate found.
+        fee: u64,
+    },
     /// An answer could not be encoded as JSON.
     #[error("the answer could not be encoded: {0}")]
     Encoding(serde_json::Error),
@@ -282,7 +304,9 @@ impl RequestError {
             | E::StatusNotFound { .. }
             | E::NoSnapshot
             | E::SnapshotGone { .. } => ErrorCode::NotFound,
-            E::ViewFailed { .. } => ErrorCode::ExecutionFailed,
+            E::ViewFailed { .. } | E::EstimateFailed { .. } | E::Unaffordable { .. } => {
+                ErrorCode::ExecutionFailed
+            }
             E::Core(error) => match **error {
                 CoreError::MempoolFull { .. } | CoreError::MempoolBytesFull { .. } => {
                     ErrorCode::LimitExceeded
@@ -305,7 +329,10 @@ impl RequestError {
     pub fn to_api_error(&self) -> ApiError {
         let error = ApiError::new(self.code(), self.to_string());
         match self {
-            RequestError::ViewFailed { data, .. } => error.with_data(data.clone()),
+            RequestError::ViewFailed { data, .. } | RequestError::EstimateFailed { data, .. } => {
+                error.with_data(data.clone())
+            }
+            RequestError::Unaffordable { .. } => error.with_data(String::new()),
             _ => error,
         }
     }

@@ -286,6 +286,11 @@ enum Completion {
         id: u64,
         result: Result<ViewOutcome, RequestError>,
     },
+    Estimate {
+        id: u64,
+        from: ledger_core::Address,
+        result: Result<ledger_core::FeeEstimate, RequestError>,
+    },
     Relay {
         id: u64,
         result: Result<Relayed, RequestError>,
@@ -766,6 +771,30 @@ impl<C: Chain> Connection<C> {
                     }),
                 )?;
             }
+            Command::EstimateFee(request) => {
+                let chain = self.shared.chain.clone();
+                let from = request.from;
+                self.wait_on_chain(
+                    id,
+                    Box::pin(async move {
+                        let result = chain.estimate_fee(*request).await;
+                        Completion::Estimate {
+                            id,
+                            from,
+                            result: result.map_err(RequestError::from),
+                        }
+                    }),
+                )?;
+            }
+            Command::AccountCode(address) => {
+                let text =
+                    self.large_answer(id, |state| handlers::account_code(state, &address))?;
+                self.send_answer(id, text);
+            }
+            Command::AccountStorage { address, slot } => {
+                let value = handlers::account_storage(self.store(), &address, &slot)?;
+                self.send_ok(id, &value);
+            }
             Command::FindTransactionLogs(hash) => {
                 let text =
                     self.large_answer(id, |state| handlers::find_transaction_logs(state, hash))?;
@@ -939,6 +968,13 @@ impl<C: Chain> Connection<C> {
                 self.session.release(id);
                 match result.and_then(handlers::view_answer) {
                     Ok(output) => self.send_ok(id, &output),
+                    Err(error) => self.send_error(Some(id), error),
+                }
+            }
+            Completion::Estimate { id, from, result } => {
+                self.session.release(id);
+                match result.and_then(|estimate| handlers::estimate_answer(from, estimate)) {
+                    Ok(fee) => self.send_ok(id, &fee),
                     Err(error) => self.send_error(Some(id), error),
                 }
             }

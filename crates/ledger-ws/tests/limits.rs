@@ -44,6 +44,13 @@ impl Chain for Silent {
         std::future::pending().await
     }
 
+    async fn estimate_fee(
+        &self,
+        _: ledger_core::FeeRequest,
+    ) -> Result<ledger_core::FeeEstimate, ChainError> {
+        std::future::pending().await
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {
         self.events.subscribe()
     }

@@ -76,25 +76,48 @@ fn a_short_load_run_checks_every_transfer_and_reports_as_json() {
 
 #[test]
 fn an_erc20_run_deploys_the_token_and_checks_every_holder() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let report = dir.path().join("report.json");
+    // `--json -`: the report alone on stdout, the table on stderr, and no
+    // progress bar where stderr is not a terminal.
     let output = Command::new(BINARY)
         .args(["bench", "--workload", "erc20", "--transfers", "120"])
         .args(["--senders", "5", "--connections", "2", "--window", "40"])
-        .args(["--baseline-seconds", "0.1", "--json"])
-        .arg(&report)
+        .args(["--baseline-seconds", "0.1", "--json", "-"])
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("deploying the token"), "{stderr}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("120 ERC-20 transfers"), "{stdout}");
+    assert!(stderr.contains("120 ERC-20 transfers"), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("[=") && !stderr.contains("Ok("),
+        "no progress bar and no debug text: {stderr}"
+    );
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("written")).expect("JSON");
+        serde_json::from_slice(&output.stdout).expect("stdout is the JSON report alone");
     assert_eq!(report["workload"], "erc20");
     assert_eq!(report["failed"], 0);
     assert_eq!(report["balances_checked"], true);
+}
+
+#[test]
+fn a_node_that_does_not_fund_the_senders_is_refused_before_timing() {
+    let node = support::Node::start();
+    let output = Command::new(BINARY)
+        .args(["bench", "--node", &node.url, "--transfers", "20"])
+        .args(["--senders", "2", "--baseline-seconds", "0.05"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: the node at ")
+            && last.contains("does not fund this run's senders")
+            && last.contains("holds 0, its 10 transfers need 20")
+            && last.contains("`ledger-node bench genesis --senders 2 --seed 1 --out genesis.json`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("checking every status"), "{stderr}");
 }
 
 #[test]

@@ -384,3 +384,101 @@ async fn a_partitioned_validator_process_does_not_split_the_chain_and_catches_up
     let coinbases: Vec<ledger_core::Address> = nodes.iter().map(|n| n.coinbase).collect();
     supply_holds(&all, to, &coinbases).await;
 }
+
+/// `ledger-node devnet`: a validator that dies is reported, the other
+/// three keep deciding (one faulty of four is what the network tolerates),
+/// and devnet starts it again on its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn devnet_keeps_deciding_without_a_dead_validator_and_starts_it_again() {
+    use std::sync::mpsc::Receiver;
+    let temp = tempfile::tempdir().expect("a directory");
+    let mut devnet = std::process::Command::new(support::BINARY)
+        .args(["devnet", "4", "--dir"])
+        .arg(temp.path().join("net"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stdout = support::lines_of(devnet.stdout.take().expect("piped"));
+    let stderr = support::lines_of(devnet.stderr.take().expect("piped"));
+    let wait_for = |lines: &Receiver<String>, wanted: &dyn Fn(&str) -> bool| -> String {
+        loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the line within a minute");
+            if wanted(&line) {
+                return line;
+            }
+        }
+    };
+    // The table: index, pid, API.
+    let mut validators = Vec::new();
+    while validators.len() < VALIDATORS {
+        let line = wait_for(&stdout, &|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|first| first.parse::<usize>().is_ok())
+        });
+        let words: Vec<&str> = line.split_whitespace().collect();
+        validators.push((words[1].to_owned(), words[2].to_owned()));
+    }
+    let to = address(44);
+    let client = connect_when_up(&validators[0].1).await;
+    support::pay(&client, to, 10, 1, 1).await;
+
+    let (dead_pid, _) = &validators[1];
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", dead_pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let reported = wait_for(&stderr, &|line| line.starts_with("validator 1 exited"));
+    assert!(
+        reported.contains("killed by signal 9") && reported.contains("3 of 4 running"),
+        "{reported}"
+    );
+    // Three of four decide.
+    support::pay(&client, to, 10, 1, 2).await;
+    let restarted = wait_for(&stderr, &|line| {
+        line.starts_with("validator 1 started again")
+    });
+    assert!(restarted.contains("pid"), "{restarted}");
+    // Back with the others: it catches up and answers.
+    let back = connect_when_up(&validators[1].1).await;
+    let top = client
+        .last_block_info()
+        .await
+        .expect("tip")
+        .top_block_number;
+    let mut blocks = back.subscribe_blocks().await.expect("subscribes");
+    while let Some(block) = blocks.next().await {
+        if block.expect("a block").top_block_number >= top {
+            break;
+        }
+    }
+    support::pay(&back, to, 10, 1, 3).await;
+
+    let stopped = std::process::Command::new("kill")
+        .args(["-INT", &devnet.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    let status = devnet.wait().expect("exits");
+    assert!(status.success(), "devnet stops cleanly: {status:?}");
+}
+
+/// A client of the API at `url`, once it accepts connections (a validator
+/// starting up, within a minute).
+async fn connect_when_up(url: &str) -> ledger_ws::Client {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match ledger_ws::Client::connect(url).await {
+            Ok(client) => return client,
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                let _ = error;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("{url} did not come up: {error}"),
+        }
+    }
+}

@@ -320,17 +320,397 @@ async fn the_cli_deploys_calls_views_and_shows_logs() {
     assert_eq!(logs["logs"].as_array().expect("logs").len(), 1);
     assert_eq!(logs["logs"][0]["address"], address.as_str());
 
-    // Too much: the token reverts, the command says so and fails.
+    // Too much: the token reverts. Sent anyway (--no-check), the command
+    // says so, decodes OpenZeppelin's custom error by the artifact's ABI,
+    // and fails.
     let (ok, reverted) = call(&[
         "--sig",
-        "transfer(address,uint256)",
+        "transfer",
+        "--abi",
+        &token,
         &receiver,
         "99999999",
         "--fee",
         "100000",
+        "--no-check",
     ]);
     assert!(!ok);
     assert_eq!(reverted["status"]["status_code"], 5);
+    let sender = dev_key().address();
+    assert_eq!(
+        reverted["revert"],
+        format!("ERC20InsufficientBalance(sender={sender}, balance=999750, needed=99999999)")
+    );
+    assert!(reverted["gas_used"].as_u64().expect("gas used") > 21_000);
+    assert!(reverted["block"].as_u64().expect("its block") > 0);
+}
+
+/// The output of a command expected to fail: its one stderr line.
+fn refused(node: &Node, args: &[&str]) -> String {
+    let output = Command::new(BINARY)
+        .args(args)
+        .args(["--node", &node.url])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    stderr
+}
+
+/// What a Solidity developer meets: estimates, mistakes refused before
+/// anything is signed (nothing spent), custom errors by name, code and
+/// storage readable.
+#[tokio::test(flavor = "multi_thread")]
+async fn mistakes_are_refused_before_they_cost_and_estimates_are_what_runs_use() {
+    let node = Node::start();
+    let client = node.client().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let key_file = temp.path().join("dev.key");
+    dev_key().save(&key_file).expect("saves");
+    let key = key_file.display().to_string();
+    let sender = dev_key().address();
+    let nonce = || async { client.account_info(&sender).await.expect("account").nonce };
+    let token = artifact_path("Token").display().to_string();
+    let storage_artifact = artifact_path("Storage").display().to_string();
+    let auction_artifact = artifact_path("Auction").display().to_string();
+    let before = nonce().await;
+
+    // A missing constructor argument: refused, nothing signed.
+    let line = refused(
+        &node,
+        &["deploy", "--key", &key, "--code", &token, "--fee", "auto"],
+    );
+    assert!(
+        line.contains("the constructor takes 1 argument (uint256 supply), 0 given"),
+        "{line}"
+    );
+    // A call to an address without code: refused, nothing spent.
+    let client_address = SecretKey::generate().address().to_string();
+    let line = refused(
+        &node,
+        &[
+            "call",
+            "--key",
+            &key,
+            "--to",
+            &client_address,
+            "--sig",
+            "set(uint256)",
+            "5",
+            "--fee",
+            "100000",
+        ],
+    );
+    assert!(
+        line.contains("holds no contract code: this would be a plain transfer")
+            && line.contains("--allow-no-code"),
+        "{line}"
+    );
+    assert_eq!(nonce().await, before, "nothing was sent");
+
+    // --fee auto deploys the token (its argument checked by the ABI) and
+    // the storage contract.
+    let (ok, deployed) = cli(
+        &node,
+        &[
+            "deploy", "--key", &key, "--code", &token, "--args", "1000", "--fee", "auto",
+        ],
+    );
+    assert!(ok, "{deployed}");
+    let token_address = deployed["address"].as_str().expect("address").to_owned();
+    let (ok, deployed) = cli(
+        &node,
+        &[
+            "deploy",
+            "--key",
+            &key,
+            "--code",
+            &storage_artifact,
+            "--fee",
+            "auto",
+        ],
+    );
+    assert!(ok, "{deployed}");
+    let storage: Address = deployed["address"]
+        .as_str()
+        .expect("address")
+        .parse()
+        .expect("an address");
+
+    // Code and storage, over the API and the CLI.
+    let code = client.account_code(&storage).await.expect("code");
+    let artifact = Artifact::read(artifact_path("Storage")).expect("reads");
+    assert_eq!(code, artifact.deployed_code());
+    assert!(client.account_code(&sender).await.expect("code").is_empty());
+    let (ok, shown) = cli(&node, &["code", &format!("0x{}", hex::encode(storage.0))]);
+    assert!(ok);
+    assert_eq!(shown["code"], format!("0x{}", hex::encode(&code)));
+    assert_eq!(
+        shown["address"],
+        format!("0x{}", hex::encode(storage.0)),
+        "the form given"
+    );
+    let slot0 = |value: u64| {
+        let mut word = [0u8; 32];
+        word[24..].copy_from_slice(&value.to_be_bytes());
+        word
+    };
+    assert_eq!(
+        client
+            .account_storage(&storage, &[0; 32])
+            .await
+            .expect("slot"),
+        slot0(8888)
+    );
+    let storage_text = storage.to_string();
+    let (ok, _) = cli(
+        &node,
+        &[
+            "call",
+            "--key",
+            &key,
+            "--to",
+            &storage_text,
+            "--abi",
+            &storage_artifact,
+            "--sig",
+            "set",
+            "77",
+            "--fee",
+            "auto",
+        ],
+    );
+    assert!(ok);
+    assert_eq!(
+        client
+            .account_storage(&storage, &[0; 32])
+            .await
+            .expect("slot"),
+        slot0(77)
+    );
+    let (ok, slot) = cli(&node, &["storage", &storage_text, "0"]);
+    assert!(ok);
+    assert_eq!(slot["value"], format!("0x{}", hex::encode(slot0(77))));
+
+    // The estimate is the gas a real run then uses: a creation and a call.
+    let init = init_code("Storage");
+    let estimate = client
+        .estimate_fee(&sender, &Address::NULL, ledger_core::Balance::ZERO, &init)
+        .await
+        .expect("an estimate");
+    let fee: u64 = estimate.fee.parse().expect("decimal");
+    let status = client
+        .push_and_wait(&dev_tx(Address::NULL, 0, fee, init, 900).to_raw())
+        .await
+        .expect("deploys");
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    assert_eq!((fee - status.fee_left).to_string(), estimate.gas_used);
+    let set = IStorage::setCall {
+        newValue: alloy_primitives::U256::from(9),
+    }
+    .abi_encode();
+    let estimate = client
+        .estimate_fee(&sender, &storage, ledger_core::Balance::ZERO, &set)
+        .await
+        .expect("an estimate");
+    let fee: u64 = estimate.fee.parse().expect("decimal");
+    let status = client
+        .push_and_wait(&dev_tx(storage, 0, fee, set, 901).to_raw())
+        .await
+        .expect("calls");
+    assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
+    assert_eq!((fee - status.fee_left).to_string(), estimate.gas_used);
+    // A reverting call: execution_failed, with its reason and data.
+    let below = IStorage::atLeastCall {
+        minimum: alloy_primitives::U256::from(10_000),
+    }
+    .abi_encode();
+    match client
+        .estimate_fee(&sender, &storage, ledger_core::Balance::ZERO, &below)
+        .await
+    {
+        Err(WsError::Api(error)) => {
+            assert_eq!(error.code, ErrorCode::ExecutionFailed);
+            assert!(
+                error.message.contains("revert: value is below the minimum"),
+                "{}",
+                error.message
+            );
+            assert!(!error.data.unwrap_or_default().is_empty());
+        }
+        other => panic!("expected execution_failed, got {other:?}"),
+    }
+
+    // An Auction bid: a guessed low fee is refused before it is sent (it
+    // would run out of gas and keep the fee); --fee auto succeeds.
+    let beneficiary = SecretKey::generate().address().to_string();
+    let (ok, deployed) = cli(
+        &node,
+        &[
+            "deploy",
+            "--key",
+            &key,
+            "--code",
+            &auction_artifact,
+            "--args",
+            &beneficiary,
+            "--fee",
+            "auto",
+        ],
+    );
+    assert!(ok, "{deployed}");
+    let auction = deployed["address"].as_str().expect("address").to_owned();
+    let bid = |fee: &str| {
+        vec![
+            "call".to_owned(),
+            "--key".to_owned(),
+            key.clone(),
+            "--to".to_owned(),
+            auction.clone(),
+            "--abi".to_owned(),
+            auction_artifact.clone(),
+            "--sig".to_owned(),
+            "bid".to_owned(),
+            "--amount".to_owned(),
+            "500".to_owned(),
+            "--fee".to_owned(),
+            fee.to_owned(),
+        ]
+    };
+    let before = nonce().await;
+    let low = bid("30000");
+    let line = refused(&node, &low.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        line.contains("--fee 30000 is below the") && line.contains("--fee auto"),
+        "{line}"
+    );
+    assert_eq!(nonce().await, before, "nothing was sent");
+    let auto = bid("auto");
+    let (ok, bid) = cli(&node, &auto.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "{bid}");
+    assert_eq!(bid["status"]["status_code"], 0);
+
+    // ERC20InsufficientBalance by name: in a view (no key needed), and
+    // before a call is sent.
+    let nobody = SecretKey::generate().address().to_string();
+    let line = refused(
+        &node,
+        &[
+            "call",
+            "--view",
+            "--to",
+            &token_address,
+            "--abi",
+            &token,
+            "--sig",
+            "transfer",
+            &nobody,
+            "5000",
+        ],
+    );
+    assert!(
+        line.contains("the view call reverted: ERC20InsufficientBalance(sender=")
+            && line.contains("balance=0, needed=5000)")
+            && line.contains("(revert data 0x"),
+        "{line}"
+    );
+    let line = refused(
+        &node,
+        &[
+            "call",
+            "--key",
+            &key,
+            "--to",
+            &token_address,
+            "--abi",
+            &token,
+            "--sig",
+            "transfer",
+            &nobody,
+            "5000",
+            "--fee",
+            "auto",
+        ],
+    );
+    assert!(
+        line.contains(
+            "it would fail whatever its fee, so nothing was sent: ERC20InsufficientBalance(sender="
+        ) && line.contains("balance=1000, needed=5000)"),
+        "{line}"
+    );
+    // A function the artifact does not have: named, nothing sent.
+    let line = refused(
+        &node,
+        &[
+            "call",
+            "--key",
+            &key,
+            "--to",
+            &token_address,
+            "--abi",
+            &token,
+            "--sig",
+            "mint",
+            "5",
+            "--fee",
+            "auto",
+        ],
+    );
+    assert!(line.contains("Token.json has no function mint"), "{line}");
+
+    // `estimate` alone, and the logs of a call decoded by the ABI.
+    let (ok, estimate) = cli(
+        &node,
+        &[
+            "estimate",
+            "--key",
+            &key,
+            "--to",
+            &token_address,
+            "--abi",
+            &token,
+            "--sig",
+            "transfer",
+            &nobody,
+            "5",
+        ],
+    );
+    assert!(ok, "{estimate}");
+    assert_eq!(estimate["action_type"], 2);
+    let (ok, sent) = cli(
+        &node,
+        &[
+            "call",
+            "--key",
+            &key,
+            "--to",
+            &token_address,
+            "--abi",
+            &token,
+            "--sig",
+            "transfer",
+            &nobody,
+            "5",
+            "--fee",
+            "auto",
+        ],
+    );
+    assert!(ok, "{sent}");
+    let (ok, logs) = cli(
+        &node,
+        &[
+            "logs",
+            sent["hash"].as_str().expect("hash"),
+            "--abi",
+            &token,
+        ],
+    );
+    assert!(ok, "{logs}");
+    assert_eq!(
+        logs["logs"][0]["event"],
+        format!("Transfer(from={sender}, to={nobody}, value=5)")
+    );
 }
 
 sol! {

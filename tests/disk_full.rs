@@ -25,7 +25,7 @@ const FILE_SIZE_LIMIT: &str = "--fsize=2097152";
 async fn a_store_that_cannot_write_halts_blocks_not_reads() {
     let temp = tempfile::tempdir().expect("temp dir");
     let dir = temp.path().join("data");
-    let mut node = Node::start_wrapped(&["prlimit", FILE_SIZE_LIMIT], &dir, &[])
+    let mut node = Node::start_wrapped(&["prlimit", FILE_SIZE_LIMIT], &dir, &["--store", "sled"])
         .expect("starts under the limit");
     let client = node.client().await;
 

@@ -45,7 +45,7 @@ fn stop_and_export(node: Node) -> (tempfile::TempDir, std::path::PathBuf, std::p
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sled_chain_exported_and_imported_into_fjall_answers_the_same() {
-    let node = Node::start();
+    let node = Node::start_with(&["--store", "sled"]);
     let client = node.client().await;
     let mut hashes = Vec::new();
     for n in 0..6u32 {

@@ -187,7 +187,7 @@ impl Drop for Node {
 
 /// The lines of `stream`, read on a thread of their own (so the pipe
 /// never fills), as they come.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+pub fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -317,12 +317,15 @@ pub fn dev_transfer(to: Address, amount: u64, fee: u64, n: u32) -> Transaction {
     dev_tx(to, amount, fee, Vec::new(), n)
 }
 
-/// Pushes `dev_transfer(to, amount, fee, n)`, waits for its block and
-/// checks that it succeeded.
+/// Pushes `dev_transfer(to, amount, fee, n)`, waits for its block (a
+/// minute at most: a test must fail, not hang) and checks that it
+/// succeeded.
 pub async fn pay(client: &ledger_ws::Client, to: Address, amount: u64, fee: u64, n: u32) {
-    let status = client
-        .push_and_wait(&dev_transfer(to, amount, fee, n).to_raw())
+    let raw = dev_transfer(to, amount, fee, n).to_raw();
+    let push = client.push_and_wait(&raw);
+    let status = tokio::time::timeout(Duration::from_secs(60), push)
         .await
+        .expect("a final status within a minute")
         .expect("pushed and answered");
     assert_eq!(status.status_code, StatusCode::Success, "{status:?}");
 }
@@ -445,7 +448,7 @@ pub fn build_chain_child() {
         .map(|n| n.parse().expect("size"))
         .collect();
     let store =
-        ledger_store::Store::open(Path::new(dir), ledger_store::Engine::Sled).expect("store");
+        ledger_store::Store::open(Path::new(dir), ledger_store::Engine::default()).expect("store");
     let config = ledger_core::ChainConfig {
         max_pending_bytes: usize::MAX,
         ..ledger_core::ChainConfig::default()

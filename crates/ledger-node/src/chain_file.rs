@@ -18,9 +18,17 @@ use anyhow::{bail, ensure, Context};
 use ledger_core::{Block, ChainConfig, Hash, Ledger, Sealable, StateRead};
 use ledger_store::{Engine, Store};
 
-use crate::node::{load_genesis, open_store};
+use crate::node::{engine_for, load_genesis, open_store};
 
 const MAGIC: &[u8; 8] = b"LDGRCHN1";
+
+/// The engine of the store in `dir`, which must hold one.
+fn existing_engine(dir: &Path, asked: Option<Engine>) -> anyhow::Result<Engine> {
+    if Engine::detect(dir).is_none() {
+        bail!("{} holds no chain store", dir.display());
+    }
+    engine_for(dir, asked)
+}
 
 /// Options of `ledger-node export`.
 #[derive(clap::Args)]
@@ -28,9 +36,10 @@ pub(crate) struct ExportArgs {
     /// The data directory to export (its node must be stopped).
     #[arg(long, default_value = "./ledger-data")]
     data_dir: PathBuf,
-    /// The engine the data directory was created with.
-    #[arg(long, default_value_t = Engine::Sled)]
-    store: Engine,
+    /// The engine the data directory was created with (found from its
+    /// files when left out).
+    #[arg(long)]
+    store: Option<Engine>,
     /// The file to write; never overwritten.
     #[arg(long)]
     out: PathBuf,
@@ -42,9 +51,10 @@ pub(crate) struct AuditArgs {
     /// The data directory to audit (its node must be stopped).
     #[arg(long, default_value = "./ledger-data")]
     data_dir: PathBuf,
-    /// The engine the data directory was created with.
-    #[arg(long, default_value_t = Engine::Sled)]
-    store: Engine,
+    /// The engine the data directory was created with (found from its
+    /// files when left out).
+    #[arg(long)]
+    store: Option<Engine>,
     /// The genesis the chain was started with; the built-in dev genesis if
     /// absent.
     #[arg(long)]
@@ -57,7 +67,8 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let genesis = load_genesis(args.genesis.as_deref())?;
     // Its blocks are what the audit trusts, so a store whose top block's
     // state is torn is audited too (and found torn).
-    let store = open_store(&args.data_dir, args.store, |dir, engine| {
+    let engine = existing_engine(&args.data_dir, args.store)?;
+    let store = open_store(&args.data_dir, engine, |dir, engine| {
         Store::open_for_blocks(dir, engine)
     })?;
     let started = std::time::Instant::now();
@@ -97,9 +108,9 @@ pub(crate) struct ImportArgs {
     /// A new data directory to build the chain in (must not exist yet).
     #[arg(long)]
     data_dir: PathBuf,
-    /// The engine to store it with.
-    #[arg(long, default_value_t = Engine::Sled)]
-    store: Engine,
+    /// The engine to store it with: `fjall` (the default) or `sled`.
+    #[arg(long)]
+    store: Option<Engine>,
     /// The genesis the chain was started with; the built-in dev genesis if
     /// absent. The file's block 0 must be its block.
     #[arg(long)]
@@ -112,7 +123,8 @@ pub(crate) struct ImportArgs {
 pub(crate) fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     // The blocks are all an export reads, so a store whose top block's
     // state is torn can still be exported, and its state rebuilt by import.
-    let store = open_store(&args.data_dir, args.store, |dir, engine| {
+    let engine = existing_engine(&args.data_dir, args.store)?;
+    let store = open_store(&args.data_dir, engine, |dir, engine| {
         Store::open_for_blocks(dir, engine)
     })?;
     let tip = store
@@ -165,7 +177,8 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     );
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-    let store = open_store(&args.data_dir, args.store, |dir, engine| {
+    let engine = args.store.unwrap_or_default();
+    let store = open_store(&args.data_dir, engine, |dir, engine| {
         Store::open(dir, engine)
     })?;
     // The blocks were accepted by a chain already; their size is history.
@@ -207,7 +220,7 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     println!(
         "imported {count} blocks ({transactions} transactions) into {} on {} in {:.1} s: tip {} at depth {}",
         args.data_dir.display(),
-        args.store,
+        engine,
         started.elapsed().as_secs_f64(),
         tip.hash,
         tip.depth

@@ -8,13 +8,23 @@
 //! data. Each validator is a
 //! `ledger-node run` child process logging to `node-I.log`; Ctrl-C stops
 //! them all with SIGTERM.
+//!
+//! A validator that exits on its own is reported and started again after
+//! a pause (1 s, doubling while it keeps exiting within a minute of its
+//! start, up to 30 s); the others keep running meanwhile, which is the
+//! point of a network: with 4 validators one may be down (f = 1 of
+//! 3f + 1) and blocks are still decided.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use ledger_consensus::{loopback_addresses, ValidatorEntry, ValidatorKey, ValidatorsFile};
 use ledger_core::Genesis;
+use tokio::sync::mpsc;
 
 /// Options of `ledger-node devnet`.
 #[derive(clap::Args)]
@@ -25,9 +35,10 @@ pub(crate) struct DevnetArgs {
     /// Where the network's files and data live (created if missing).
     #[arg(long, default_value = "./ledger-devnet")]
     dir: PathBuf,
-    /// The storage engine of every validator.
-    #[arg(long, default_value_t = ledger_store::Engine::Sled)]
-    store: ledger_store::Engine,
+    /// The storage engine of every new validator: `fjall` (the default)
+    /// or `sled`; an existing validator's directory keeps its own.
+    #[arg(long)]
+    store: Option<ledger_store::Engine>,
     /// The genesis of a new network (copied into --dir); default the dev
     /// genesis.
     #[arg(long)]
@@ -78,6 +89,15 @@ fn key_file(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("validator-{i}.key"))
 }
 
+/// A line on stderr for the person running the network: a closed stderr
+/// is no reason to stop the network (or to panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Runs the network until interrupted.
 pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     let count = usize::from(args.validators);
@@ -85,8 +105,7 @@ pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     let base = crate::node::load_genesis(args.genesis.as_deref())?;
     let genesis = prepare(dir, count, base)?;
     let binary = std::env::current_exe().context("cannot find this program")?;
-    let mut children: Vec<Child> = Vec::with_capacity(count);
-    println!("validator  api                        p2p                  log");
+    let mut validators = Vec::with_capacity(count);
     for (i, entry) in genesis.validators.iter().enumerate() {
         let (Some(p2p), Some(api)) = (&entry.p2p, &entry.api) else {
             bail!(
@@ -94,54 +113,102 @@ pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
                 dir.display()
             );
         };
-        let ws = api.trim_start_matches("ws://");
-        let log_path = dir.join(format!("node-{i}.log"));
-        let log = std::fs::File::create(&log_path)
-            .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let child = Command::new(&binary)
-            .arg("run")
-            .arg("--data-dir")
-            .arg(dir.join(format!("node-{i}")))
-            .args(["--store", args.store.name()])
-            .arg("--genesis")
-            .arg(dir.join("genesis.json"))
-            .arg("--validator-key")
-            .arg(key_file(dir, i))
-            .args(["--p2p", p2p, "--ws", ws])
-            .args(&args.run_options)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start a validator")?;
-        children.push(child);
-        println!("{i:<10} {api:<26} {p2p:<20} {}", log_path.display());
+        let mut run: Vec<OsString> = vec!["run".into(), "--data-dir".into()];
+        run.push(dir.join(format!("node-{i}")).into());
+        if let Some(store) = args.store {
+            run.extend(["--store".into(), store.name().into()]);
+        }
+        run.extend(["--genesis".into(), dir.join("genesis.json").into()]);
+        run.extend(["--validator-key".into(), key_file(dir, i).into()]);
+        run.extend(["--p2p".into(), p2p.into()]);
+        run.extend(["--ws".into(), api.trim_start_matches("ws://").into()]);
+        run.extend(args.run_options.iter().map(OsString::from));
+        validators.push(Validator {
+            index: i,
+            api: api.clone(),
+            p2p: p2p.clone(),
+            log: dir.join(format!("node-{i}.log")),
+            run,
+            pid: None,
+            started: Instant::now(),
+            pause: FIRST_PAUSE,
+        });
+    }
+    let (exits, mut exited) = mpsc::unbounded_channel();
+    println!("validator  pid      api                        p2p                  log");
+    for validator in &mut validators {
+        validator.start(&binary, &exits, true)?;
+        println!(
+            "{:<10} {:<8} {:<26} {:<20} {}",
+            validator.index,
+            validator.pid.unwrap_or_default(),
+            validator.api,
+            validator.p2p,
+            validator.log.display()
+        );
     }
     println!("dev key (funded): {}", ledger_core::DEV_SECRET_KEY_HEX);
-    println!("Ctrl-C stops the network; run the same command again to restart it.");
+    println!(
+        "Ctrl-C stops the network; run the same command again to restart it. \
+         A validator that exits is started again."
+    );
 
-    let stopped = tokio::select! {
-        _ = tokio::signal::ctrl_c() => None,
-        exited = first_exit(&mut children) => Some(exited),
-    };
-    for child in &children {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+    let mut restarts = FuturesUnordered::new();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            _ = &mut interrupted => break,
+            Some((i, status)) = exited.recv() => {
+                let validator: &mut Validator = &mut validators[i];
+                validator.pid = None;
+                let pause = validator.pause_after_exit();
+                let up = count - validators.iter().filter(|v| v.pid.is_none()).count();
+                say!(
+                    "validator {i} exited ({}; see {}); {up} of {count} running; \
+                     starting it again in {}",
+                    describe(&status),
+                    validators[i].log.display(),
+                    crate::failure::Took(pause),
+                );
+                restarts.push(async move {
+                    tokio::time::sleep(pause).await;
+                    i
+                });
+            }
+            Some(i) = restarts.next() => {
+                let validator = &mut validators[i];
+                match validator.start(&binary, &exits, false) {
+                    Ok(()) => say!(
+                        "validator {i} started again (pid {})",
+                        validator.pid.unwrap_or_default()
+                    ),
+                    Err(error) => {
+                        say!("validator {i} could not be started again: {error:#}");
+                    }
+                }
+            }
+        }
+    }
+    let running: Vec<u32> = validators.iter().filter_map(|v| v.pid).collect();
+    for pid in &running {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
             .status();
     }
     let mut failed = false;
-    for (i, child) in children.iter_mut().enumerate() {
-        let status = child.wait().context("cannot wait for a validator")?;
-        if !status.success() {
-            eprintln!(
-                "validator {i} exited with {status} (see {}/node-{i}.log)",
-                dir.display()
+    for _ in &running {
+        let Some((i, status)) = exited.recv().await else {
+            break;
+        };
+        if !matches!(&status, Ok(status) if status.success()) {
+            say!(
+                "validator {i} stopped with {} (see {})",
+                describe(&status),
+                validators[i].log.display()
             );
             failed = true;
         }
-    }
-    if let Some(i) = stopped {
-        eprintln!("validator {i} stopped on its own; the network was stopped");
-        failed = true;
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -150,15 +217,82 @@ pub(crate) async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The index of the first child to exit.
-async fn first_exit(children: &mut [Child]) -> usize {
-    let mut check = tokio::time::interval(std::time::Duration::from_millis(500));
-    loop {
-        check.tick().await;
-        for (i, child) in children.iter_mut().enumerate() {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                return i;
-            }
+/// The pause before a validator that exited is started again the first
+/// time; it doubles while the validator keeps exiting soon after its start.
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause between starts.
+const LONGEST_PAUSE: Duration = Duration::from_secs(30);
+/// Running this long makes the next exit's pause the first one again.
+const RAN_WELL: Duration = Duration::from_secs(60);
+
+/// One validator process of the network.
+struct Validator {
+    index: usize,
+    api: String,
+    p2p: String,
+    log: PathBuf,
+    /// `run` and its options.
+    run: Vec<OsString>,
+    /// While it runs.
+    pid: Option<u32>,
+    started: Instant,
+    /// The pause before its next start, should it exit.
+    pause: Duration,
+}
+
+impl Validator {
+    /// Starts its process, logging to its file (from the start with
+    /// `fresh_log`, else after what is there), and reports its exit on
+    /// `exits`.
+    fn start(
+        &mut self,
+        binary: &Path,
+        exits: &mpsc::UnboundedSender<(usize, std::io::Result<ExitStatus>)>,
+        fresh_log: bool,
+    ) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(fresh_log)
+            .append(!fresh_log)
+            .open(&self.log)
+            .with_context(|| format!("cannot open {}", self.log.display()))?;
+        let mut child = tokio::process::Command::new(binary)
+            .args(&self.run)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start a validator")?;
+        self.pid = child.id();
+        self.started = Instant::now();
+        let (exits, index) = (exits.clone(), self.index);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let _ = exits.send((index, status));
+        });
+        Ok(())
+    }
+
+    /// The pause before starting it again after an exit now.
+    fn pause_after_exit(&mut self) -> Duration {
+        if self.started.elapsed() >= RAN_WELL {
+            self.pause = FIRST_PAUSE;
         }
+        let pause = self.pause;
+        self.pause = (self.pause * 2).min(LONGEST_PAUSE);
+        pause
+    }
+}
+
+/// An exit status as people read it.
+fn describe(status: &std::io::Result<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit code {code}"),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            (None, None) => status.to_string(),
+        },
+        Err(error) => format!("cannot tell how: {error}"),
     }
 }

@@ -7,11 +7,15 @@
 //! and the wiring of `ledger-store`, `ledger-ws` and `ledger-core`; the
 //! rules and the protocol live in those crates. Nothing depends on it.
 
+mod address;
 mod bench;
 mod chain_file;
 mod client;
+mod config;
 mod contract;
 mod devnet;
+mod endpoint;
+mod failure;
 mod node;
 mod peers;
 mod state_sync;
@@ -20,7 +24,8 @@ mod validator;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 // glibc's allocator spent an eighth of a loaded node's time in malloc and
 // free across threads (perf, docs/benchmarks.md); mimalloc does not.
@@ -47,6 +52,7 @@ macro_rules! default_ws {
         "127.0.0.1:50051"
     };
 }
+pub(crate) use default_ws;
 
 /// The default WebSocket address of a node.
 const DEFAULT_WS: &str = default_ws!();
@@ -58,21 +64,10 @@ struct Cli {
     command: Command,
 }
 
-/// Options every client command takes.
-#[derive(clap::Args, Clone)]
-struct ClientArgs {
-    /// The node to talk to.
-    #[arg(long, global = true, default_value = concat!("ws://", default_ws!()))]
-    node: String,
-    /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Run a node: store the chain, produce blocks, serve the WebSocket API.
-    Run(node::RunArgs),
+    Run(Box<node::RunArgs>),
     /// Run a network of validators on this machine (default 4), each a
     /// `run` process, until Ctrl-C.
     Devnet(devnet::DevnetArgs),
@@ -92,15 +87,16 @@ enum Command {
         /// Where to write the key (64 hex characters); never overwritten.
         #[arg(long)]
         out: PathBuf,
-        #[command(flatten)]
-        client: ClientArgs,
+        /// Print machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Show an account.
     Account {
-        /// The account's base58 address.
-        address: String,
+        /// The account's address (base58 or 0x hex).
+        address: address::AddressArg,
         #[command(flatten)]
-        client: ClientArgs,
+        client: client::ClientArgs,
     },
     /// Sign and push a transfer, and wait for its final status.
     Transfer(client::TransferArgs),
@@ -109,43 +105,69 @@ enum Command {
     /// Call a contract: a transaction (waits for its status and decoded
     /// return), or with --view a read-only call.
     Call(contract::CallArgs),
-    /// Show the logs a transaction emitted.
-    Logs {
-        /// Base64 hash of the transaction.
-        hash: String,
+    /// Estimate the fee a contract creation, call or transfer needs.
+    Estimate(contract::EstimateArgs),
+    /// Show the logs a transaction emitted (its events by name with --abi).
+    Logs(contract::LogsArgs),
+    /// Show a contract's deployed code.
+    Code {
+        /// The contract (base58 or 0x hex).
+        address: address::AddressArg,
         #[command(flatten)]
-        client: ClientArgs,
+        client: client::ClientArgs,
     },
+    /// Show one storage slot of a contract.
+    Storage(contract::StorageArgs),
     /// Show a block by depth or hash.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["number", "hash"])))]
     Block {
         /// Depth of the block.
-        #[arg(long, conflicts_with = "hash", required_unless_present = "hash")]
+        #[arg(long)]
         number: Option<u64>,
         /// Base64 hash of the block.
         #[arg(long)]
         hash: Option<String>,
         #[command(flatten)]
-        client: ClientArgs,
+        client: client::ClientArgs,
     },
     /// Show a transaction and its status.
     Tx {
         /// Base64 hash of the transaction.
         hash: String,
         #[command(flatten)]
-        client: ClientArgs,
+        client: client::ClientArgs,
     },
     /// Follow new blocks or an account until interrupted.
     Watch {
         #[command(subcommand)]
         what: client::Watch,
         #[command(flatten)]
-        client: ClientArgs,
+        client: client::ClientArgs,
+    },
+    /// Show what a node is: version, chain, top block, mode, extensions.
+    Info {
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Show the nodes a node is connected to (a validator's network).
+    Peers {
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish,
+    /// powershell), e.g. `ledger-node completions bash > ~/.local/share/bash-completion/completions/ledger-node`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
 fn main() -> ExitCode {
     without_transparent_huge_pages();
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,18 +180,21 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => node::run(args).await,
+            Command::Run(args) => node::run(*args).await,
             Command::Devnet(args) => devnet::devnet(args).await,
             Command::Bench(args) => bench::bench(args).await,
             Command::Export(args) => chain_file::export(&args),
             Command::Import(args) => chain_file::import(&args),
             Command::Audit(args) => chain_file::audit(&args),
-            Command::Keygen { out, client } => client::keygen(&out, &client),
+            Command::Keygen { out, json } => client::keygen(&out, json),
             Command::Account { address, client } => client::account(&address, &client).await,
             Command::Transfer(args) => client::transfer(args).await,
             Command::Deploy(args) => contract::deploy(args).await,
             Command::Call(args) => contract::call(args).await,
-            Command::Logs { hash, client } => contract::logs(&hash, &client).await,
+            Command::Estimate(args) => contract::estimate(args).await,
+            Command::Logs(args) => contract::logs(args).await,
+            Command::Code { address, client } => contract::code(&address, &client).await,
+            Command::Storage(args) => contract::storage(args).await,
             Command::Block {
                 number,
                 hash,
@@ -177,15 +202,52 @@ fn main() -> ExitCode {
             } => client::block(number, hash, &client).await,
             Command::Tx { hash, client } => client::tx(&hash, &client).await,
             Command::Watch { what, client } => client::watch(what, &client).await,
+            Command::Info { client } => client::info(&client).await,
+            Command::Peers { client } => client::peers(&client).await,
+            Command::Completions { shell } => {
+                let mut command = config::with_run_env(Cli::command());
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut command, "ledger-node", &mut script);
+                std::io::Write::write_all(&mut std::io::stdout(), &script)
+                    .context("cannot write the completion script")?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", failure::one_line(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with `run`'s environment variables and config file;
+/// the exit code instead where parsing ends the program: help, version,
+/// `run --print-config`, or a usage error (one line on stderr).
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
+    let usage_error = |error: &clap::Error| {
+        eprintln!("error: {}", failure::usage_line(error));
+        ExitCode::from(2)
+    };
+    let (cli, matches, file) = match config::parse(Cli::command(), args) {
+        Ok(config::Parsed::Matches(parsed)) => *parsed,
+        Ok(config::Parsed::Clap(error)) if error.use_stderr() => return Err(usage_error(&error)),
+        Ok(config::Parsed::Clap(help)) => {
+            let _ = help.print();
+            return Err(ExitCode::SUCCESS);
+        }
+        Err(error) => {
+            eprintln!("error: {}", failure::one_line(&error));
+            return Err(ExitCode::from(2));
+        }
+    };
+    if config::print_asked(&matches) {
+        println!("{}", config::render(&cli, &matches, file.as_ref()));
+        return Err(ExitCode::SUCCESS);
+    }
+    Cli::from_arg_matches(&matches).map_err(|error| usage_error(&error))
 }
 
 #[cfg(test)]
@@ -194,7 +256,6 @@ mod tests {
 
     #[test]
     fn the_command_line_is_consistent() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
+        config::with_run_env(Cli::command()).debug_assert();
     }
 }

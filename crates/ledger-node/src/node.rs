@@ -14,20 +14,36 @@ use ledger_vm::Evm;
 use ledger_ws::{serve, Phase, ServerConfig};
 use tokio::net::TcpListener;
 
-/// Options of `ledger-node run`.
+/// Options of `ledger-node run`. Each can also come from the environment
+/// (`LEDGER_` and its name: `LEDGER_DATA_DIR`) or from `--config FILE`;
+/// see `config.rs`.
 #[derive(clap::Args)]
 pub(crate) struct RunArgs {
+    /// A TOML file of options, keys named as the long options
+    /// (`data-dir = "/var/lib/ledger"`); the command line and `LEDGER_*`
+    /// environment variables win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the options the node would start with, as a config file with
+    /// where each came from, and exit.
+    #[arg(long)]
+    print_config: bool,
     /// Where the chain is stored (created if missing).
     #[arg(long, default_value = "./ledger-data")]
     data_dir: PathBuf,
-    /// The storage engine: `sled` (the default) or `fjall` (faster
-    /// commits). A data directory is always opened with the engine that
+    /// The storage engine of a new data directory: `fjall` (the default)
+    /// or `sled`. An existing directory is opened with the engine that
     /// created it.
-    #[arg(long, default_value_t = Engine::Sled)]
-    store: Engine,
-    /// Address of the WebSocket API (port 0 picks a free port).
-    #[arg(long, default_value = crate::DEFAULT_WS)]
+    #[arg(long)]
+    store: Option<Engine>,
+    /// Address of the WebSocket API and the explorer: `HOST:PORT` (port 0
+    /// picks a free port).
+    #[arg(long, default_value = crate::DEFAULT_WS, value_parser = crate::endpoint::listen_address)]
     ws: SocketAddr,
+    /// Log lines as text for people, or as JSON objects (one per line) for
+    /// a log collector.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Genesis JSON file; the built-in dev genesis if absent.
     #[arg(long)]
     genesis: Option<PathBuf>,
@@ -43,15 +59,10 @@ pub(crate) struct RunArgs {
     /// a few ms; under load blocks grow as commits take longer).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=500))]
     block_interval_ms: u64,
-    /// The nice value the chain's two threads (the one that admits and
-    /// builds blocks, and the one that stores them: stages every block
-    /// passes through one at a time) ask for, so that a busy node finishes
-    /// a block before it takes on more pushes; the rest of the node keeps
-    /// the nice value it was started with. Default: -5 on sled, whose
-    /// commit is what a loaded node waits for; on fjall the threads stay
-    /// as started. On Linux a value below the starting one needs
-    /// CAP_SYS_NICE; without it the threads run as started (the log says
-    /// so).
+    /// The nice value of the chain's two threads (admitting and storing
+    /// blocks), so a busy node finishes a block before taking more pushes.
+    /// Default: -5 on sled, as started on fjall (ADR 15); below the
+    /// starting value needs CAP_SYS_NICE.
     #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=19))]
     chain_nice: Option<i32>,
     /// Most transactions in one block: default 10,000 alone, 2,000 as a
@@ -137,6 +148,31 @@ pub(crate) struct RunArgs {
     network: crate::validator::NetworkArgs,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Text for people (coloured on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs to stderr in `format`, at `RUST_LOG`'s level (default info).
+pub(crate) fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            // Colours for a person at a terminal, plain text for a file or a pipe.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
+}
+
 /// The nice value the chain's threads ask for unless `--chain-nice`: ahead
 /// of the connections on sled, where storing a block is the stage a loaded
 /// node waits for (+13–17% committed, docs/benchmarks.md); as started on
@@ -166,6 +202,25 @@ pub(crate) fn load_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
     Genesis::from_json(&text).with_context(|| format!("genesis file {}", path.display()))
 }
 
+/// The engine of the store in `dir`: the one whose files are there, else
+/// `asked`, else the default (fjall). Naming another engine than the
+/// directory's is refused.
+pub(crate) fn engine_for(dir: &Path, asked: Option<Engine>) -> anyhow::Result<Engine> {
+    Engine::for_directory(dir, asked).map_err(|error| match error {
+        StoreError::OtherEngine {
+            path,
+            found,
+            requested,
+        } => anyhow::anyhow!(
+            "{} holds a {found} store, not {requested}: leave out --store (or give \
+             --store {found}); to move the chain to {requested}, `ledger-node export` it \
+             and `ledger-node import --store {requested}`",
+            path.display()
+        ),
+        error => anyhow::Error::new(error),
+    })
+}
+
 /// Opens the store in `dir` with `open` ([`Store::open`], or
 /// [`Store::open_for_blocks`] to read the blocks of a damaged one), saying
 /// how long a recovery took: after a crash an engine may replay its log
@@ -187,7 +242,9 @@ pub(crate) fn open_store(
     Ok(store)
 }
 
-fn load_or_create_key(args: &RunArgs) -> anyhow::Result<SecretKey> {
+/// The node's key: `--key`, else `<data-dir>/node.key`, created there if
+/// missing (and then listed in `fresh`, to go if the start fails).
+fn load_or_create_key(args: &RunArgs, fresh: &mut FreshFiles) -> anyhow::Result<SecretKey> {
     if let Some(path) = &args.key {
         return SecretKey::load(path).context("cannot load the node key");
     }
@@ -197,35 +254,60 @@ fn load_or_create_key(args: &RunArgs) -> anyhow::Result<SecretKey> {
     }
     let key = SecretKey::generate();
     key.save(&path).context("cannot create the node key")?;
+    fresh.files.push(path.clone());
     tracing::info!(path = %path.display(), address = %key.address(), "created a node key");
     Ok(key)
 }
 
-pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colours for a person at a terminal, plain text for a file or a pipe.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+/// What a start created on disk, removed again if the start fails, so a
+/// failed start leaves the disk as it found it: the data directory if it
+/// did not exist (with all it holds by then), else the key files it added.
+struct FreshFiles {
+    dir: Option<PathBuf>,
+    files: Vec<PathBuf>,
+    kept: bool,
+}
 
-    // Before anything is written: from here a signal or a write past the
-    // file-size limit is caught, not fatal.
+impl FreshFiles {
+    /// Creates `dir` if missing, remembering whether it did.
+    fn create_dir(dir: &Path) -> anyhow::Result<FreshFiles> {
+        let existed = dir.exists();
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        Ok(FreshFiles {
+            dir: (!existed).then(|| dir.to_owned()),
+            files: Vec::new(),
+            kept: false,
+        })
+    }
+
+    /// The start succeeded: keep everything.
+    fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for FreshFiles {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        } else {
+            for file in &self.files {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+}
+
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+
+    // Everything that can be checked is checked before anything is
+    // written: a failed start leaves the disk as it found it.
     let signals = ShutdownSignals::install().context("cannot install signal handlers")?;
-    let dir = &args.data_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    let genesis = load_genesis(args.genesis.as_deref())?;
-    let key = load_or_create_key(&args)?;
-    let store = Arc::new(
-        open_store(dir, args.store, |dir, engine| {
-            Store::open_with_cache(dir, engine, args.store_cache_mib.saturating_mul(1 << 20))
-        })?
-        .with_space_reserve(args.disk_reserve_mib.saturating_mul(1 << 20)),
-    );
     if args.max_request_bytes > args.max_message_bytes {
         bail!(
             "--max-request-bytes ({}) is larger than --max-message-bytes ({}): \
@@ -234,6 +316,26 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.max_message_bytes
         );
     }
+    let dir = &args.data_dir;
+    let genesis = load_genesis(args.genesis.as_deref())?;
+    if args.network.joins(&genesis) {
+        args.network.validators(&genesis)?;
+    }
+    let engine = engine_for(dir, args.store)?;
+    // The API's address must be free: checked here, bound again once the
+    // chain is ready to serve (held meanwhile, a validator's port would
+    // take the state-sync requests of its peers and never answer them).
+    drop(listen(args.ws).await?);
+
+    // From here on a failure removes what this start created.
+    let mut fresh = FreshFiles::create_dir(dir)?;
+    let key = load_or_create_key(&args, &mut fresh)?;
+    let store = Arc::new(
+        open_store(dir, engine, |dir, engine| {
+            Store::open_with_cache(dir, engine, args.store_cache_mib.saturating_mul(1 << 20))
+        })?
+        .with_space_reserve(args.disk_reserve_mib.saturating_mul(1 << 20)),
+    );
     if args.network.joins(&genesis) && args.network.state_sync() && store.tip()?.is_none() {
         let (validators, _) = args.network.validators(&genesis)?;
         if let Some(synced) =
@@ -299,9 +401,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let listener = TcpListener::bind(args.ws)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.ws))?;
+    let listener = listen(args.ws).await?;
     let address = listener.local_addr()?;
     let (phase, phases) = tokio::sync::watch::channel(Phase::Running);
     let server_config = ServerConfig {
@@ -344,8 +444,17 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         revm = ledger_vm::REVM_VERSION,
         "chain opened"
     );
-    println!("ledger-node listening on ws://{address}");
+    fresh.keep();
+    // The line that says the node is ready comes last: scripts wait for it.
     println!("coinbase {}", key.address());
+    if args.genesis.is_none() {
+        println!(
+            "dev key (funded by the dev genesis; public, never use it for value) {}",
+            ledger_core::DEV_SECRET_KEY_HEX
+        );
+    }
+    println!("explorer http://{address}/");
+    println!("ledger-node listening on ws://{address}");
 
     // Wait for a signal, for the producer to stop on its own (a storage
     // failure), or for consensus to stop.
@@ -402,6 +511,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A listener on the API's address.
+async fn listen(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
 }
 
 type ProducerJoin = Result<std::thread::Result<Result<(), ChainError>>, tokio::task::JoinError>;

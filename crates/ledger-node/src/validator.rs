@@ -24,8 +24,8 @@ pub(crate) struct NetworkArgs {
     /// either, the node runs alone and produces every block.
     #[arg(long, requires = "p2p")]
     validators: Option<PathBuf>,
-    /// This validator's ed25519 key (64 hex digits); default
-    /// `<data-dir>/validator.key`, created if missing.
+    /// The file holding this validator's ed25519 key (64 hex digits);
+    /// default `<data-dir>/validator.key`, created if missing.
     #[arg(long, requires = "p2p")]
     validator_key: Option<PathBuf>,
     /// Where this validator listens for its peers (`HOST:PORT`).

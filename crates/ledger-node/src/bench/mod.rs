@@ -4,6 +4,7 @@
 //! See docs/benchmarks.md.
 
 mod load;
+mod output;
 mod plan;
 mod plot;
 mod process;
@@ -24,6 +25,7 @@ use ledger_core::{Address, Balance, Genesis};
 use ledger_ws::Client;
 
 use load::Shape;
+use output::{JsonTo, Output};
 use plan::{Payload, Workload};
 use process::{OwnNode, Usage};
 use report::{Latency, NodeCost, Report};
@@ -49,9 +51,10 @@ enum What {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
-        /// JSON lines instead of a table.
-        #[arg(long)]
-        json: bool,
+        /// Also write the measurements as JSON lines to this file (`-`:
+        /// to stdout, the table then going to stderr).
+        #[arg(long, value_name = "PATH")]
+        json: Option<JsonTo>,
     },
     /// Transfers at a steady rate for a long time while the node is
     /// SIGKILLed and restarted and clients drop their connections; then
@@ -118,18 +121,20 @@ struct LoadArgs {
     /// Seed of the sender keys.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Storage engine of the node this run starts.
-    #[arg(long, default_value = "sled", conflicts_with = "node")]
-    store: String,
+    /// Storage engine of the node this run starts: `fjall` (the default)
+    /// or `sled`.
+    #[arg(long, conflicts_with = "node")]
+    store: Option<ledger_store::Engine>,
     /// Block interval of the node this run starts, ms.
     #[arg(long, conflicts_with = "node")]
     block_interval_ms: Option<u64>,
     /// Seconds the baseline (raw recovery on every core) is measured.
     #[arg(long, default_value_t = 3.0)]
     baseline_seconds: f64,
-    /// Also write the report as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
+    /// Also write the report as JSON to this file (`-`: to stdout, the
+    /// table then going to stderr).
+    #[arg(long, value_name = "PATH")]
+    json: Option<JsonTo>,
 }
 
 pub(crate) async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -140,7 +145,8 @@ pub(crate) async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             json,
         }) => {
             let threads = threads.unwrap_or_else(verify::cores);
-            tokio::task::spawn_blocking(move || verify::table(threads, seconds, json)).await??;
+            let output = Output::new(json);
+            tokio::task::spawn_blocking(move || verify::table(threads, seconds, &output)).await??;
             Ok(ExitCode::SUCCESS)
         }
         Some(What::Genesis { senders, seed, out }) => {
@@ -176,11 +182,13 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     if args.transfers == 0 || args.senders == 0 || args.connections == 0 {
         bail!("--transfers, --senders and --connections must be at least 1");
     }
+    let output = Output::new(args.json.clone());
     let keys = plan::sender_keys(args.seed, args.senders);
+    let store = args.store.unwrap_or_default();
     let own = match &args.node {
         Some(_) => None,
         None => {
-            let mut extra = vec!["--store".to_owned(), args.store.clone()];
+            let mut extra = vec!["--store".to_owned(), store.name().to_owned()];
             if let Some(ms) = args.block_interval_ms {
                 extra.extend(["--block-interval-ms".to_owned(), ms.to_string()]);
             }
@@ -220,13 +228,21 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             Payload::Erc20 { token }
         }
     };
-    eprintln!("signing {} transfers…", args.transfers);
+    let signing = output.progress(
+        args.transfers as u64,
+        "signing   {elapsed_precise} [{bar:40}] {pos}/{len}, {per_sec}",
+    );
     let planned = {
         let keys = keys.clone();
         let count = args.transfers;
-        tokio::task::spawn_blocking(move || plan::sign(&keys, payload, 0, count, salt, cores))
-            .await?
+        let signed = signing.clone();
+        tokio::task::spawn_blocking(move || {
+            plan::sign(&keys, payload, 0, count, salt, cores, &|| signed.inc(1))
+        })
+        .await?
     };
+    signing.finish_and_clear();
+    eprintln!("signed {} transfers", args.transfers);
     let senders: Vec<Address> = keys.iter().map(|key| key.address()).collect();
     let holdings = Holdings {
         url: &url,
@@ -235,16 +251,14 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         threads: cores,
     };
     let before = holdings.of(&senders).await?;
+    funded(&url, &args, payload, &planned, &senders, &before)?;
 
     let node_before = pid.and_then(Usage::of);
     let metrics_before = scrape(&url).await.ok();
     let own_before = Usage::own();
-    let bar = indicatif::ProgressBar::new(args.transfers as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} final statuses, {per_sec}",
-        )?
-        .progress_chars("=> "),
+    let bar = output.progress(
+        args.transfers as u64,
+        "pushing   {elapsed_precise} [{bar:40}] {pos}/{len} final statuses, {per_sec}",
     );
     let shape = Shape {
         connections: args.connections,
@@ -266,7 +280,11 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         .filter(|(o, _)| !o.succeeded())
         .take(5)
     {
-        eprintln!("  {} failed: {:?}", planned.hash, outcome.status);
+        let status = match &outcome.status {
+            Ok(status) => crate::client::status_line(status),
+            Err(reason) => reason.clone(),
+        };
+        eprintln!("  {} failed: {status}", planned.hash);
     }
     let balances_checked = holdings
         .check(&planned, &outcomes, &senders, &before)
@@ -297,7 +315,7 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         connections: args.connections,
         window: args.window,
         offered_per_second: args.rate,
-        store: own.as_ref().map(|_| args.store.clone()),
+        store: own.as_ref().map(|_| store.name().to_owned()),
         seconds: elapsed.as_secs_f64(),
         committed_per_second: committed,
         raw_recover_per_second: baseline,
@@ -310,17 +328,58 @@ async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         failed,
         balances_checked,
     };
-    report.print();
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    output.text(&report.text());
+    output.json(&report)?;
     drop(own);
     if failed > 0 || !balances_checked {
-        eprintln!("error: {failed} transfers failed, balances checked: {balances_checked}");
+        let balances = if balances_checked {
+            "every balance as expected"
+        } else {
+            "balances NOT as expected (listed above)"
+        };
+        eprintln!(
+            "error: {failed} of {} transfers failed; {balances}",
+            args.transfers
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to time a run whose senders the node does not fund (a node
+/// not started with `bench genesis` of the same `--senders` and `--seed`):
+/// every transfer would fail, and the figures would mean nothing.
+fn funded(
+    url: &str,
+    args: &LoadArgs,
+    payload: Payload,
+    planned: &[plan::Planned],
+    senders: &[Address],
+    before: &[Held],
+) -> anyhow::Result<()> {
+    let mut transfers = vec![0u64; senders.len()];
+    for planned in planned {
+        transfers[planned.sender] += 1;
+    }
+    // What each transfer may take from its sender's native balance.
+    let each = match payload {
+        Payload::Native => payload.amount() + payload.fee(),
+        Payload::Erc20 { .. } => payload.fee(),
+    };
+    for ((address, held), count) in senders.iter().zip(before).zip(transfers) {
+        let needed = Balance::from(count.saturating_mul(each));
+        if held.native < needed {
+            bail!(
+                "the node at {url} does not fund this run's senders: {address} holds {}, \
+                 its {count} transfers need {needed}; start the node with the genesis that \
+                 `ledger-node bench genesis --senders {} --seed {} --out genesis.json` writes",
+                held.native,
+                args.senders,
+                args.seed
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The balances of `addresses`.
@@ -578,7 +637,7 @@ mod tests {
     /// `used` of its fee, the second refused.
     fn two_transfers(payload: Payload, used: u64) -> (Vec<plan::Planned>, Vec<load::Outcome>) {
         let keys = plan::sender_keys(3, 1);
-        let planned = plan::sign(&keys, payload, 0, 2, 5, 1);
+        let planned = plan::sign(&keys, payload, 0, 2, 5, 1, &|| {});
         let status = |status_code, fee_left| TransactionStatus {
             status_code,
             action_type: ActionType::None,

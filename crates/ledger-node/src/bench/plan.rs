@@ -23,12 +23,14 @@ pub(crate) const BLOCK_GAS_LIMIT: u64 = 1_000_000_000;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Workload {
-    /// A native transfer of [`AMOUNT`] for the fee [`FEE`].
+    // These comments are `bench --help`'s text: plain words, no rustdoc
+    // links (the constants are AMOUNT, FEE and token::TRANSFER_FEE).
+    /// A native transfer of 1 for a fee of 1.
     #[default]
     Native,
     /// An ERC-20 `transfer(receiver, 1)` call of OpenZeppelin's token
-    /// (`contracts/`), with fee [`token::TRANSFER_FEE`] as its gas limit;
-    /// the token is deployed and shared out to the senders before timing.
+    /// (`contracts/`), with a fee (gas limit) of 60,000; the token is
+    /// deployed and shared out to the senders before timing.
     Erc20,
 }
 
@@ -126,11 +128,13 @@ pub(crate) fn sign(
     count: usize,
     salt: u32,
     threads: usize,
+    signed: &(dyn Fn() + Sync),
 ) -> Vec<Planned> {
     in_parallel(first..first + count, threads, |n| {
         let sender = n % keys.len();
         let to = receiver(salt, n);
         let tx = payload.transaction(&keys[sender], to, salt);
+        signed();
         Planned {
             hash: tx.hash(),
             raw: tx.to_raw(),
@@ -188,8 +192,8 @@ mod tests {
     #[test]
     fn signed_in_parallel_as_in_order() {
         let keys = sender_keys(1, 3);
-        let parallel = sign(&keys, Payload::Native, 10, 7, 99, 3);
-        let serial = sign(&keys, Payload::Native, 10, 7, 99, 1);
+        let parallel = sign(&keys, Payload::Native, 10, 7, 99, 3, &|| {});
+        let serial = sign(&keys, Payload::Native, 10, 7, 99, 1, &|| {});
         assert_eq!(parallel.len(), 7);
         for (a, b) in parallel.iter().zip(&serial) {
             assert_eq!(a.hash, b.hash);

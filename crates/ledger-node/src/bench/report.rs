@@ -97,13 +97,16 @@ pub(crate) const STAGES: [&str; 6] = [
 
 impl Report {
     /// The table people read.
-    pub(crate) fn print(&self) {
+    pub(crate) fn text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
         let offered = self
             .offered_per_second
             .map_or("as fast as possible".to_owned(), |rate| {
                 format!("{rate:.0}/s")
             });
-        println!(
+        let _ = writeln!(
+            out,
             "\n{} · {} {} from {} senders over {} connections ({} in flight each), offered {offered}{}",
             self.node,
             self.transfers,
@@ -118,44 +121,54 @@ impl Report {
                 .as_deref()
                 .map_or(String::new(), |store| format!(", store {store}")),
         );
-        println!();
-        println!("| measure | value |");
-        println!("|---|---|");
-        println!(
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| measure | value |");
+        let _ = writeln!(out, "|---|---|");
+        let _ = writeln!(
+            out,
             "| committed transfers/s | {:.0} ({:.3} × raw recovery) |",
             self.committed_per_second, self.ratio_to_raw
         );
-        println!(
+        let _ = writeln!(
+            out,
             "| raw secp256k1 recover/s, {} cores, same run | {:.0} |",
             self.cores, self.raw_recover_per_second
         );
-        println!("| duration | {:.2} s |", self.seconds);
+        let _ = writeln!(out, "| duration | {:.2} s |", self.seconds);
         for (what, latency) in [
             ("Pending", &self.pending_ms),
             ("final status", &self.final_ms),
         ] {
-            println!(
+            let _ = writeln!(
+                out,
                 "| {what} p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
                 latency.p50, latency.p99, latency.max
             );
         }
         if let Some(cost) = &self.node_cost {
-            println!("| node CPU per transfer | {:.1} µs |", cost.us_per_transfer);
+            let _ = writeln!(
+                out,
+                "| node CPU per transfer | {:.1} µs |",
+                cost.us_per_transfer
+            );
             for stage in STAGES {
                 if let Some(us) = cost.stages.get(stage) {
-                    println!("| · {stage} | {us:.1} µs |");
+                    let _ = writeln!(out, "| · {stage} | {us:.1} µs |");
                 }
             }
-            println!(
+            let _ = writeln!(
+                out,
                 "| node RSS before / after / peak | {:.0} / {:.0} / {:.0} MiB |",
                 cost.rss_before_mib, cost.rss_after_mib, cost.peak_rss_mib
             );
         }
-        println!(
+        let _ = writeln!(
+            out,
             "| load generator CPU per transfer | {:.1} µs |",
             self.generator_us_per_transfer
         );
-        println!(
+        let _ = writeln!(
+            out,
             "| failed / balances | {} / {} |",
             self.failed,
             if self.balances_checked {
@@ -164,5 +177,6 @@ impl Report {
                 "NOT as expected"
             }
         );
+        out.trim_end().to_owned()
     }
 }

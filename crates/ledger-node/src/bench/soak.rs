@@ -49,8 +49,10 @@ pub(crate) struct SoakArgs {
     /// Mean seconds between a random client dropping its connection.
     #[arg(long, default_value_t = 10.0)]
     disconnect_every_s: f64,
-    #[arg(long, default_value = "sled")]
-    store: String,
+    /// The storage engine of a new data directory: `fjall` (the default)
+    /// or `sled`.
+    #[arg(long, default_value_t = ledger_store::Engine::default())]
+    store: ledger_store::Engine,
     /// Where the node keeps its chain (default: a temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -60,9 +62,9 @@ pub(crate) struct SoakArgs {
     /// Samples (time, RSS, open files, transfers acknowledged) as CSV.
     #[arg(long)]
     samples: Option<PathBuf>,
-    /// The summary as JSON.
-    #[arg(long)]
-    json: Option<PathBuf>,
+    /// Also write the summary (JSON) to this file (`-`: to stdout only).
+    #[arg(long, value_name = "PATH")]
+    json: Option<super::output::JsonTo>,
 }
 
 /// Where a transfer is.
@@ -304,7 +306,7 @@ pub(crate) async fn soak(args: SoakArgs) -> anyhow::Result<std::process::ExitCod
         data: root.join("data"),
         extra: vec![
             "--store".into(),
-            args.store.clone(),
+            args.store.name().into(),
             "--ws".into(),
             format!("127.0.0.1:{port}"),
         ],
@@ -452,7 +454,7 @@ pub(crate) async fn soak(args: SoakArgs) -> anyhow::Result<std::process::ExitCod
     let summary = Summary {
         minutes: args.minutes,
         offered_per_second: args.rate,
-        store: args.store.clone(),
+        store: args.store.name().to_owned(),
         transfers: issued as u64,
         pushes: shared.pushes.load(Ordering::Relaxed),
         kills,
@@ -467,12 +469,11 @@ pub(crate) async fn soak(args: SoakArgs) -> anyhow::Result<std::process::ExitCod
         rss_mib_last_segment_max: segment_max(segments.iter().rev().nth(1).or(segments.last())),
         open_files_max: samples.iter().map(|s| s.open_files).max().unwrap_or(0),
     };
-    println!("{}", serde_json::to_string_pretty(&summary)?);
+    let output = super::output::Output::new(args.json.clone());
+    output.text(&serde_json::to_string_pretty(&summary)?);
+    output.json(&summary)?;
     if let Some(path) = &args.samples {
         write_samples(path, &samples)?;
-    }
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")?;
     }
     drop(node);
     let sound = receivers_wrong == 0 && senders_wrong == 0;

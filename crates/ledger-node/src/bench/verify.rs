@@ -81,34 +81,31 @@ pub(crate) fn cores() -> usize {
 }
 
 /// `ledger-node bench verify`: both kinds of work on 1..=`max_threads`
-/// threads, as a table (or JSON lines with `json`).
-pub(crate) fn table(max_threads: usize, seconds: f64, json: bool) -> anyhow::Result<()> {
+/// threads, as a table, and as JSON lines where `output` says.
+pub(crate) fn table(
+    max_threads: usize,
+    seconds: f64,
+    output: &super::output::Output,
+) -> anyhow::Result<()> {
     let period = Duration::from_secs_f64(seconds);
-    if !json {
-        println!("| threads | raw recover /s | wire verification /s | wire ÷ raw | speed-up over 1 thread (raw) |");
-        println!("|---|---|---|---|---|");
-    }
+    output.text(
+        "| threads | raw recover /s | wire verification /s | wire ÷ raw | speed-up over 1 thread (raw) |\n|---|---|---|---|---|",
+    );
     let mut one_thread = None;
     for threads in 1..=max_threads.max(1) {
         let raw = rate(Work::RawRecover, threads, period)?;
         let wire = rate(Work::WireVerify, threads, period)?;
         let single = *one_thread.get_or_insert(raw);
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "threads": threads,
-                    "raw_recover_per_second": raw.round(),
-                    "wire_verify_per_second": wire.round(),
-                })
-            );
-        } else {
-            println!(
-                "| {threads} | {raw:.0} | {wire:.0} | {:.2} | {:.2}× |",
-                wire / raw,
-                raw / single
-            );
-        }
+        output.json_line(&serde_json::json!({
+            "threads": threads,
+            "raw_recover_per_second": raw.round(),
+            "wire_verify_per_second": wire.round(),
+        }))?;
+        output.text(&format!(
+            "| {threads} | {raw:.0} | {wire:.0} | {:.2} | {:.2}× |",
+            wire / raw,
+            raw / single
+        ));
     }
     Ok(())
 }

@@ -5,9 +5,10 @@
 //! A contract creation or call pays its fee as its gas limit, and a limit
 //! too low fails the transaction and keeps the fee. So the estimate runs
 //! the transaction, unsigned and writing nothing, first at the highest
-//! limit allowed, then at a limit a little above what that run used, then
-//! searches between the highest limit that failed and the lowest that
-//! succeeded until they meet: a dozen runs or so, each bounded like a
+//! limit allowed, then at what that run used (enough for most
+//! transactions: two runs), then a little above it, then searches
+//! between the highest limit that failed and the lowest that succeeded
+//! until they meet: a dozen runs at most for those, each bounded like a
 //! view call.
 
 use super::{refuse_balances, refuse_nonces, Overlay};
@@ -239,14 +240,17 @@ where
     // `lo` fails (below what the run at the cap used, the transaction
     // runs out of gas), `hi` fits: search between them.
     let (mut lo, mut hi, mut hi_used) = (used.max(intrinsic).saturating_sub(1), cap, used);
-    // Most transactions need little more than they use (what the 63/64
-    // rule keeps back for a call, and a refund given back at the end):
-    // try that first, so the search covers a small range.
+    // Most transactions need exactly what they use: try that first, and
+    // the search is over. Those that need more need little more (what the
+    // 63/64 rule keeps back for a call, a refund given back only at the
+    // end): try that next, so the search covers a small range (a dozen runs at most).
     let optimistic = used.saturating_add(2_300).saturating_mul(64) / 63;
-    if optimistic > lo && optimistic < hi {
-        match runner.run(optimistic)? {
-            Trial::Fits(used) => (hi, hi_used) = (optimistic, used),
-            Trial::Fails(_) => lo = optimistic,
+    for guess in [used, optimistic] {
+        if guess > lo && guess < hi {
+            match runner.run(guess)? {
+                Trial::Fits(used) => (hi, hi_used) = (guess, used),
+                Trial::Fails(_) => lo = guess,
+            }
         }
     }
     while lo + 1 < hi {
